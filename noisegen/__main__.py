@@ -1,0 +1,5 @@
+import sys
+
+from noisegen.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""The `noisegen` command line: one subcommand per job, each built on a module's functions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from noisegen import __version__
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from noisegen.cli_crf import add_crf_commands
+    from noisegen.cli_profile import add_profile_commands
+    from noisegen.cli_synth import add_synth_command
+
+    parser = argparse.ArgumentParser(
+        prog="noisegen",
+        description="Realistic synthetic camera noise: simulate cameras on clean photos, manage camera "
+        "response curves and camera profiles.",
+    )
+    parser.add_argument("--version", action="version", version=f"noisegen {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_synth_command(sub)
+    add_crf_commands(sub)
+    add_profile_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"noisegen {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

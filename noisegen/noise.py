@@ -14,7 +14,9 @@ dependent part plus Gaussian σ_c), the σ law is the same. Note that CBDNet's M
 σ_s·L (variance σ_s²L²) against its own paper; we follow the paper.
 
 When a Bayer pattern is given the noise is drawn on the mosaic, one value per pixel, as a sensor
-does; the σ map is still given for all three channels.
+does; the σ map is still given for all three channels. Gaussian deviates come from our numba
+ziggurat over the Generator's raw 64-bit words (noisegen.kernels.gauss), ~3× cheaper than
+numpy's standard_normal and still a pure function of the Generator.
 """
 
 from __future__ import annotations
@@ -26,13 +28,24 @@ import numpy as np
 
 from noisegen.bayer import BayerPattern, mosaic, parse_pattern
 from noisegen.checks import check_finite_scalar, check_image_float
-from noisegen.kernels.noise import _gauss_cfa, _gauss_rgb, _sigma_map
+from noisegen.kernels.gauss import (
+    ZIG_F,
+    ZIG_X,
+    _gauss_cfa,
+    _gauss_cfa_u8,
+    _gauss_rgb,
+    _gauss_rgb_u8,
+    _sigma_map,
+    _standard_normal,
+)
 
 __all__ = [
     "NOISE_MODELS",
     "NoisyRaw",
     "sigma_raw",
+    "standard_normal",
     "add_raw_noise",
+    "add_raw_noise_u8",
     "awgn",
     "poisson",
     "poisson_gaussian",
@@ -65,6 +78,23 @@ class NoisyRaw:
 
     noisy: np.ndarray
     sigma_raw: np.ndarray
+
+
+def standard_normal(rng: np.random.Generator, size: int | tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+    """N(0, 1) deviates of the given shape (float32 or float64) from the ziggurat kernel.
+
+    n + n/16 + 64 raw words are drawn up front (rejections need ~2% more); in the rare event that
+    is not enough, the buffer is extended from the same Generator and the kernel rerun, so the
+    result is a pure function of the Generator state.
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
+    out = np.empty(size, dtype=dtype)
+    flat = out.reshape(-1)
+    words = rng.bit_generator.random_raw(flat.size + flat.size // 16 + 64)
+    while _standard_normal(words, ZIG_X, ZIG_F, flat) < 0:
+        words = np.concatenate([words, rng.bit_generator.random_raw(words.size)])
+    return out
 
 
 def sigma_raw(L: np.ndarray, sigma_s: object, sigma_c: object) -> np.ndarray:
@@ -116,13 +146,11 @@ def add_raw_noise(
     sig = np.empty_like(L)
     if model == "gaussian":
         if pat is None:
-            z = rng.standard_normal((H, W, 3), dtype=np.float32)
             noisy = np.empty_like(L)
-            _gauss_rgb(L, z, s * s, c * c, noisy, sig)
+            _gauss_rgb(L, standard_normal(rng, (H, W, 3)), s * s, c * c, noisy, sig)
         else:
-            z = rng.standard_normal((H, W), dtype=np.float32)
             noisy = np.empty((H, W), dtype=np.float32)
-            _gauss_cfa(L, z, pat.cfa, s * s, c * c, noisy, sig)
+            _gauss_cfa(L, standard_normal(rng, (H, W)), pat.cfa, s * s, c * c, noisy, sig)
         return NoisyRaw(noisy, sig)
     # Poisson: the signal-dependent part is a true counting process, the rest Gaussian.
     _sigma_map(L, s * s, c * c, sig)
@@ -132,8 +160,46 @@ def add_raw_noise(
         signal = mosaic(L, pat)
         idx = pat.cfa[np.arange(H)[:, None] & 1, np.arange(W)[None, :] & 1]
         var_s, std_c = (s * s)[idx], c[idx]
-    noisy = _poisson_part(np.maximum(signal, 0.0), var_s, rng) + std_c * rng.standard_normal(signal.shape)
+    noisy = _poisson_part(np.maximum(signal, 0.0), var_s, rng) + std_c * standard_normal(rng, signal.shape, np.float64)
     return NoisyRaw(noisy.astype(np.float32), sig)
+
+
+def add_raw_noise_u8(
+    img: np.ndarray,
+    linear: np.ndarray,
+    sigma_s: object,
+    sigma_c: object,
+    rng: np.random.Generator,
+    *,
+    pattern: str | BayerPattern | None = None,
+) -> NoisyRaw:
+    """Gaussian add_raw_noise on L = linear[img], fused with the inverse CRF (the cbdnet fast path).
+
+    Args:
+        img: uint8 H×W×3 codes (already validated by the caller).
+        linear: float32 (256,), the irradiance of each code, f⁻¹(k/255).
+        sigma_s, sigma_c, rng, pattern: as add_raw_noise (model "gaussian").
+    Returns:
+        exactly what add_raw_noise(linear[img], ...) returns for the same Generator state.
+    """
+    s = _three(sigma_s, "sigma_s")
+    c = _three(sigma_c, "sigma_c")
+    lin = np.ascontiguousarray(linear, dtype=np.float32)
+    if lin.shape != (256,):
+        raise ValueError(f"linear: expected a (256,) table, got shape {lin.shape}")
+    # σ of every code and channel, computed as the float kernels do (float64 math, float32 result).
+    sig_tab = np.sqrt(np.maximum(lin.astype(np.float64), 0.0)[None, :] * (s * s)[:, None] + (c * c)[:, None])
+    sig_tab = np.ascontiguousarray(sig_tab, dtype=np.float32)
+    pat = parse_pattern(pattern)
+    H, W, _ = img.shape
+    sig = np.empty((H, W, 3), dtype=np.float32)
+    if pat is None:
+        noisy = np.empty((H, W, 3), dtype=np.float32)
+        _gauss_rgb_u8(img, lin, sig_tab, standard_normal(rng, (H, W, 3)), noisy, sig)
+    else:
+        noisy = np.empty((H, W), dtype=np.float32)
+        _gauss_cfa_u8(img, lin, sig_tab, standard_normal(rng, (H, W)), pat.cfa, noisy, sig)
+    return NoisyRaw(noisy, sig)
 
 
 def _poisson_part(signal: np.ndarray, var_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -22,7 +22,7 @@ from noisegen.color import process_color, unprocess_color
 from noisegen.crf import CRF, crf_inverse_u8, load_bank
 from noisegen.jpeg import jpeg_roundtrip
 from noisegen.kernels.render import _crf_quantize
-from noisegen.noise import add_raw_noise
+from noisegen.noise import add_raw_noise, add_raw_noise_u8
 from noisegen.params import SampleParams
 
 __all__ = ["Synthesis", "synthesize", "render_u8", "make_rng"]
@@ -87,10 +87,16 @@ def synthesize(clean: np.ndarray, params: SampleParams, seed: Seed = 0) -> Synth
     crf = load_bank(params.crf_bank).get(params.crf)
     ccm = None if params.rgb_to_camera is None else np.reshape(params.rgb_to_camera, (3, 3))
 
-    L = crf_inverse_u8(clean, crf)                                      # 1. inverse CRF
-    raw, gain_map = unprocess_color(L, ccm, params.wb_gains)            # 2. CCM⁻¹, WB⁻¹
-    noisy_raw = add_raw_noise(raw, params.sigma_s, params.sigma_c, rng,  # 3.+4. noise on the mosaic
-                              model=params.noise_model, pattern=params.pattern)
+    if ccm is None and params.wb_gains is None and params.noise_model == "gaussian":
+        # 1.-4. fused: inverse CRF by table, σ map and noise on the mosaic in one pass.
+        noisy_raw = add_raw_noise_u8(clean, crf.inverse_u8, params.sigma_s, params.sigma_c, rng,
+                                     pattern=params.pattern)
+        gain_map = None
+    else:
+        L = crf_inverse_u8(clean, crf)                                  # 1. inverse CRF
+        raw, gain_map = unprocess_color(L, ccm, params.wb_gains)        # 2. CCM⁻¹, WB⁻¹
+        noisy_raw = add_raw_noise(raw, params.sigma_s, params.sigma_c, rng,  # 3.+4. noise on the mosaic
+                                  model=params.noise_model, pattern=params.pattern)
     rgb = noisy_raw.noisy
     if params.pattern is not None:
         rgb = demosaic(rgb, params.pattern, params.demosaic)            # 4. demosaic

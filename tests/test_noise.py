@@ -7,20 +7,83 @@ import pytest
 from scipy import stats
 
 from noisegen.bayer import BayerPattern
-from noisegen.kernels.noise import _gauss_cfa, _gauss_rgb, _sigma_map
+from noisegen.kernels.gauss import ZIG_F, ZIG_X, _gauss_cfa, _gauss_rgb, _sigma_map, _standard_normal
 from noisegen.noise import (
     BROOKS_LOG_SHOT,
     add_raw_noise,
+    add_raw_noise_u8,
     awgn,
     poisson,
     poisson_gaussian,
     sample_brooks_shot_read,
     sigma_raw,
+    standard_normal,
 )
 
 
 def _ref_sigma(L, s, c):
     return np.sqrt(np.maximum(L.astype(np.float64), 0) * np.asarray(s) ** 2 + np.asarray(c) ** 2)
+
+
+def _ref_ziggurat(words, count):
+    """Plain-Python reference of the kernel's ziggurat, word by word (Marsaglia & Tsang 2000)."""
+    x, f = ZIG_X, ZIG_F
+    out, pos = [], 0
+
+    def uni(w):
+        return ((int(w) >> 11) + 0.5) * 2.0**-53
+
+    while len(out) < count:
+        w = int(words[pos])
+        pos += 1
+        i, neg, u = w & 0xFF, (w >> 8) & 1, (w >> 11) * 2.0**-53
+        z = u * x[i]
+        if z < x[i + 1]:
+            out.append(-z if neg else z)
+        elif i == 0:
+            while True:
+                a = -math.log(uni(words[pos])) / x[1]
+                b = -math.log(uni(words[pos + 1]))
+                pos += 2
+                if 2 * b >= a * a:
+                    out.append(-(x[1] + a) if neg else x[1] + a)
+                    break
+        else:
+            y = f[i] + uni(words[pos]) * (f[i + 1] - f[i])
+            pos += 1
+            if y < math.exp(-0.5 * z * z):
+                out.append(-z if neg else z)
+    return np.array(out), pos
+
+
+def test_ziggurat_kernel_vs_reference():
+    words = np.random.default_rng(8).bit_generator.random_raw(40000)
+    out = np.empty(30000, np.float64)
+    used = _standard_normal(words, ZIG_X, ZIG_F, out)
+    ref, ref_used = _ref_ziggurat(words, 30000)
+    assert used == ref_used and np.array_equal(out, ref)
+    assert _standard_normal(words[:100], ZIG_X, ZIG_F, np.empty(200)) == -1  # runs out: reported
+
+
+def test_ziggurat_is_standard_normal():
+    z = standard_normal(np.random.default_rng(9), 2_000_000, np.float64)
+    assert abs(z.mean()) < 4 / math.sqrt(z.size)
+    assert z.var() == pytest.approx(1.0, abs=0.004)
+    assert abs(stats.skew(z)) < 0.01 and abs(stats.kurtosis(z)) < 0.02
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+    # Tails: beyond the base layer's edge r = 3.654 only the exact tail algorithm is used.
+    for t in (2.0, 3.0, ZIG_X[1], 4.0):
+        expected = 2 * stats.norm.sf(t) * z.size
+        assert np.sum(np.abs(z) > t) == pytest.approx(expected, rel=4 / math.sqrt(expected) + 0.01)
+    # Fine histogram (wedges live between layer edges) against the exact bin probabilities.
+    edges = np.linspace(-4, 4, 161)
+    counts, _ = np.histogram(z, edges)
+    p = np.diff(stats.norm.cdf(edges))
+    chi2 = np.sum((counts - p * z.size) ** 2 / (p * z.size))
+    assert stats.chi2.sf(chi2, len(counts) - 1) > 1e-4
+    a = standard_normal(np.random.default_rng(5), (7, 9))
+    assert a.shape == (7, 9) and a.dtype == np.float32
+    assert np.array_equal(a, standard_normal(np.random.default_rng(5), (7, 9)))
 
 
 def test_sigma_kernel_vs_numpy(rng):
@@ -32,9 +95,13 @@ def test_sigma_kernel_vs_numpy(rng):
     assert np.abs(sigma_raw(L, s, c) - _ref_sigma(L, s, c)).max() <= 1e-7
 
 
+def _normals(shape, seed=3):
+    return standard_normal(np.random.default_rng(seed), shape)
+
+
 def test_gauss_rgb_kernel_vs_numpy(rng):
     L = rng.random((37, 53, 3), dtype=np.float32)
-    z = rng.standard_normal((37, 53, 3), dtype=np.float32)
+    z = _normals(L.shape)
     s, c = np.array([0.08, 0.09, 0.1]), np.array([0.02, 0.01, 0.03])
     noisy, sig = np.empty_like(L), np.empty_like(L)
     _gauss_rgb(L, z, s * s, c * c, noisy, sig)
@@ -44,9 +111,11 @@ def test_gauss_rgb_kernel_vs_numpy(rng):
 
 
 @pytest.mark.parametrize("pattern", list(BayerPattern))
-def test_gauss_cfa_kernel_vs_numpy(rng, pattern):
-    L = rng.random((37, 53, 3), dtype=np.float32)
-    z = rng.standard_normal((37, 53), dtype=np.float32)
+def test_gauss_cfa_kernels_vs_numpy(rng, pattern):
+    img = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    lin = np.linspace(0, 1, 256, dtype=np.float32) ** 2.2
+    L = lin[img]
+    z = _normals((37, 53))
     s, c = np.array([0.08, 0.09, 0.1]), np.array([0.02, 0.01, 0.03])
     noisy, sig = np.empty((37, 53), np.float32), np.empty_like(L)
     _gauss_cfa(L, z, pattern.cfa, s * s, c * c, noisy, sig)
@@ -56,6 +125,11 @@ def test_gauss_cfa_kernel_vs_numpy(rng, pattern):
     sm = np.take_along_axis(ref_sig, ch[..., None], axis=2)[..., 0]
     assert np.abs(sig - ref_sig).max() <= 1e-7
     assert np.abs(noisy - (Lm + sm * z)).max() <= 1e-6
+    # The fused 8-bit path gives exactly the same bytes as the float path.
+    for pat in (pattern, None):
+        a = add_raw_noise_u8(img, lin, s, c, np.random.default_rng(4), pattern=pat)
+        b = add_raw_noise(L, s, c, np.random.default_rng(4), pattern=pat)
+        assert np.array_equal(a.noisy, b.noisy) and np.array_equal(a.sigma_raw, b.sigma_raw)
 
 
 def test_add_raw_noise_is_a_pure_function_of_the_generator(rng):

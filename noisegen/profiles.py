@@ -5,9 +5,15 @@ curves, the σ law and its ranges, Bayer patterns, demosaicing, colour correctio
 balance, JPEG probability and quality. Built-in profiles reproduce the papers' settings:
 
 - ``cbdnet``: Guo et al. 2019 (and AINDNet, Kim et al. 2020): σ_s ~ U[0, 0.16), σ_c ~ U[0, 0.06)
-  per channel, CRF uniform over the bank, pattern uniform over 4 Bayer patterns and none,
+  per channel, CRF uniform over a bank, pattern uniform over 4 Bayer patterns and none,
   Malvar demosaicing, JPEG with q ~ U[60, 100] for half of the samples (CBDNet trained separate
-  models with and without compression; mixing both covers both).
+  models with and without compression; mixing both covers both). The papers draw from DoRF's
+  201 film/camera curves, which we may not ship; by default the profile draws from the
+  still-camera-like curves of the shipped bank (CBDNET_DEFAULT_CURVES: power laws γ 1.6-2.6,
+  sRGB, BT.709, SMPTE 240M, ProPhoto/RIMM, Brooks' tone curve), whose f⁻¹(0.5) of 0.16-0.33
+  spans DoRF's typical range. Cinema log encodings (f⁻¹(0.5) < 0.1) are in the bank but not
+  drawn. For the paper's exact setting: `noisegen crf import 201_CRF_data.mat --name dorf`,
+  then `--crf-bank dorf` (uniform over all its curves).
 - ``unprocess``: Brooks et al. 2019: random convex mixture of 4 XYZ→camera matrices, red gain
   U(1.9, 2.4), blue gain U(1.5, 1.9), overall gain 1/N(0.8, 0.1), log-linear shot/read noise,
   gamma 2.2 with the smoothstep tone curve, RGGB mosaic, bilinear demosaicing, no JPEG.
@@ -48,6 +54,8 @@ __all__ = [
 SIGMA_LAWS = ("uniform", "log_linear", "poisson_lambda")
 CCM_CHOICES = ("none", "brooks")
 ALL_PATTERNS: tuple[str | None, ...] = tuple(p.value for p in BayerPattern) + (None,)
+CBDNET_DEFAULT_CURVES = ("gamma-1.6", "gamma-1.8", "gamma-2.0", "gamma-2.2", "gamma-2.4", "gamma-2.6",
+                         "brooks-smoothstep-gamma2.2", "sRGB", "BT.709", "SMPTE-240M", "ProPhoto-RGB", "RIMM-RGB")
 
 
 def _range(value: Any, name: str, *, lo: float = 0.0, integer: bool = False) -> tuple:
@@ -200,6 +208,7 @@ BUILTIN_PROFILES: dict[str, CameraProfile] = {
             name="cbdnet",
             description="CBDNet/AINDNet realistic noise: CRF bank, per-channel heteroscedastic Gaussian, "
             "Bayer mosaic + Malvar demosaic, JPEG q~U[60,100] half of the time",
+            crf_curves=CBDNET_DEFAULT_CURVES,
             jpeg_probability=0.5,
         ),
         CameraProfile(
@@ -294,6 +303,7 @@ def fix(
     """Pin parameters of a profile, e.g. to reproduce a table: fix(p, sigma_s=0.08, sigma_c=0.02,
     crf="sRGB", pattern=None, jpeg_quality=None).
 
+    ``crf_bank`` without ``crf`` switches the profile to draw uniformly over that bank's curves.
     Arguments left out keep the profile's distribution. For ``pattern`` and ``jpeg_quality``,
     None means "no mosaic" / "no JPEG". σ values are the same for all three channels; the
     resulting profile keeps the source's name with "+fixed" appended.
@@ -316,6 +326,8 @@ def fix(
         kw["crf_curves"] = (crf,)
     if crf_bank is not None:
         kw["crf_bank"] = crf_bank
+        if crf is None:  # another bank: draw uniformly over all of its curves
+            kw["crf_curves"] = ()
     if pattern is not _UNSET:
         kw["patterns"] = (pattern,)
     if demosaic is not None:

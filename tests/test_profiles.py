@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import noisegen as ng
-from noisegen.profiles import BUILTIN_PROFILES, CameraProfile
+from noisegen.profiles import BUILTIN_PROFILES, CBDNET_DEFAULT_CURVES, CameraProfile
 
 
 @pytest.mark.parametrize("name", list(BUILTIN_PROFILES))
@@ -48,7 +48,7 @@ def test_cbdnet_distribution():
     assert {p.pattern for p in ps} == {None, "RGGB", "BGGR", "GRBG", "GBRG"}
     q = [p.jpeg_quality for p in ps if p.jpeg_quality is not None]
     assert min(q) >= 60 and max(q) <= 100 and len(q) == pytest.approx(1000, abs=80)
-    assert len({p.crf for p in ps}) > 20  # uniform over the bank
+    assert {p.crf for p in ps} == set(CBDNET_DEFAULT_CURVES)  # uniform over the still-camera curves
     assert {p.demosaic for p in ps} == {"malvar"}
 
 
@@ -90,6 +90,17 @@ def test_fix_pins_every_parameter():
     assert q.jpeg_quality == 70 and q.pattern == "BGGR"
     with pytest.raises(ValueError, match="together"):
         ng.fix(ng.get_profile("unprocess"), sigma_s=0.1)
+
+
+def test_other_bank_draws_over_all_its_curves(tmp_path, monkeypatch):
+    from noisegen.crf import load_bank, save_bank
+
+    monkeypatch.setenv("NOISEGEN_CRF_DIR", str(tmp_path))
+    save_bank(load_bank("default"), tmp_path / "copy.npz")
+    prof = ng.fix(ng.get_profile("cbdnet"), crf_bank="copy")
+    assert prof.crf_curves == ()
+    crfs = {ng.sample_params(prof, np.random.default_rng(i)).crf for i in range(400)}
+    assert len(crfs) > len(CBDNET_DEFAULT_CURVES)
 
 
 def test_sampling_is_deterministic():

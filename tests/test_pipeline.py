@@ -145,3 +145,17 @@ def test_bad_inputs(photo_u8):
         ng.synthesize(photo_u8, LINEAR, seed=-1)
     with pytest.raises(TypeError, match="Generator"):
         ng.synthesize(photo_u8, LINEAR, seed=np.random.default_rng(0))
+
+
+def test_render_kernel_vs_numpy(rng):
+    from noisegen.pipeline import render_u8
+
+    L = rng.uniform(-0.1, 1.1, size=(37, 53, 3)).astype(np.float32)  # out-of-range values clip
+    for name in ("sRGB", "gamma-2.2", "linear"):
+        crf = load_bank("default").get(name)
+        grid = np.linspace(0, 1, crf.forward_lut.size)
+        ref = np.round(np.interp(np.clip(L, 0, 1), grid, crf.forward_lut.astype(np.float64)) * 255)
+        out = render_u8(L, crf)
+        assert out.dtype == np.uint8 and out.shape == L.shape
+        diff = np.abs(out.astype(int) - ref)
+        assert diff.max() <= 1 and np.mean(diff) < 1e-3  # float32 vs float64 ties only

@@ -10,6 +10,7 @@ Public API (DESIGN.md §8):
 
 __version__ = "0.1.0"
 
+from noisegen.dataset import open_dataset
 from noisegen.params import SampleParams
 from noisegen.pipeline import Synthesis, synthesize
 from noisegen.profiles import BUILTIN_PROFILES, CameraProfile, fix, get_profile, load_profile, resolve_profile, save_profile
@@ -28,4 +29,5 @@ __all__ = [
     "save_profile",
     "resolve_profile",
     "fix",
+    "open_dataset",
 ]

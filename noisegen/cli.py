@@ -12,6 +12,7 @@ __all__ = ["build_parser", "main"]
 
 def build_parser() -> argparse.ArgumentParser:
     from noisegen.cli_crf import add_crf_commands
+    from noisegen.cli_generate import add_generate_commands
     from noisegen.cli_profile import add_profile_commands
     from noisegen.cli_synth import add_synth_command
 
@@ -25,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_synth_command(sub)
     add_crf_commands(sub)
     add_profile_commands(sub)
+    add_generate_commands(sub)
     return parser
 
 

@@ -1,0 +1,45 @@
+"""Small inputs for the dataset tests: real photo crops written to a folder, and a quick config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from noisegen.generate import GenerateConfig
+from noisegen.images import read_rgb8
+from noisegen.samples import sample_photo_paths
+
+# (height, width) of the test photos: non-square and odd sizes.
+SIZES = ((90, 120), (140, 100), (65, 77))
+
+
+def make_photos(folder: Path, sizes=SIZES) -> list[Path]:
+    """Crops of the photos bundled with scikit-image, saved as PNG under folder/ (one in a subfolder)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    src = sample_photo_paths()
+    for i, (h, w) in enumerate(sizes):
+        img, _ = read_rgb8(src[i % len(src)])
+        p = folder / ("sub" if i == 1 else "") / f"photo{i}.png"
+        p.parent.mkdir(exist_ok=True)
+        Image.fromarray(np.ascontiguousarray(img[20:20 + h, 30:30 + w])).save(p)
+        paths.append(p)
+    return paths
+
+
+def small_config(images: Path, out: Path, **kw) -> GenerateConfig:
+    """32×32 patches, 3 per photo, 2 samples per shard: 9 samples in 5 shards for SIZES."""
+    base = dict(out=str(out), images=(str(images),), patch=32, patches_per_image=3, samples_per_shard=2,
+                seed=7, workers=1)
+    base.update(kw)
+    return GenerateConfig(**base)
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    """sha256 of every file in folder (relative names), for byte-identity comparisons."""
+    import hashlib
+
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}

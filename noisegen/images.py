@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from noisegen.png import decode_png16, png_header
+
 __all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError"]
 
 
@@ -62,9 +64,49 @@ def to_rgb8(arr: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, list[s
 def read_rgb8(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
     """Read an image file as uint8 H×W×3 RGB.
 
-    Returns (image, conversions); raises ImageReadError for anything that is not a readable image.
+    16-bit sources keep all their bits until the scaling to 8 bits (round(v·255/65535)): 16-bit
+    colour PNGs are decoded by noisegen.png.decode_png16 (Pillow would drop the low byte) and
+    TIFFs by tifffile. Returns (image, conversions); raises ImageReadError for anything that is
+    not a readable image.
     """
     p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".png":
+        head = _read_head(p)
+        if head is not None and head[2] == 16 and head[3] in (2, 4, 6):
+            if head[4] == 0:
+                try:
+                    return to_rgb8(decode_png16(p.read_bytes()), name=str(p))
+                except ValueError as exc:
+                    raise ImageReadError(f"{p}: not a readable image ({exc})") from exc
+            img, conv = _read_pillow(p)  # interlaced 16-bit colour: Pillow keeps the high byte
+            return img, [*conv, "16bit-truncated"]
+    if suffix in (".tif", ".tiff"):
+        try:
+            import tifffile
+
+            arr = tifffile.imread(p)
+            if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):
+                arr = np.moveaxis(arr, 0, -1)  # planar configuration
+            return to_rgb8(arr, name=str(p))
+        except FileNotFoundError:
+            raise
+        except Exception:  # noqa: BLE001 - not a TIFF tifffile can read: let Pillow try and report
+            pass
+    return _read_pillow(p)
+
+
+def _read_head(p: Path) -> tuple[int, int, int, int, int] | None:
+    try:
+        with open(p, "rb") as f:
+            return png_header(f.read(33))
+    except FileNotFoundError:
+        raise
+    except OSError:
+        return None
+
+
+def _read_pillow(p: Path) -> tuple[np.ndarray, list[str]]:
     try:
         with Image.open(p) as im:
             im.load()
@@ -77,7 +119,7 @@ def read_rgb8(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
             if mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im).astype(np.uint16) if mode != "I" else np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
                 return to_rgb8(arr, name=str(p))
-            if mode == "CMYK" or mode == "YCbCr" or mode == "LAB" or mode == "HSV":
+            if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                 im = im.convert("RGB")
             if mode == "1":
                 im = im.convert("L")

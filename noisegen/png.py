@@ -1,4 +1,5 @@
-"""A fast, deterministic PNG encoder for dataset members (8-bit RGB, 8- or 16-bit grayscale).
+"""A fast, deterministic PNG encoder for dataset members (8-bit RGB, 8- or 16-bit grayscale), and a
+decoder for the 16-bit colour PNGs that Pillow truncates to 8 bits.
 
 PNG (ISO/IEC 15948, W3C PNG 2nd ed.): signature, IHDR, one IDAT with the zlib stream of the
 filtered rows, IEND; every chunk carries a CRC-32. We use filter type 2 ("Up": each byte minus the
@@ -19,7 +20,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["PNG_ENCODER", "encode_png"]
+__all__ = ["PNG_ENCODER", "encode_png", "png_header", "decode_png16"]
 
 PNG_ENCODER = "noisegen.png: filter Up, zlib level 1 Z_RLE"
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -60,3 +61,57 @@ def encode_png(img: np.ndarray) -> bytes:
     idat = z.compress(body.data) + z.flush()
     ihdr = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, 0)
     return _SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+
+
+_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type → samples per pixel (3, palette, is never 16-bit)
+
+
+def png_header(data: bytes) -> tuple[int, int, int, int, int] | None:
+    """(width, height, bit depth, colour type, interlace) from a PNG's IHDR, or None if not a PNG."""
+    if len(data) < 33 or data[:8] != _SIGNATURE or data[12:16] != b"IHDR":
+        return None
+    w, h, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", data[16:29])
+    return w, h, depth, colour, interlace
+
+
+def inflate_idat(data: bytes) -> np.ndarray:
+    """The inflated, still filtered, image data of a PNG (all IDAT chunks), as uint8."""
+    pos, idat = 8, []
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind = data[pos + 4:pos + 8]
+        chunk = data[pos + 8:pos + 8 + length]
+        if len(chunk) != length:
+            raise ValueError("truncated PNG chunk")
+        if kind == b"IDAT":
+            idat.append(chunk)
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    try:
+        return np.frombuffer(zlib.decompress(b"".join(idat)), dtype=np.uint8)
+    except zlib.error as exc:
+        raise ValueError(f"corrupt PNG data stream: {exc}") from None
+
+
+def decode_png16(data: bytes) -> np.ndarray:
+    """Decode a non-interlaced 16-bit PNG (gray, gray+alpha, RGB or RGBA) to uint16 H×W×C.
+
+    Pillow reads 16-bit colour PNGs as 8-bit by dropping the low byte; this keeps all 16 bits.
+    Raises ValueError for anything else (other depths, interlaced, corrupt stream).
+    """
+    from noisegen.kernels.unfilter import _png_unfilter
+
+    head = png_header(data)
+    if head is None:
+        raise ValueError("not a PNG file")
+    w, h, depth, colour, interlace = head
+    if depth != 16 or colour not in _CHANNELS or interlace != 0:
+        raise ValueError(f"decode_png16 handles non-interlaced 16-bit PNGs, got depth {depth}, "
+                         f"colour type {colour}, interlace {interlace}")
+    raw = inflate_idat(data)
+    bpp = 2 * _CHANNELS[colour]
+    out = np.empty((h, w * bpp), dtype=np.uint8)
+    if _png_unfilter(raw, h, w * bpp, bpp, out) != 0:
+        raise ValueError("corrupt PNG: bad filter type or short data stream")
+    return out.view(">u2").reshape(h, w, _CHANNELS[colour]).astype(np.uint16)

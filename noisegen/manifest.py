@@ -7,6 +7,8 @@ noisegen writes (types below); a SampleParams field added later gets a column of
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import platform
@@ -59,9 +61,27 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         raise
 
 
+@functools.lru_cache(maxsize=1)
+def code_fingerprint() -> str:
+    """sha256 over noisegen's source files and the shipped CRF banks (first 16 hex digits).
+
+    The package version does not change between development commits; this does, so a dataset
+    records exactly which code made it and --resume refuses to mix outputs of different code.
+    """
+    import crf_data
+
+    roots = [Path(__file__).resolve().parent, Path(crf_data.__file__).resolve().parent]
+    h = hashlib.sha256()
+    for root in roots:
+        for f in sorted(root.rglob("*")):
+            if f.suffix in (".py", ".npz") and "__pycache__" not in f.parts:
+                h.update(f.relative_to(root.parent).as_posix().encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def versions() -> dict[str, str]:
-    """Versions of what determines the bytes: noisegen, Python, numpy, numba, Pillow and libjpeg-turbo (JPEG
-    step), the zlib that compresses the PNG members, pyarrow (index)."""
+    """Versions of what determines the bytes: noisegen (and its code fingerprint), Python, numpy, numba,
+    Pillow and libjpeg-turbo (JPEG step), the zlib that compresses the PNG members, pyarrow (index)."""
     import numba
     import numpy
     import PIL
@@ -70,7 +90,7 @@ def versions() -> dict[str, str]:
 
     from noisegen import __version__
 
-    return {"noisegen": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
+    return {"noisegen": __version__, "noisegen_code": code_fingerprint(), "python": platform.python_version(), "numpy": numpy.__version__,
             "numba": numba.__version__, "pillow": PIL.__version__,
             "libjpeg-turbo": str(features.version("libjpeg_turbo")), "zlib": zlib.ZLIB_RUNTIME_VERSION,
             "pyarrow": pyarrow.__version__}

@@ -13,7 +13,15 @@ __version__ = "0.1.0"
 from noisegen.dataset import open_dataset
 from noisegen.params import SampleParams
 from noisegen.pipeline import Synthesis, synthesize
-from noisegen.profiles import BUILTIN_PROFILES, CameraProfile, fix, get_profile, load_profile, resolve_profile, save_profile
+from noisegen.profiles import (
+    BUILTIN_PROFILES,
+    CameraProfile,
+    fix,
+    get_profile,
+    load_profile,
+    resolve_profile,
+    save_profile,
+)
 from noisegen.sampling import sample_params
 
 __all__ = [

@@ -26,12 +26,30 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from noisegen.manifest import (FORMAT_NAME, FORMAT_VERSION, INDEX_NAME, MANIFEST_NAME, atomic_write_bytes,
-                               read_manifest, versions, write_index, write_manifest)
+from noisegen.manifest import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    INDEX_NAME,
+    MANIFEST_NAME,
+    atomic_write_bytes,
+    read_manifest,
+    versions,
+    write_index,
+    write_manifest,
+)
 from noisegen.plan import CROP_MODES, ShardPlan, samples_per_shard_for
 from noisegen.profiles import CameraProfile, get_profile
-from noisegen.shards import (PARTIAL_DIR, PNG_ENCODER, SIGMA_ENCODING, SIGMA_STEP, ShardRecord,
-                             ShardTask, read_record, shard_name, write_shard)
+from noisegen.shards import (
+    PARTIAL_DIR,
+    PNG_ENCODER,
+    SIGMA_ENCODING,
+    SIGMA_STEP,
+    ShardRecord,
+    ShardTask,
+    read_record,
+    shard_name,
+    write_shard,
+)
 from noisegen.sources import SourceScan, scan_sources
 
 __all__ = ["BACKENDS", "GenerateConfig", "GenerateSummary", "generate", "default_workers"]

@@ -16,8 +16,19 @@ import pytest
 
 from noisegen.cli_crf import add_crf_commands
 from noisegen.crf import (
-    CRF, INVERSE_SAMPLES, LINEAR, CRFBank, crf_forward, crf_inverse, crf_inverse_u8, invert_curve,
-    list_banks, load_bank, save_bank, shipped_bank_dir, user_bank_dir,
+    CRF,
+    INVERSE_SAMPLES,
+    LINEAR,
+    CRFBank,
+    crf_forward,
+    crf_inverse,
+    crf_inverse_u8,
+    invert_curve,
+    list_banks,
+    load_bank,
+    save_bank,
+    shipped_bank_dir,
+    user_bank_dir,
 )
 from noisegen.crf_plot import describe_bank, plot_bank
 from noisegen.kernels.lut import _lut_gather_u8, _lut_interp

@@ -15,7 +15,14 @@ import scipy.io as sio
 
 from noisegen.cli_crf import add_crf_commands
 from noisegen.crf import (
-    INVERSE_SAMPLES, LINEAR, crf_forward, crf_inverse, crf_inverse_u8, load_bank, save_bank, user_bank_dir,
+    INVERSE_SAMPLES,
+    LINEAR,
+    crf_forward,
+    crf_inverse,
+    crf_inverse_u8,
+    load_bank,
+    save_bank,
+    user_bank_dir,
 )
 from noisegen.crf_import import import_bank, read_cbdnet_crf_mat, read_dorf_txt
 

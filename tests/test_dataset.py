@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datagen import make_photos, small_config
 
 import noisegen as ng
-from datagen import make_photos, small_config
 from noisegen.dataset import DamagedDataWarning, decode_sample
 from noisegen.generate import generate
 from noisegen.manifest import read_index

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datagen import file_digests, make_photos, small_config
 from PIL import Image
 
 import noisegen as ng
-from datagen import file_digests, make_photos, small_config
 from noisegen.cli import main
 from noisegen.generate import GenerateConfig, generate
 from noisegen.images import read_rgb8

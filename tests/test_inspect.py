@@ -4,8 +4,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from datagen import make_photos, small_config
+
 from noisegen.cli import main
 from noisegen.generate import generate
 

@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     from noisegen.cli_crf import add_crf_commands
     from noisegen.cli_generate import add_generate_commands
     from noisegen.cli_profile import add_profile_commands
+    from noisegen.cli_stats import add_stats_commands
     from noisegen.cli_synth import add_synth_command
 
     parser = argparse.ArgumentParser(
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_crf_commands(sub)
     add_profile_commands(sub)
     add_generate_commands(sub)
+    add_stats_commands(sub)
     return parser
 
 

@@ -42,8 +42,9 @@ Search, fast to slow:
 4. a second round of step 2 with the curve found; when it picks other demosaicing or JPEG,
    step 3 runs again with them. Fits are memoised, so repeats cost nothing.
 
-The profile draws each channel's σ_s and σ_c uniformly from the range of the per-group,
-per-channel fits widened by ``spread`` (CameraProfile has one range for all channels).
+The profile draws σ_s and σ_c uniformly from the range of the per-group fits widened by
+``spread``: with channels="scaled", one draw per sample for G, and R, B scaled by the mean fitted
+ratios (CameraProfile.channel_scale); otherwise per channel from the range of all channels' fits.
 Everything depends only on the pairs, the configuration and ``seed``.
 """
 

@@ -94,17 +94,27 @@ class Calibration:
                          f"{e['cross']['real']:>6.2f}/{e['cross']['sim']:<5.2f}  "
                          f"{e['psnr']['real']:>6.2f}/{e['psnr']['sim']:<6.2f}")
         p = self.profile
+        scale = "" if p.channel_scale == (1.0, 1.0, 1.0) else \
+            f", channel scale R/G/B {'/'.join(f'{v:.3f}' for v in p.channel_scale)}"
         lines.append(f"profile {p.name}: σ_s ~ U[{p.sigma_s[0]:.4f}, {p.sigma_s[1]:.4f}], σ_c ~ U[{p.sigma_c[0]:.4f}, "
-                     f"{p.sigma_c[1]:.4f}] per channel")
+                     f"{p.sigma_c[1]:.4f}] {'per channel' if p.per_channel else 'one draw per sample'}{scale}")
         return "\n".join(lines)
 
 
 def build_profile(config, camera: str, cand: Candidate, fits: list[GroupFit], n_pairs: int) -> CameraProfile:
     """The CameraProfile of a calibration: the chosen curve, demosaicing and JPEG, and σ ranges that span the
     per-group, per-channel fits widened by ``config.spread``."""
-    ss = [v for f in fits for v in f.sigma_s_rgb]
-    cc = [v for f in fits for v in f.sigma_c_rgb]
     lo, hi = 1.0 - config.spread, 1.0 + config.spread
+    scale = (1.0, 1.0, 1.0)
+    if config.channels == "scaled":
+        # One draw per sample for G, R and B scaled by the fitted ratios (a camera's gains tie them).
+        ratios = np.array([np.asarray(f.sigma_s_rgb) / max(f.sigma_s_rgb[1], 1e-12) for f in fits])
+        scale = tuple(float(v) for v in ratios.mean(axis=0))
+        ss = [f.sigma_s_rgb[1] for f in fits]
+        cc = [f.sigma_c_rgb[1] for f in fits]
+    else:
+        ss = [v for f in fits for v in f.sigma_s_rgb]
+        cc = [v for f in fits for v in f.sigma_c_rgb]
     err = np.mean([f.errors["nlf_rel_mean"] for f in fits])
     isos = sorted({f.iso for f in fits if f.iso is not None})
     name = config.name or "calibrated-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in camera)
@@ -114,7 +124,7 @@ def build_profile(config, camera: str, cand: Candidate, fits: list[GroupFit], n_
         + (f", ISO {', '.join(map(str, isos))}" if isos else "") + f"): NLF error {100 * err:.1f}% mean",
         crf_bank=config.crf_bank, crf_curves=(cand.crf,), sigma_law="uniform",
         sigma_s=(min(ss) * lo, max(ss) * hi), sigma_c=(min(cc) * lo, max(cc) * hi),
-        per_channel=config.channels != "shared",
+        per_channel=config.channels == "independent", channel_scale=scale,
         patterns=(None,) if cand.demosaic == "none" else (PATTERN,),
         demosaic="malvar" if cand.demosaic == "none" else cand.demosaic,
         jpeg_probability=0.0 if cand.jpeg is None else 1.0,

@@ -88,6 +88,9 @@ class CameraProfile:
             or "poisson_lambda" (λ ~ U[poisson_lambda], σ_s = λ^-1/2, σ_c ~ U[sigma_c]).
         sigma_s, sigma_c: [low, high] ranges (full-scale units) of the uniform law; low == high fixes.
         per_channel: draw σ per channel (CBDNet) rather than one value for all three.
+        channel_scale: (R, G, B) factors applied to the drawn σ_s and σ_c of each channel, e.g. a
+            camera whose white-balance gains make R and B noisier than G ((1.3, 1, 1.2) with
+            per_channel=False keeps one draw per sample, scaled per channel). Default (1, 1, 1).
         log_shot, log_read, poisson_lambda: parameters of the other two laws.
         patterns: Bayer patterns drawn uniformly; None in the tuple stands for "no mosaic".
         demosaic: "malvar" or "bilinear".
@@ -109,6 +112,7 @@ class CameraProfile:
     sigma_s: tuple[float, float] = (0.0, 0.16)
     sigma_c: tuple[float, float] = (0.0, 0.06)
     per_channel: bool = True
+    channel_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
     log_shot: tuple[float, float] = BROOKS_LOG_SHOT
     log_read: tuple[float, float, float] = BROOKS_LOG_READ
     poisson_lambda: tuple[float, float] = (30.0, 30.0)
@@ -137,6 +141,13 @@ class CameraProfile:
             raise ValueError(f"{where}: sigma_law must be one of {SIGMA_LAWS}, got {self.sigma_law!r}")
         put(self, "sigma_s", _range(self.sigma_s, f"{where}: sigma_s"))
         put(self, "sigma_c", _range(self.sigma_c, f"{where}: sigma_c"))
+        try:
+            scale = tuple(float(v) for v in self.channel_scale)
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: channel_scale must be 3 numbers, got {self.channel_scale!r}") from None
+        if len(scale) != 3 or not all(math.isfinite(v) and v > 0 for v in scale):
+            raise ValueError(f"{where}: channel_scale must be 3 finite numbers > 0, got {self.channel_scale!r}")
+        put(self, "channel_scale", scale)
         put(self, "log_shot", _range(self.log_shot, f"{where}: log_shot", lo=-math.inf))
         lr = tuple(float(v) for v in self.log_read)
         if len(lr) != 3 or not all(math.isfinite(v) for v in lr) or lr[2] < 0:

@@ -67,6 +67,9 @@ def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SamplePar
         bank.index(name)  # unknown names fail here, before any sample is made
     crf = curves[int(rng.integers(len(curves)))]
     sigma_s, sigma_c = _sigmas(profile, rng)
+    if profile.channel_scale != (1.0, 1.0, 1.0):
+        sigma_s = tuple(v * k for v, k in zip(sigma_s, profile.channel_scale))
+        sigma_c = tuple(v * k for v, k in zip(sigma_c, profile.channel_scale))
     pattern = profile.patterns[int(rng.integers(len(profile.patterns)))]
     rgb_to_camera = None
     if profile.ccm == "brooks":

@@ -137,3 +137,14 @@ def test_bad_profiles_and_params(tmp_path):
     with pytest.raises(ValueError, match="singular"):
         ng.SampleParams(rgb_to_camera=(0.0,) * 9)
     assert json.loads(ng.SampleParams().to_json())["pattern"] is None
+
+
+def test_channel_scale_ties_channels():
+    prof = CameraProfile(name="cam", crf_curves=("sRGB",), per_channel=False, channel_scale=(1.3, 1.0, 1.2))
+    for i in range(20):
+        p = ng.sample_params(prof, np.random.default_rng(i))
+        assert p.sigma_s[0] == pytest.approx(1.3 * p.sigma_s[1]) and p.sigma_s[2] == pytest.approx(1.2 * p.sigma_s[1])
+        assert p.sigma_c[0] == pytest.approx(1.3 * p.sigma_c[1])
+    assert CameraProfile.from_dict(prof.to_dict()) == prof
+    with pytest.raises(ValueError, match="channel_scale"):
+        CameraProfile(name="x", channel_scale=(1.0, 0.0, 1.0))

@@ -3,46 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 
 from noisegen.cli_profile import add_profile_arguments, profile_from_args
+from noisegen.cli_types import nonneg_int, parse_size, positive_int
 
 __all__ = ["add_generate_commands", "parse_size"]
-
-_UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
-          "kib": 2**10, "mib": 2**20, "gib": 2**30}
-
-
-def parse_size(text: str) -> int:
-    """'512MB' → 512·10⁶ bytes; also KB, GB, KiB, MiB, GiB and plain byte counts."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
-    if not m or m.group(2).lower() not in _UNITS:
-        raise argparse.ArgumentTypeError(f"expected a size such as 512MB, 2GiB or 100000000, got {text!r}")
-    n = int(float(m.group(1)) * _UNITS[m.group(2).lower()])
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"size must be at least 1 byte, got {text!r}")
-    return n
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _nonneg(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -117,21 +83,21 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
                    "Default: the photos bundled with scikit-image")
     g.add_argument("--out", required=True, metavar="OUT",
                    help="dataset folder (new or empty, or an interrupted run with --resume)")
-    g.add_argument("--patch", type=_positive, default=256, metavar="P",
+    g.add_argument("--patch", type=positive_int, default=256, metavar="P",
                    help="patch side in pixels (default 256, as AINDNet)")
-    g.add_argument("--patches-per-image", type=_positive, default=16, metavar="N",
+    g.add_argument("--patches-per-image", type=positive_int, default=16, metavar="N",
                    help="patches per photo (default 16; grid crops: at most the number of grid cells)")
     g.add_argument("--crop", choices=("random", "grid"), default="random",
                    help="random: uniform positions; grid: non-overlapping tiles, a random subset when there are "
                    "more than N (default random)")
-    g.add_argument("--seed", type=_nonneg, default=0, help="dataset seed (default 0); same seed and inputs → same bytes")
+    g.add_argument("--seed", type=nonneg_int, default=0, help="dataset seed (default 0); same seed and inputs → same bytes")
     sz = g.add_mutually_exclusive_group()
     sz.add_argument("--shard-size", type=parse_size, metavar="SIZE",
                     help=f"target shard size, e.g. 512MB (default), 1GiB; turned into a sample count from an "
                     f"estimate of bytes per patch, and small datasets get at least {MIN_SHARDS} shards")
-    sz.add_argument("--samples-per-shard", type=_positive, metavar="N", help="exact number of samples per shard")
-    g.add_argument("--max-images", type=_positive, metavar="M", help="use only the first M usable photos (sorted by name)")
-    g.add_argument("--workers", type=_positive, metavar="W", help="parallel worker processes (default: all cores)")
+    sz.add_argument("--samples-per-shard", type=positive_int, metavar="N", help="exact number of samples per shard")
+    g.add_argument("--max-images", type=positive_int, metavar="M", help="use only the first M usable photos (sorted by name)")
+    g.add_argument("--workers", type=positive_int, metavar="W", help="parallel worker processes (default: all cores)")
     g.add_argument("--backend", choices=("local", "dask"), default="local",
                    help="local: joblib processes on this machine (default); dask: dask.distributed "
                    "(a LocalCluster of --workers processes, or --scheduler)")

@@ -8,37 +8,9 @@ import json
 import sys
 from pathlib import Path
 
+from noisegen.cli_types import fraction, nonneg_int, positive_int
+
 __all__ = ["add_stats_commands"]
-
-
-def _positive(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
-    return v
-
-
-def _nonneg(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
-
-
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {v}")
-    return v
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -220,16 +192,16 @@ def add_stats_commands(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--json", metavar="OUT.json", help="write every statistic (per group, per bin, per channel) as JSON")
     s.add_argument("--plot", metavar="OUT.png", help="write the NLF figure (one panel per group)")
     s.add_argument("--table", metavar="OUT.md", help="write the table as Markdown")
-    s.add_argument("--bins", type=_positive, default=16, help="NLF bins over the clean intensity [0, 1] (default 16)")
-    s.add_argument("--min-count", type=_positive, default=1000, metavar="N",
+    s.add_argument("--bins", type=positive_int, default=16, help="NLF bins over the clean intensity [0, 1] (default 16)")
+    s.add_argument("--min-count", type=positive_int, default=1000, metavar="N",
                    help="fewest pixels for a bin to count as valid (default 1000)")
-    s.add_argument("--max-clip", type=_fraction, default=0.01, metavar="F",
+    s.add_argument("--max-clip", type=fraction, default=0.01, metavar="F",
                    help="largest fraction of clipped noisy values (0 or 255) in a valid bin (default 0.01)")
     s.add_argument("--fast", action="store_true",
                    help="datasets: index.parquet only (counts, parameters, PSNR estimate, σ_raw NLF from parameters)")
-    s.add_argument("--max-samples", type=_positive, metavar="N",
+    s.add_argument("--max-samples", type=positive_int, metavar="N",
                    help="datasets: use N samples spread evenly over the index")
-    s.add_argument("--workers", type=_positive, metavar="W",
+    s.add_argument("--workers", type=positive_int, metavar="W",
                    help="parallel processes for the shard pass (default: all cores)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_stats)
@@ -244,7 +216,7 @@ def add_stats_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="folder of real pairs; repeat for several")
     c.add_argument("--camera", metavar="NAME", help="camera to fit (exact name or a unique part of it); required when "
                    "the pairs hold several cameras")
-    c.add_argument("--iso", type=_positive, action="append", metavar="ISO",
+    c.add_argument("--iso", type=positive_int, action="append", metavar="ISO",
                    help="use only this ISO; repeat for several")
     c.add_argument("--out", required=True, metavar="PROFILE.json", help="profile file to write")
     c.add_argument("--report", metavar="REPORT.json", help="full report (default: OUT with .report.json)")
@@ -267,16 +239,16 @@ def add_stats_commands(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--reference", choices=("source", "render"), default="source",
                    help="simulated residual against the clean source (as the generator's pairs; default) or against "
                    "the noise-free render through the same curve and demosaicing")
-    c.add_argument("--bins", type=_positive, default=16, help="NLF bins (default 16)")
-    c.add_argument("--crop", type=_positive, default=128, help="side of the crops cut from the pairs (default 128)")
-    c.add_argument("--max-pixels", type=_positive, default=1_000_000, metavar="N",
+    c.add_argument("--bins", type=positive_int, default=16, help="NLF bins (default 16)")
+    c.add_argument("--crop", type=positive_int, default=128, help="side of the crops cut from the pairs (default 128)")
+    c.add_argument("--max-pixels", type=positive_int, default=1_000_000, metavar="N",
                    help="pixels of crops per ISO group (default 1000000; more separates similar curves better)")
-    c.add_argument("--search-pixels", type=_positive, default=250_000, metavar="N",
+    c.add_argument("--search-pixels", type=positive_int, default=250_000, metavar="N",
                    help="pixels per group for the demosaicing/JPEG and curve search (default 250000)")
-    c.add_argument("--top-k", type=_positive, default=3, metavar="K", help="curves re-fitted on all crops (default 3)")
+    c.add_argument("--top-k", type=positive_int, default=3, metavar="K", help="curves re-fitted on all crops (default 3)")
     c.add_argument("--spread", type=float, default=0.1,
                    help="relative widening of the profile's σ ranges (default 0.1)")
-    c.add_argument("--seed", type=_nonneg, default=0, help="crop choice and simulation noise (default 0)")
+    c.add_argument("--seed", type=nonneg_int, default=0, help="crop choice and simulation noise (default 0)")
     c.set_defaults(func=_cmd_calibrate)
 
     p = subparsers.add_parser(
@@ -285,11 +257,11 @@ def add_stats_commands(subparsers: argparse._SubParsersAction) -> None:
         "resized). The σ map shows σ_raw of R, G, B as colours (white = --sigma-max); the residual is "
         "0.5 + AMPLIFY·(noisy − clean).")
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (generate or pack-pairs)")
-    p.add_argument("--n", type=_positive, default=16, help="rows (default 16)")
+    p.add_argument("--n", type=positive_int, default=16, help="rows (default 16)")
     p.add_argument("--out", required=True, metavar="GRID.png", help="PNG to write")
-    p.add_argument("--seed", type=_nonneg, help="draw the samples at random with this seed (default: the first N)")
+    p.add_argument("--seed", type=nonneg_int, help="draw the samples at random with this seed (default: the first N)")
     p.add_argument("--amplify", type=float, default=4.0, help="residual gain (default 4)")
-    p.add_argument("--tile", type=_positive, default=192, help="tile side in pixels (default 192)")
+    p.add_argument("--tile", type=positive_int, default=192, help="tile side in pixels (default 192)")
     p.add_argument("--sigma-max", type=float, metavar="S", help="σ shown as white (default: 99th percentile)")
     p.set_defaults(func=_cmd_preview)
 
@@ -300,15 +272,15 @@ def add_stats_commands(subparsers: argparse._SubParsersAction) -> None:
         "folder OUT/NAME and OUT/split.json records the split: whole scenes per split, chosen with --seed.")
     k.add_argument("pairs", nargs="+", metavar="DIR", help="folder(s) of real pairs")
     k.add_argument("--out", required=True, metavar="OUT", help="output folder (new or empty)")
-    k.add_argument("--patch", type=_positive, default=256, help="patch side (default 256)")
-    k.add_argument("--patches-per-image", type=_positive, metavar="N",
+    k.add_argument("--patch", type=positive_int, default=256, help="patch side (default 256)")
+    k.add_argument("--patches-per-image", type=positive_int, metavar="N",
                    help="at most N non-overlapping tiles per pair, drawn with the seed (default: all)")
     k.add_argument("--split", metavar="NAME:N,...",
                    help="e.g. train:32,test:rest (N pairs, N%% of the pairs, or rest), whole scenes per split")
-    k.add_argument("--seed", type=_nonneg, default=0, help="split and tile choice (default 0)")
+    k.add_argument("--seed", type=nonneg_int, default=0, help="split and tile choice (default 0)")
     k.add_argument("--whole", type=_csv, metavar="SPLIT[,SPLIT]",
                    help="store these splits as whole images, not patches")
-    k.add_argument("--samples-per-shard", type=_positive, metavar="N", help="exact samples per shard")
+    k.add_argument("--samples-per-shard", type=positive_int, metavar="N", help="exact samples per shard")
     _pairs_options(k)
     k.add_argument("--no-progress", action="store_true", help="no progress bar")
     k.set_defaults(func=_cmd_pack_pairs)

@@ -1,0 +1,136 @@
+"""Training checkpoints: written atomically, read with ``torch.load(weights_only=True)`` only.
+
+A checkpoint is a dict of tensors and plain Python values (str, int, float, bool, None, lists,
+dicts), so that loading never unpickles arbitrary objects:
+
+    format          "noisegen-trainer-checkpoint/1"
+    step            optimiser steps done
+    model           state_dict of the AINDNet (unwrapped from DDP / torch.compile)
+    optimizer       Adam's state_dict;  scheduler: LambdaLR's state_dict (no callables in it)
+    rng             torch (CPU ByteTensor), cuda (list of ByteTensors), numpy (the legacy global
+                    MT19937 state as a tensor and ints), python (random.getstate() as lists)
+    data            one trainer.data.StreamState dict per rank (where each data stream stands)
+    train_config    the resolved TrainConfig.to_dict();  model_config: ModelConfig.to_dict()
+    versions        torch, numpy, python, noisegen, webdataset, CUDA/cuDNN when present
+    metrics         small dict: best validation PSNR and its step, last logged loss
+
+Writing: torch.save to a temporary file in the same folder, flush + fsync, then os.replace onto
+the final name, so a crash leaves either the previous checkpoint or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+__all__ = ["CHECKPOINT_FORMAT", "rng_state", "set_rng_state", "unwrap", "versions", "save_checkpoint",
+           "load_checkpoint"]
+
+CHECKPOINT_FORMAT = "noisegen-trainer-checkpoint/1"
+
+
+def rng_state() -> dict[str, Any]:
+    """Every global RNG state (torch CPU/CUDA, numpy's legacy global, Python's), weights_only-safe."""
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    version, words, gauss_next = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
+                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "python": [int(version), [int(w) for w in words], gauss_next],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of rng_state (CUDA states are restored when the same number of devices is visible)."""
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    keys = n["keys"].numpy().astype(np.uint32)
+    np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
+    version, words, gauss_next = state["python"]
+    random.setstate((version, tuple(words), gauss_next))
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module inside DistributedDataParallel and/or torch.compile wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):  # torch.compile's OptimizedModule
+            model = model._orig_mod
+        elif isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def versions() -> dict[str, str | None]:
+    """Versions that produced a checkpoint."""
+    import webdataset
+
+    import noisegen
+
+    return {"torch": str(torch.__version__), "numpy": str(np.__version__), "python": platform.python_version(),
+            "noisegen": noisegen.__version__, "webdataset": getattr(webdataset, "__version__", None),
+            "cuda": torch.version.cuda,
+            "cudnn": str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None}
+
+
+def save_checkpoint(path: str | os.PathLike[str], *, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, step: int, train_config: dict[str, Any],
+                    model_config: dict[str, Any], data: list[dict[str, Any]],
+                    metrics: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint atomically (temporary file, fsync, os.replace); returns its path."""
+    path = Path(path)
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "step": int(step),
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng_state(),
+        "data": data,
+        "train_config": train_config,
+        "model_config": model_config,
+        "versions": versions(),
+        "metrics": metrics or {},
+    }
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(weights_only=True)`` (no arbitrary unpickling).
+
+    Raises:
+        ValueError: the file is not a trainer checkpoint (or is damaged).
+    """
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
+        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path}: not a noisegen trainer checkpoint (format {found!r}, "
+                         f"expected {CHECKPOINT_FORMAT!r})")
+    return state

@@ -1,0 +1,227 @@
+"""The `noisegen-train` command: one subcommand per job, each built on a configuration dataclass.
+
+    noisegen-train sn --data DATASET --out RUN [options]      SN stage on synthetic-noise shards
+
+(``tf``, ``eval`` and ``denoise`` join later: each adds an ``add_<name>_command(subparsers)`` below.)
+Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from trainer.train_config import AMP_MODES, DEVICES, SCHEDULES, TrainConfig
+
+__all__ = ["build_parser", "main", "add_sn_command", "sn_config_from_args"]
+
+_D = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+# Options of `sn` that are not TrainConfig fields.
+_RUN_OPTIONS = ("resume", "stop_after")
+# CLI name → TrainConfig field, where they differ.
+_FIELD = {"warmup": "warmup_steps", "no_progress": "progress"}
+
+
+def _int(lo: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, got {v}")
+        return v
+
+    return parse
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def add_sn_command(sub: argparse._SubParsersAction) -> None:
+    """`noisegen-train sn`: train AINDNet's SN stage (trainer.loop.train) from TrainConfig options."""
+    S = argparse.SUPPRESS  # unspecified options stay absent: --resume keeps the checkpoint's values
+    p = sub.add_parser(
+        "sn", help="train AINDNet on synthetic-noise shards (SN stage)", argument_default=S,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Train AINDNet's SN stage (Kim et al., CVPR 2020): L1 + 0.05 x multi-scale asymmetric
+sigma loss, Adam, on WebDataset shards made by `noisegen generate`, streamed (never
+loaded whole). Writes in RUN:
+  metrics.jsonl    JSON lines: loss, lr, grad norm, samples/s, validation PSNR
+  curves.png       loss and validation PSNR against the step
+  last.pt          checkpoint every --ckpt-every steps (atomic; weights_only loading)
+  best.pt          checkpoint of the best validation PSNR (first --val set)
+  config.json      the resolved configuration, versions, parameter count
+  data-rank*.json  shards each process read, damaged data skipped
+Defaults given as 'CUDA/CPU' depend on the device.""",
+        epilog="""\
+examples:
+  noisegen generate --images photos/ --out ds --patch 256
+  noisegen-train sn --data ds --out runs/sn --val ../shared/data/Kodak24 --val ../shared/data/CC15
+  noisegen-train sn --data ds --out runs/cpu --model tiny --steps 3000 --device cpu --threads 1
+  noisegen-train sn --out runs/sn --resume      # continue where it stopped, same settings
+  torchrun --standalone --nproc_per_node 8 -m trainer sn \\
+      --data 'ds/shard-{000000..000999}.tar' --out runs/x""",
+    )
+    g = p.add_argument_group("data")
+    g.add_argument("--data", action="append", metavar="DATASET",
+                   help="training shards: a noisegen dataset folder, a shard file, a brace pattern "
+                   "('d/shard-{000000..000099}.tar') or a 'pipe:' URL ('pipe:curl -s https://host/shard-000000.tar'); "
+                   "repeat to combine. Required unless --resume finds a checkpoint")
+    g.add_argument("--patch", type=_int(8), metavar="P",
+                   help="side of the random training crop, a multiple of 4 (default: 256 on CUDA as the paper, "
+                   "64 on CPU)")
+    g.add_argument("--batch", type=_int(1), metavar="B",
+                   help="samples per step per process; global batch = B × processes (default: 16 CUDA, 8 CPU)")
+    g.add_argument("--workers", type=_int(0), metavar="W",
+                   help="data loader processes per training process, 0 = in-process (default: 4 CUDA, 1 CPU)")
+    g.add_argument("--shuffle-buffer", type=_int(1), metavar="N",
+                   help=f"samples in each loader's shuffle buffer (default {_D['shuffle_buffer']})")
+    g.add_argument("--shards-per-round", type=_int(1), metavar="N",
+                   help=f"shards each loader reads at once, interleaved at random (default {_D['shards_per_round']})")
+
+    g = p.add_argument_group("model and optimisation")
+    g.add_argument("--model", choices=("paper", "tiny"),
+                   help="paper: 13.76M parameters (DESIGN.md §5); tiny: 76K, same code path, for CPU (default paper)")
+    g.add_argument("--steps", type=_int(1), metavar="N",
+                   help=f"optimiser steps of the whole run (default {_D['steps']})")
+    g.add_argument("--lr", type=_float, metavar="LR", help=f"peak Adam learning rate (default {_D['lr']:g})")
+    g.add_argument("--betas", type=_float, nargs=2, metavar=("B1", "B2"), help="Adam betas (default 0.9 0.999)")
+    g.add_argument("--schedule", choices=SCHEDULES,
+                   help="learning-rate schedule after warm-up: cosine to lr × --min-lr-ratio, step (× --gamma at each "
+                   "fraction of the run in --milestones) or constant (default cosine)")
+    g.add_argument("--warmup", type=_int(0), metavar="N",
+                   help="linear warm-up steps (default: 1%% of --steps, at most 1000)")
+    g.add_argument("--min-lr-ratio", type=_float, metavar="R",
+                   help=f"final/peak lr of the cosine schedule (default {_D['min_lr_ratio']})")
+    g.add_argument("--milestones", type=_float, nargs="+", metavar="F",
+                   help="fractions of the run where 'step' multiplies lr by --gamma (default 0.5 0.75)")
+    g.add_argument("--gamma", type=_float, help=f"factor of the 'step' schedule (default {_D['gamma']})")
+    g.add_argument("--clip-norm", type=_float, metavar="C",
+                   help=f"clip the global gradient norm to C, 0 = off (default {_D['clip_norm']})")
+    g.add_argument("--seed", type=_int(0), help="seed of the initial weights and of all data streams (default 0)")
+
+    g = p.add_argument_group("validation and outputs")
+    g.add_argument("--out", metavar="RUN", required=True, help="run folder (created); holds the checkpoints and logs")
+    g.add_argument("--val", action="append", metavar="DIR",
+                   help="validation set, repeatable: a folder of clean images (gets synthetic noise from "
+                   "--val-profile with --val-seed), a folder with noisy/ and gt/ (real pairs, matched by name), or a "
+                   "noisegen dataset folder (one exact pass). The first one picks best.pt")
+    g.add_argument("--val-every", type=_int(1), metavar="K",
+                   help=f"validate every K steps and at the end (default {_D['val_every']})")
+    g.add_argument("--val-profile", metavar="NAME|FILE.json",
+                   help="camera profile of synthetic validation noise (default: the training dataset's profile from "
+                   "its dataset.json, else cbdnet)")
+    g.add_argument("--val-seed", type=_int(0), help="seed of the synthetic validation noise (default 0)")
+    g.add_argument("--val-max-images", type=_int(1), metavar="N",
+                   help="use the first N images of each set (default all; for a dataset folder, N per process)")
+    g.add_argument("--val-crop", type=_int(8), metavar="P", help="centre-crop validation images to P×P (default whole)")
+    g.add_argument("--ckpt-every", type=_int(1), metavar="K",
+                   help=f"write RUN/last.pt every K steps (default {_D['ckpt_every']})")
+    g.add_argument("--log-every", type=_int(1), metavar="K",
+                   help=f"log the mean loss every K steps (default {_D['log_every']})")
+    g.add_argument("--no-progress", action="store_const", const=False, help="no progress bar")
+
+    g = p.add_argument_group("execution")
+    g.add_argument("--device", choices=DEVICES, help="auto: CUDA when available (default auto)")
+    g.add_argument("--amp", choices=AMP_MODES, help="bf16: autocast to bfloat16 (default: bf16 on CUDA, none on CPU)")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction,
+                   help="NHWC memory format (default on: faster on CUDA and, measured, on CPU)")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction,
+                   help="torch.compile the model (slow start, faster long GPU runs; default off)")
+    g.add_argument("--threads", type=_int(1), metavar="N",
+                   help="torch threads per training process on CPU (default: the cores left after the loader "
+                   "workers, at least 1)")
+    g.add_argument("--resume", action="store_true",
+                   help="continue RUN from RUN/last.pt with the checkpoint's settings; options given now replace "
+                   "them, and only these may change: --steps, --val*, --ckpt-every, --log-every, --workers, "
+                   "--threads, --compile, --no-progress. Reaches the same weights as an uninterrupted run (same "
+                   "--workers and --threads). Starts a new run when there is no checkpoint")
+    g.add_argument("--stop-after", type=_int(1), metavar="N",
+                   help="stop this invocation once N steps in total are done, writing RUN/last.pt (e.g. to fit a "
+                   "job time limit); the schedule still spans --steps; continue with --resume")
+    p.set_defaults(func=_cmd_sn)
+
+
+def _absolute(entry: str) -> str:
+    """Local paths become absolute (a resumed run may start elsewhere); patterns and URLs stay."""
+    if entry.startswith("pipe:") or "://" in entry or "{" in entry:
+        return entry
+    return str(Path(entry).expanduser().resolve())
+
+
+def sn_config_from_args(args: argparse.Namespace) -> tuple[TrainConfig, bool, int | None]:
+    """(TrainConfig, resume, stop_after) from parsed `sn` options.
+
+    With --resume and a checkpoint in RUN, the checkpoint's configuration is the base and only the
+    options given on the command line replace its values.
+    """
+    given = {k: v for k, v in vars(args).items() if k not in ("command", "func") + _RUN_OPTIONS}
+    fields = {_FIELD.get(k, k): v for k, v in given.items()}
+    for name in ("data", "val"):
+        if name in fields:
+            fields[name] = tuple(_absolute(e) for e in fields[name])
+    resume = bool(getattr(args, "resume", False))
+    stop_after = getattr(args, "stop_after", None)
+    last = Path(args.out) / "last.pt"
+    if resume and last.exists():
+        from trainer.checkpoint import load_checkpoint
+
+        base = dict(load_checkpoint(last)["train_config"])
+        base.update(fields)
+        return TrainConfig.from_dict(base), resume, stop_after
+    if "data" not in fields:
+        raise ValueError("--data is required (a noisegen dataset folder, shard files, a brace pattern or pipe: URLs)"
+                         + (f"; --resume found no checkpoint in {args.out}" if resume else ""))
+    return TrainConfig(**fields), resume, stop_after
+
+
+def _cmd_sn(args: argparse.Namespace) -> int:
+    from trainer.loop import train
+
+    config, resume, stop_after = sn_config_from_args(args)
+    result = train(config, resume=resume, stop_after=stop_after)
+    if result.rank == 0:
+        print(f"{result.out}: step {result.step}, loss {result.loss if result.loss is None else f'{result.loss:.5f}'}"
+              + (f", best validation PSNR {result.best_psnr:.2f} dB" if result.best_psnr is not None else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from noisegen import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="noisegen-train",
+        description="Train the AINDNet denoiser on noisegen shards: `sn` (synthetic-noise stage). "
+        "Run a command with --help for its options; under torchrun every process runs the same command.",
+    )
+    parser.add_argument("--version", action="version", version=f"noisegen-train {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_sn_command(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"noisegen-train {args.command}: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted; continue with: noisegen-train {args.command} --out {getattr(args, 'out', 'RUN')} --resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""Streaming training samples from noisegen shards (DESIGN.md §4): small picklable generator stages.
+
+Each DataLoader worker composes its own chain, webdataset style (trainer.loader.TrainStream):
+
+    shard list ─ split_by_rank ─ split_by_worker ─ resampled_rounds ─ mix_rounds (read tars,
+    interleave, shuffle buffer; raw bytes) ─ decode_samples (PNG/JSON only, never pickle) ─
+    crop_and_augment (random P×P crop + one of the 8 flips/rotations, the same for clean, noisy
+    and σ) ─ collate_batches (batches made in the worker)
+
+Validation reads shards with ``shard_pass``: one exact, ordered pass, every sample once across ranks.
+
+**Splitting.** Rank r of a world of size R takes shards r, r+R, r+2R, ... (``split_by_rank``),
+so ranks read disjoint shards; within a rank, data stream v of the W worker streams takes every
+W-th of those (``split_by_worker``), or all of them when the rank has fewer shards than streams.
+
+**Rounds.** Training streams are endless: stream g (a global id, distinct per rank and worker)
+runs rounds k = 0, 1, 2, ...; round k draws ``shards_per_round`` shards of the stream's subset
+with replacement ("resampled", from ``default_rng([seed, g, k, 1])``), reads them together, picks
+the next sample from a random open shard, and passes the samples through a shuffle buffer that is
+drained at the end of the round (both from ``default_rng([seed, g, k, 2])``); the crop/flip of the
+sample at position i of round k comes from ``default_rng([seed, g, k, i, 3])``. (The last,
+non-zero tag keeps the seeds apart: numpy's SeedSequence ignores trailing zeros.) So a round is a
+pure function of (seed, g, k) and the shard files, and a stream's position is just (round, samples
+of the round already used): ``mix_rounds(skip=...)`` replays the tar reading and shuffling of the
+current round without decoding and drops what was used (trainer.loader uses this to resume).
+
+**Damaged data.** A truncated or corrupt shard, a sample with a missing or undecodable member,
+a shard that yields fewer samples than its dataset.json lists, or a sample smaller than the crop
+is counted (noisegen.dataset.DamageCounter), reported with the next batch and skipped; training
+goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from noisegen.dataset import PICKLE_SUFFIXES, DamageCounter, DamagedDataWarning, decode_sample, shard_urls
+
+__all__ = [
+    "ShardSet",
+    "QuietDamageCounter",
+    "expand_shards",
+    "split_by_rank",
+    "split_by_worker",
+    "resampled_rounds",
+    "read_shard",
+    "mix_rounds",
+    "decode_samples",
+    "crop_and_augment",
+    "dihedral",
+    "collate_batches",
+    "shard_pass",
+]
+
+
+class QuietDamageCounter(DamageCounter):
+    """DamageCounter that only counts and keeps messages (no warning in the worker process).
+
+    The training loop reports the messages it receives with the batches, once, in the main process.
+    """
+
+    def __call__(self, exn: BaseException) -> bool:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DamagedDataWarning)
+            return super().__call__(exn)
+
+
+# ------------------------------------------------------------------------------------------------
+# Shard lists
+
+
+@dataclass(frozen=True)
+class ShardSet:
+    """The training shards: ``urls`` in order, ``counts`` (url → samples listed in dataset.json,
+    where known) and ``manifests`` (the dataset.json of each dataset folder given)."""
+
+    urls: tuple[str, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+    manifests: tuple[dict, ...] = ()
+
+    def fingerprint(self) -> str:
+        """sha256 of the URL list (identifies the data layout in checkpoints)."""
+        return hashlib.sha256(json.dumps(list(self.urls)).encode()).hexdigest()[:16]
+
+    def profile(self) -> dict | None:
+        """The camera profile (as a dict) the first dataset folder was generated with, if any."""
+        for m in self.manifests:
+            p = m.get("config", {}).get("profile")
+            if isinstance(p, dict):
+                return p
+        return None
+
+
+def expand_shards(sources: str | os.PathLike[str] | Sequence[str]) -> ShardSet:
+    """Shard URLs of one or more sources.
+
+    Args:
+        sources: each a noisegen dataset folder (its dataset.json lists the shards and their sample
+            counts), a shard file, a brace pattern (``d/shard-{000000..000009}.tar``, expanded with
+            braceexpand) or a ``pipe:`` URL (``pipe:curl -s https://host/shard-000000.tar``; braces
+            are expanded there too).
+    Raises:
+        FileNotFoundError: a local source (not ``pipe:``) does not exist.
+        ValueError: no shards at all.
+    """
+    import braceexpand
+
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    urls: list[str] = []
+    counts: dict[str, int] = {}
+    manifests: list[dict] = []
+    for src in map(str, sources):
+        if not src.startswith("pipe:") and Path(src).is_dir():
+            found, manifest = shard_urls(src)
+            urls += found
+            if manifest:
+                manifests.append(manifest)
+                counts.update({u: s["samples"] for u, s in zip(found, manifest["shards"])})
+            continue
+        for u in braceexpand.braceexpand(src):
+            if not u.startswith("pipe:") and "://" not in u and not Path(u).is_file():
+                raise FileNotFoundError(
+                    f"shard {u!r} (from {src!r}) does not exist; give a noisegen dataset folder, shard files, "
+                    "a brace pattern such as d/shard-{000000..000009}.tar, or pipe: URLs")
+            urls.append(u)
+    if not urls:
+        raise ValueError(f"no shards in {list(map(str, sources))}")
+    return ShardSet(urls=tuple(urls), counts=counts, manifests=tuple(manifests))
+
+
+def split_by_rank(urls: Sequence[str], rank: int, world: int, *, allow_empty: bool = False) -> list[str]:
+    """Shards of rank ``rank``: urls[rank::world] (disjoint across ranks, together all of them)."""
+    if not 0 <= rank < world:
+        raise ValueError(f"split_by_rank: rank must be in [0, {world}), got {rank}")
+    mine = list(urls)[rank::world]
+    if not mine and not allow_empty:
+        raise ValueError(f"{len(urls)} shards cannot give each of {world} ranks its own shards; make more, smaller "
+                         "shards (noisegen generate --samples-per-shard N) or use fewer processes")
+    return mine
+
+
+def split_by_worker(urls: Sequence[str], worker: int, workers: int) -> list[str]:
+    """Shards of data stream ``worker`` of a rank: every ``workers``-th one, or all when there are fewer
+    shards than streams (the streams then differ by their seeds only)."""
+    if not 0 <= worker < workers:
+        raise ValueError(f"split_by_worker: worker must be in [0, {workers}), got {worker}")
+    urls = list(urls)
+    return urls[worker::workers] if len(urls) >= workers else urls
+
+
+# ------------------------------------------------------------------------------------------------
+# Stages (generator functions; bind their keyword arguments with functools.partial)
+
+
+def resampled_rounds(urls: Sequence[str], *, seed: int, stream: int, first_round: int = 0,
+                     shards_per_round: int = 4) -> Iterator[tuple[int, list[str]]]:
+    """Endless (round k, shards of round k): ``shards_per_round`` draws with replacement from ``urls``,
+    from default_rng([seed, stream, k, 1])."""
+    urls = list(urls)
+    if not urls:
+        raise ValueError("resampled_rounds: no shards for this data stream")
+    k = first_round
+    while True:
+        rng = np.random.default_rng([seed, stream, k, 1])
+        yield k, [urls[i] for i in rng.integers(len(urls), size=shards_per_round)]
+        k += 1
+
+
+def _not_pickle(fname: str) -> bool:
+    return not fname.lower().endswith(PICKLE_SUFFIXES)
+
+
+def read_shard(url: str, *, handler: DamageCounter, expected: int | None = None) -> Iterator[dict]:
+    """Raw samples (member name → bytes, plus __key__ and __url__) of one shard, in order.
+
+    Pickle members (*.pyd, *.pickle, *.pkl) are not even read. Read errors go to ``handler`` and
+    end the shard; a shard that yields fewer than ``expected`` samples is reported too.
+    """
+    import webdataset as wds
+
+    n = 0
+    for sample in wds.tariterators.tarfile_samples([{"url": url}], handler=handler, select_files=_not_pickle):
+        n += 1
+        yield sample
+    if expected is not None and n < expected:
+        handler(ValueError(f"only {n} of {expected} samples could be read (truncated shard?)", url))
+
+
+def mix_rounds(rounds: Iterable[tuple[int, list[str]]], *, seed: int, stream: int, buffer: int,
+               handler: DamageCounter, counts: dict[str, int] | None = None,
+               skip: int = 0) -> Iterator[tuple[int, int, dict]]:
+    """Raw samples of each round: its shards read together in a random interleaving, then a
+    shuffle buffer of ``buffer`` samples, drained at the round's end (draws: default_rng([seed,
+    stream, round, 2])).
+
+    Yields (round, position in round, raw sample). The first ``skip`` samples of the first round
+    are read and dropped without decoding (resumption).
+    """
+    counts = counts or {}
+    for k, urls in rounds:
+        rng = np.random.default_rng([seed, stream, k, 2])
+        readers = [read_shard(u, handler=handler, expected=counts.get(u)) for u in urls]
+        pending: list[dict] = []
+        pos = 0
+
+        def emit(sample: dict):
+            nonlocal pos, skip
+            pos += 1
+            if pos <= skip:
+                return None
+            return (k, pos - 1, sample)
+
+        try:
+            while readers:
+                j = int(rng.integers(len(readers)))
+                try:
+                    sample = next(readers[j])
+                except StopIteration:
+                    readers.pop(j)
+                    continue
+                if len(pending) < buffer:
+                    pending.append(sample)
+                    continue
+                i = int(rng.integers(buffer))
+                pending[i], sample = sample, pending[i]
+                if (out := emit(sample)) is not None:
+                    yield out
+            while pending:
+                sample = pending.pop(int(rng.integers(len(pending))))
+                if (out := emit(sample)) is not None:
+                    yield out
+        finally:
+            for r in readers:
+                r.close()
+        skip = 0
+
+
+def decode_samples(items: Iterable[tuple[int, int, dict]], *, handler: DamageCounter,
+                   require_sigma: bool = True) -> Iterator[tuple[int, int, dict]]:
+    """noisegen.dataset.decode_sample on each raw sample (PNG and JSON only); failures → handler."""
+    for k, i, raw in items:
+        try:
+            yield k, i, decode_sample(raw, require_sigma=require_sigma)
+        except ValueError as exc:
+            handler(exc)
+
+
+def dihedral(a: np.ndarray, t: int) -> np.ndarray:
+    """Element t ∈ 0..7 of the dihedral group on an H×W×C array: rot90 by t mod 4 (counter-clockwise),
+    then a left-right flip when t ≥ 4. A view; t = 0 is the identity."""
+    if not 0 <= t < 8:
+        raise ValueError(f"dihedral: t must be in 0..7, got {t}")
+    a = np.rot90(a, t % 4, axes=(0, 1))
+    return a[:, ::-1] if t >= 4 else a
+
+
+def crop_and_augment(items: Iterable[tuple[int, int, dict]], *, patch: int, seed: int, stream: int,
+                     handler: DamageCounter) -> Iterator[tuple[int, int, dict]]:
+    """Random patch×patch crop and a random flip/rotation (one of 8), the same for clean, noisy and σ.
+
+    Offsets and transform come from default_rng([seed, stream, round, position, 3]). A sample
+    smaller than the patch, or without σ, is reported and skipped.
+    """
+    for k, i, s in items:
+        h, w = s["clean"].shape[:2]
+        if h < patch or w < patch or s["sigma"] is None:
+            what = f"is {h}×{w}, smaller than the {patch}×{patch} crop" if s["sigma"] is not None else "has no σ map"
+            handler(ValueError(f"sample {s['key']} {what}", s["url"]))
+            continue
+        rng = np.random.default_rng([seed, stream, k, i, 3])
+        y, x = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
+        t = int(rng.integers(8))
+        out = dict(s)
+        for name in ("clean", "noisy", "sigma"):
+            out[name] = dihedral(s[name][y:y + patch, x:x + patch], t)
+        out["crop"] = (y, x, t)
+        yield k, i, out
+
+
+def collate_batches(items: Iterable[tuple[int, int, dict]], *, batch: int, stream: int,
+                    handler: DamageCounter) -> Iterator[dict[str, Any]]:
+    """Batches of ``batch`` samples (full batches only), made in the worker.
+
+    Each batch: clean, noisy (uint8 B×3×P×P) and sigma (float32 B×3×P×P), all with channels_last
+    strides (a B×P×P×3 array seen as NCHW, no copy); stream (the data stream id), round and
+    offset (the stream's position after this batch), urls, keys and crops ([y, x, transform]) of
+    the samples, damaged (the worker's count of damaged items so far) and messages (new damage
+    messages).
+    """
+    buf: list[dict] = []
+    reported = 0
+    for k, i, s in items:
+        buf.append(s)
+        if len(buf) < batch:
+            continue
+        out: dict[str, Any] = {
+            name: torch.from_numpy(np.stack([b[name] for b in buf])).permute(0, 3, 1, 2)
+            for name in ("clean", "noisy", "sigma")
+        }
+        new = handler.count - reported
+        out.update(stream=stream, round=k, offset=i + 1, urls=[b["url"] for b in buf], keys=[b["key"] for b in buf],
+                   crops=[list(b["crop"]) for b in buf], damaged=handler.count,
+                   messages=handler.messages[-new:] if new else [])
+        reported = handler.count
+        buf = []
+        yield out
+
+
+def shard_pass(urls: Sequence[str], *, rank: int = 0, world: int = 1, handler: DamageCounter,
+               require_sigma: bool = False, counts: dict[str, int] | None = None) -> Iterator[dict]:
+    """One exact, ordered pass over this rank's shards (validation): decoded samples, each once.
+
+    Across ranks every sample is seen exactly once (ranks take disjoint shards; a rank may get none).
+    """
+    counts = counts or {}
+    for url in split_by_rank(urls, rank, world, allow_empty=True):
+        for raw in read_shard(url, handler=handler, expected=counts.get(url)):
+            try:
+                yield decode_sample(raw, require_sigma=require_sigma)
+            except ValueError as exc:
+                handler(exc)

@@ -117,13 +117,15 @@ def test_dask_local_cluster_gives_identical_bytes(reference, photos, tmp_path):
 
 def _cli(out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "noisegen", "generate", "--out", str(out), "--patch", "128",
-            "--patches-per-image", "8", "--samples-per-shard", "4", "--workers", "1", "--no-progress", *extra]
+            "--patches-per-image", "8", "--samples-per-shard", "2", "--workers", "1", "--no-progress", *extra]
 
 
 def test_resume_after_kill_gives_the_bytes_of_an_uninterrupted_run(tmp_path):
     # Uninterrupted reference (in process), then the same command killed with SIGKILL mid-run.
     ref = tmp_path / "ref"
-    generate(GenerateConfig(out=str(ref), patch=128, patches_per_image=8, samples_per_shard=4, workers=1), **QUIET)
+    # 32 small shards: after shard 1 appears the run has ~30 more to write, so the kill lands mid-run
+    # even when this process is slow to poll on a loaded machine.
+    generate(GenerateConfig(out=str(ref), patch=128, patches_per_image=8, samples_per_shard=2, workers=1), **QUIET)
     n_shards = len(json.loads((ref / "dataset.json").read_text())["shards"])
     out = tmp_path / "killed"
     proc = subprocess.Popen(_cli(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

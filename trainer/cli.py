@@ -1,8 +1,11 @@
 """The `noisegen-train` command: one subcommand per job, each built on a configuration dataclass.
 
     noisegen-train sn --data DATASET --out RUN [options]      SN stage on synthetic-noise shards
+    noisegen-train tf --init RUN_SN --data PAIRS --out RUN_TF  TF stage / RT / R on real pairs (trainer.transfer)
+    noisegen-train eval CHECKPOINT --pairs DIR [options]      PSNR/SSIM on real pairs (trainer.evaluate)
+    noisegen-train denoise CHECKPOINT IMAGE... --out DIR      denoised PNGs (trainer.denoise)
 
-(``tf``, ``eval`` and ``denoise`` join later: each adds an ``add_<name>_command(subparsers)`` below.)
+(Each command adds an ``add_<name>_command(subparsers)`` below.)
 Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...``.
 """
 
@@ -15,7 +18,8 @@ from pathlib import Path
 
 from trainer.train_config import AMP_MODES, DEVICES, SCHEDULES, TrainConfig
 
-__all__ = ["build_parser", "main", "add_sn_command", "sn_config_from_args"]
+__all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval_command", "add_denoise_command",
+           "sn_config_from_args"]
 
 _D = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 # Options of `sn` that are not TrainConfig fields.
@@ -194,17 +198,171 @@ def _cmd_sn(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_eval_command(sub: argparse._SubParsersAction) -> None:
+    """`noisegen-train eval`: PSNR/SSIM of a checkpoint on real pairs (trainer.evaluate.EvalConfig)."""
+    from trainer.evaluate import AUTO_TILE, AUTO_TILE_PIXELS
+
+    p = sub.add_parser(
+        "eval", help="PSNR and SSIM of a checkpoint on real noisy/clean pairs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+PSNR and SSIM (skimage's settings: 7x7 uniform window, data_range 255, per channel then
+averaged) of CHECKPOINT's 8-bit outputs against the clean images, per image, per camera/ISO
+group (parsed from the file names by noisegen.pairs) and overall, on whole images. Images
+above {AUTO_TILE_PIXELS} pixels are denoised in {AUTO_TILE}x{AUTO_TILE} tiles blended over their overlap
+unless --tile is given. Unreadable pairs are skipped and listed.""",
+        epilog="""\
+examples:
+  noisegen-train eval runs/sn/best.pt --pairs ../shared/data/CC15 --pairs ../shared/data/PolyU100
+  noisegen-train eval runs/tf/best.pt --pairs packed/test --ensemble --json runs/tf/eval.json""",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="trainer checkpoint (best.pt / last.pt of a run)")
+    p.add_argument("--pairs", action="append", required=True, metavar="DIR|DATASET",
+                   help="real pairs: a folder (noisy/ + gt/, *_real/*_mean names, SIDD scene folders) or a "
+                   "`noisegen pack-pairs` dataset folder; repeatable")
+    p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (mean of the 8 "
+                   "flip/rotation predictions, each transformed back)")
+    p.add_argument("--json", metavar="OUT", help="write the full report (per image, per group, overall) as JSON")
+    p.add_argument("--tile", type=_int(8), metavar="T", help="denoise in TxT tiles (default: whole images, "
+                   f"{AUTO_TILE} tiles above {AUTO_TILE_PIXELS} pixels)")
+    p.add_argument("--overlap", type=_int(0), metavar="O", help="minimum overlap of tiles in pixels "
+                   "(default: a quarter of the tile, at most 64; tiles use the whole image's AIN statistics, so "
+                   "only the receptive field at tile borders differs from a whole-image run)")
+    p.add_argument("--group-regex", metavar="REGEX", help="regex with named groups camera, iso (noisegen.pairs)")
+    p.add_argument("--max-images", type=_int(1), metavar="N", help="first N pairs of each source")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_eval)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from trainer.evaluate import EvalConfig, evaluate_checkpoint, print_report
+
+    config = EvalConfig(checkpoint=args.checkpoint, pairs=tuple(args.pairs), ensemble=args.ensemble, json=args.json,
+                        tile=args.tile, overlap=args.overlap, group_regex=args.group_regex,
+                        max_images=args.max_images, device=args.device, progress=not args.no_progress)
+    print_report(evaluate_checkpoint(config))
+    return 0
+
+
+def add_denoise_command(sub: argparse._SubParsersAction) -> None:
+    """`noisegen-train denoise`: denoise image files into PNGs (trainer.denoise.DenoiseConfig)."""
+    from trainer.denoise import AUTO_TILE, AUTO_TILE_PIXELS, SIGMA_DISPLAY_MAX
+
+    p = sub.add_parser(
+        "denoise", help="denoise photos with a checkpoint, writing PNGs",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=f"""\
+Denoise each IMAGE (files, or folders searched recursively) with CHECKPOINT and write
+OUT/NAME_denoised.png (8-bit sRGB) and, with --sigma-map, OUT/NAME_sigma.png (the estimated
+noise level per channel, black 0 to white {SIGMA_DISPLAY_MAX} on the [0, 1] scale). Any size: images
+above {AUTO_TILE_PIXELS} pixels go in {AUTO_TILE}x{AUTO_TILE} tiles that use the whole image's AIN
+statistics and are blended over their overlap. Unreadable inputs and existing outputs (without
+--overwrite) are reported and skipped; the exit status is 1 when anything was skipped.""",
+        epilog="""\
+examples:
+  noisegen-train denoise runs/tf/best.pt photo.jpg --out denoised --sigma-map
+  noisegen-train denoise runs/tf/best.pt shots/ --out denoised --tile 512 --device cpu""",
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="trainer checkpoint (best.pt / last.pt of a run)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of images")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--sigma-map", action="store_true", help="also write the estimated sigma map as NAME_sigma.png")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip those inputs)")
+    p.add_argument("--tile", type=_int(8), metavar="T",
+                   help=f"denoise in TxT tiles (default: whole images, {AUTO_TILE} tiles above "
+                   f"{AUTO_TILE_PIXELS} pixels)")
+    p.add_argument("--overlap", type=_int(0), metavar="O",
+                   help="minimum overlap of tiles in pixels (default: a quarter of the tile, at most 64)")
+    p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (8 times slower)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_denoise)
+
+
+def _cmd_denoise(args: argparse.Namespace) -> int:
+    from trainer.denoise import DenoiseConfig, denoise_images
+
+    config = DenoiseConfig(checkpoint=args.checkpoint, images=tuple(args.images), out=args.out,
+                           sigma_map=args.sigma_map, overwrite=args.overwrite, tile=args.tile, overlap=args.overlap,
+                           ensemble=args.ensemble, device=args.device, progress=not args.no_progress)
+    result = denoise_images(config)
+    print(f"{len(result.written)} files written to {args.out} in {result.seconds:.1f} s")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)}:")
+        for m in result.skipped:
+            print(f"  {m}")
+    return 1 if result.skipped else 0
+
+
+def add_tf_command(sub: argparse._SubParsersAction) -> None:
+    """`noisegen-train tf`: TF stage (and the RT / R comparisons) on real pairs (trainer.transfer.TFConfig)."""
+    from trainer.transfer import TF_MODES, TFConfig
+
+    d = {f.name: f.default for f in dataclasses.fields(TFConfig)}
+    p = sub.add_parser(
+        "tf", help="adapt an SN model to real noise with a few real pairs (TF stage)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Transfer learning (Kim et al., CVPR 2020): from the SN run's weights, train only the AIN
+modules, the noise estimator and the last conv on real pairs with the L1 loss; everything else
+stays bit-identical. Prints the table of trainable and frozen parameters. --mode rt retrains
+every parameter from the SN weights; --mode r trains the same architecture from scratch on the
+real pairs (the paper's comparisons). Writes OUT/last.pt, OUT/config.json, OUT/metrics.jsonl.""",
+        epilog="""\
+examples:
+  noisegen pack-pairs ../shared/data/PolyU100 --out packed --split train:32,test:rest --whole test
+  noisegen-train tf --init runs/sn --data packed/train --out runs/tf --pairs 16
+  noisegen-train eval runs/tf/last.pt --pairs packed/test""",
+    )
+    p.add_argument("--init", required=True, metavar="RUN_SN",
+                   help="SN run folder (best.pt, else last.pt) or checkpoint")
+    p.add_argument("--data", required=True, metavar="PAIRS_DATASET",
+                   help="`noisegen pack-pairs` dataset folder, or a folder of real pairs")
+    p.add_argument("--out", required=True, metavar="RUN_TF", help="run folder (created; must hold no last.pt)")
+    p.add_argument("--pairs", type=_int(1), metavar="K", help="use only the first K real pairs, by id (default all)")
+    p.add_argument("--mode", choices=TF_MODES, default=d["mode"],
+                   help="tf: AINs + estimator + last conv (default); rt: all from SN; r: all from scratch")
+    p.add_argument("--steps", type=_int(1), default=d["steps"], metavar="N", help=f"Adam steps (default {d['steps']})")
+    p.add_argument("--batch", type=_int(1), default=d["batch"], metavar="B",
+                   help=f"crops per step (default {d['batch']})")
+    p.add_argument("--patch", type=_int(4), default=d["patch"], metavar="P",
+                   help=f"crop side, rounded down to the model's size multiple (default {d['patch']})")
+    p.add_argument("--lr", type=_float, default=d["lr"], metavar="LR", help=f"Adam learning rate (default {d['lr']:g})")
+    p.add_argument("--seed", type=_int(0), default=d["seed"], help="seed of the crops (and of mode r's weights)")
+    p.add_argument("--log-every", type=_int(1), default=d["log_every"], metavar="K",
+                   help=f"log the mean L1 every K steps (default {d['log_every']})")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_tf)
+
+
+def _cmd_tf(args: argparse.Namespace) -> int:
+    from trainer.transfer import TFConfig, transfer
+
+    config = TFConfig(init=args.init, data=args.data, out=args.out, pairs=args.pairs, mode=args.mode, steps=args.steps,
+                      batch=args.batch, patch=args.patch, lr=args.lr, seed=args.seed, log_every=args.log_every,
+                      device=args.device, progress=not args.no_progress)
+    print(f"wrote {transfer(config)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from noisegen import __version__
 
     parser = argparse.ArgumentParser(
         prog="noisegen-train",
-        description="Train the AINDNet denoiser on noisegen shards: `sn` (synthetic-noise stage). "
+        description="Train the AINDNet denoiser on noisegen shards: `sn` (synthetic-noise stage), `tf` (transfer to "
+        "real pairs); `eval` (PSNR/SSIM "
+        "on real pairs) and `denoise` (PNGs) with a checkpoint. "
         "Run a command with --help for its options; under torchrun every process runs the same command.",
     )
     parser.add_argument("--version", action="version", version=f"noisegen-train {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_sn_command(sub)
+    add_tf_command(sub)
+    add_eval_command(sub)
+    add_denoise_command(sub)
     return parser
 
 

@@ -1,0 +1,265 @@
+"""`noisegen-train eval`: PSNR and SSIM of a checkpoint on real noisy/clean pairs, per image, per
+camera/ISO group and overall, on whole images (tiled when large), optionally with the ×8 self-ensemble.
+
+Metrics are computed as the saved images would be (trainer.metrics): the output is clipped to
+[0, 1] and rounded to 8 bits. PSNR: trainer.metrics.psnr_u8 (peak 255, float64, over all pixels
+and channels), equal to ``skimage.metrics.peak_signal_noise_ratio(clean, out, data_range=255)``.
+SSIM: Wang et al., "Image quality assessment: from error visibility to structural similarity",
+IEEE TIP 2004, with the settings of ``skimage.metrics.structural_similarity(clean, out,
+channel_axis=2, data_range=255)`` (its defaults): a 7×7 uniform window, K1 = 0.01, K2 = 0.03,
+sample covariances (×49/48), the mean over the pixels whose window lies inside the image, then
+the mean over the 3 channels. Set means are plain means over images (the papers' tables).
+
+Sources (``--pairs``, repeatable): a folder of pairs in any layout noisegen.pairs recognises
+(camera and ISO parsed from the names), or a dataset folder written by `noisegen pack-pairs`
+(whole-image splits; camera and ISO from each sample's json).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from trainer.inference import image_to_tensor, load_model, predict, to_u8_tensor
+from trainer.metrics import psnr_u8
+
+__all__ = ["EvalConfig", "ssim_u8", "iter_pairs", "evaluate_checkpoint", "AUTO_TILE_PIXELS"]
+
+# Images above this many pixels are tiled when no --tile is given: ≈ 2 GiB of activations for the
+# paper model on CPU at 1 MP (measured order of magnitude; the 256-channel stage dominates).
+AUTO_TILE_PIXELS = 1024 * 1024
+AUTO_TILE = 512
+# skimage.metrics.structural_similarity defaults (Wang et al. 2004).
+_SSIM_WIN, _SSIM_K1, _SSIM_K2 = 7, 0.01, 0.03
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Configuration of `noisegen-train eval`.
+
+    checkpoint: trainer checkpoint; pairs: pair folders or pack-pairs dataset folders; ensemble:
+    geometric self-ensemble ×8; json: write the full report here; tile: tile side (None: whole
+    images up to AUTO_TILE_PIXELS, AUTO_TILE above); overlap: minimum tile overlap in pixels
+    (None: trainer.inference.default_overlap); group_regex: naming rule for camera/ISO
+    (noisegen.pairs); max_images: first N pairs per source; device: "cpu", "cuda" or "auto";
+    progress: show a progress bar.
+    """
+
+    checkpoint: str
+    pairs: tuple[str, ...]
+    ensemble: bool = False
+    json: str | None = None
+    tile: int | None = None
+    overlap: int | None = None
+    group_regex: str | None = None
+    max_images: int | None = None
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "pairs", (self.pairs,) if isinstance(self.pairs, str) else tuple(self.pairs))
+        if not self.pairs:
+            raise ValueError("eval: give at least one --pairs folder")
+        if self.tile is not None and self.tile < 8:
+            raise ValueError(f"eval: --tile must be ≥ 8, got {self.tile}")
+        if self.overlap is not None and (self.overlap < 0 or (self.tile is not None and self.overlap >= self.tile)):
+            raise ValueError(f"eval: --overlap must be ≥ 0 and smaller than --tile, got {self.overlap}")
+
+
+def _box_mean(a: np.ndarray, k: int) -> np.ndarray:
+    """Mean over every k×k window lying inside the 2-D array (valid mode), via summed-area tables."""
+    s = np.zeros((a.shape[0] + 1, a.shape[1] + 1), dtype=np.float64)
+    s[1:, 1:] = a.cumsum(0).cumsum(1)
+    return (s[k:, k:] - s[:-k, k:] - s[k:, :-k] + s[:-k, :-k]) / (k * k)
+
+
+def ssim_u8(a: np.ndarray, b: np.ndarray) -> float:
+    """SSIM of two uint8 H×W×3 images (settings in the module docstring; H, W ≥ 7).
+
+    Equal to skimage.metrics.structural_similarity(a, b, channel_axis=2, data_range=255) up to
+    float64 rounding: skimage filters the whole image and crops (7−1)/2 pixels per side, which
+    leaves exactly the windows inside the image that the valid box mean here computes.
+    """
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.ndim != 3 or a.shape[2] != 3:
+        raise ValueError(f"ssim_u8: expected two H×W×3 images of the same shape, got {a.shape} and {b.shape}")
+    if a.dtype != np.uint8 or b.dtype != np.uint8:
+        raise TypeError(f"ssim_u8: expected uint8 images, got {a.dtype} and {b.dtype}")
+    if min(a.shape[:2]) < _SSIM_WIN:
+        raise ValueError(f"ssim_u8: images must be at least {_SSIM_WIN}×{_SSIM_WIN}, got {a.shape[1]}×{a.shape[0]}")
+    c1, c2 = (_SSIM_K1 * 255.0) ** 2, (_SSIM_K2 * 255.0) ** 2
+    cov_norm = _SSIM_WIN**2 / (_SSIM_WIN**2 - 1.0)
+    vals = []
+    for c in range(3):
+        x, y = a[..., c].astype(np.float64), b[..., c].astype(np.float64)
+        ux, uy = _box_mean(x, _SSIM_WIN), _box_mean(y, _SSIM_WIN)
+        vx = cov_norm * (_box_mean(x * x, _SSIM_WIN) - ux * ux)
+        vy = cov_norm * (_box_mean(y * y, _SSIM_WIN) - uy * uy)
+        vxy = cov_norm * (_box_mean(x * y, _SSIM_WIN) - ux * uy)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+        vals.append(float(s.mean()))
+    return float(np.mean(vals))
+
+
+@dataclass
+class _Item:
+    id: str
+    group: str
+    noisy: np.ndarray | None = None
+    clean: np.ndarray | None = None
+    error: str | None = None
+
+
+@dataclass
+class _Source:
+    path: str
+    kind: str
+    count: int
+    skipped: list[str] = field(default_factory=list)
+    items: object = None
+
+
+def _group(camera: str | None, iso: int | None) -> str:
+    return " · ".join([camera or "unknown camera"] + ([f"ISO {iso}"] if iso is not None else []))
+
+
+def iter_pairs(path: str, *, group_regex: str | None = None, max_images: int | None = None) -> _Source:
+    """A pair source: (kind, count, skipped) and ``items``, a callable yielding _Items (decoded lazily).
+
+    Raises:
+        FileNotFoundError: ``path`` is not a folder, or holds no usable pairs.
+    """
+    from noisegen.images import ImageReadError
+    from noisegen.pairs import load_pair, scan_pairs
+
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"--pairs {path}: not a folder (expected noisy/ + gt/ folders, *_real/*_mean files, "
+                                "SIDD scene folders, or a `noisegen pack-pairs` dataset)")
+    if (p / "dataset.json").exists():
+        from trainer.data import QuietDamageCounter, expand_shards, shard_pass
+
+        shards = expand_shards(str(p))
+        total = sum(shards.counts.values()) if shards.counts else 0
+        count = min(total, max_images) if max_images is not None else total
+
+        def from_shards() -> Iterator[_Item]:
+            handler = QuietDamageCounter()
+            for i, s in enumerate(shard_pass(shards.urls, handler=handler, counts=shards.counts)):
+                if max_images is not None and i >= max_images:
+                    break
+                meta = s.get("params") or {}
+                yield _Item(str(meta.get("source") or s["key"]), _group(meta.get("camera"), meta.get("iso")),
+                            s["noisy"], s["clean"])
+
+        return _Source(str(p), "dataset", count, items=from_shards)
+
+    scan = scan_pairs([p], group_regex)
+    pairs = list(scan.pairs)[:max_images]
+    skipped = [f"{s.source}: {s.reason}" for s in scan.skipped]
+    if not pairs:
+        raise FileNotFoundError(f"--pairs {path}: no noisy/clean pairs found ({scan.found} image files; "
+                                f"{'; '.join(skipped[:3]) or 'none skipped'})")
+
+    def from_folder() -> Iterator[_Item]:
+        for pair in pairs:
+            try:
+                clean, noisy = load_pair(pair)
+            except (ImageReadError, OSError) as exc:
+                yield _Item(pair.id, pair.group(), error=str(exc))
+                continue
+            yield _Item(pair.id, pair.group(), noisy, clean)
+
+    return _Source(str(p), "pairs", len(pairs), skipped, items=from_folder)
+
+
+def _resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in rows])) if rows else math.nan
+
+
+def _summary(rows: list[dict]) -> dict:
+    return {"images": len(rows), "psnr": _mean(rows, "psnr"), "ssim": _mean(rows, "ssim"),
+            "psnr_noisy": _mean(rows, "psnr_noisy"), "ssim_noisy": _mean(rows, "ssim_noisy")}
+
+
+def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
+    """Run the evaluation; returns the report (also written to ``config.json`` when set).
+
+    Report: {"config", "checkpoint": {step, model_config, versions}, "images": [{id, source, group,
+    height, width, psnr, ssim, psnr_noisy, ssim_noisy, tiled}], "groups": {label: summary},
+    "overall": summary, "skipped": [messages], "seconds"}. Unreadable pairs are skipped and listed.
+    """
+    from tqdm import tqdm
+
+    from trainer.checkpoint import versions
+
+    device = _resolve_device(config.device)
+    model, state = load_model(config.checkpoint, device=device)
+    sources = [iter_pairs(s, group_regex=config.group_regex, max_images=config.max_images) for s in config.pairs]
+    rows: list[dict] = []
+    skipped: list[str] = [f"{Path(s.path).name}: {m}" for s in sources for m in s.skipped]
+    t0 = time.perf_counter()
+    bar = tqdm(total=sum(s.count for s in sources), unit="img", disable=not config.progress, dynamic_ncols=True)
+    try:
+        for src in sources:
+            for item in src.items():
+                bar.update(1)
+                if item.error is not None:
+                    skipped.append(f"{item.id}: {item.error}")
+                    continue
+                h, w = item.noisy.shape[:2]
+                tile = config.tile if config.tile is not None else (AUTO_TILE if h * w > AUTO_TILE_PIXELS else None)
+                x = image_to_tensor(item.noisy, device)
+                out, _ = predict(model, x, tile=tile, overlap=config.overlap, ensemble=config.ensemble)
+                y = to_u8_tensor(out)
+                rows.append({"id": item.id, "source": src.path, "group": item.group, "height": h, "width": w,
+                             "psnr": psnr_u8(item.clean, y), "ssim": ssim_u8(item.clean, y),
+                             "psnr_noisy": psnr_u8(item.clean, item.noisy),
+                             "ssim_noisy": ssim_u8(item.clean, item.noisy), "tiled": tile is not None})
+    finally:
+        bar.close()
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["group"], []).append(r)
+    report = {
+        "config": asdict(config),
+        "checkpoint": {"path": str(config.checkpoint), "step": state.get("step"),
+                       "model_config": state.get("model_config"), "versions": state.get("versions")},
+        "versions": versions(),
+        "device": str(device),
+        "images": rows,
+        "groups": {g: _summary(v) for g, v in sorted(groups.items())},
+        "overall": _summary(rows),
+        "skipped": skipped,
+        "seconds": time.perf_counter() - t0,
+    }
+    if config.json is not None:
+        from noisegen.manifest import atomic_write_bytes
+
+        atomic_write_bytes(Path(config.json), (json.dumps(report, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+    return report
+
+
+def print_report(report: dict, echo=print) -> None:
+    """Per-group and overall table (PSNR dB / SSIM, input's values in brackets)."""
+    echo(f"{'group':40s} {'images':>6s} {'PSNR':>8s} {'SSIM':>7s}   {'noisy PSNR':>10s} {'noisy SSIM':>10s}")
+    for name, s in list(report["groups"].items()) + [("overall", report["overall"])]:
+        echo(f"{name[:40]:40s} {s['images']:6d} {s['psnr']:8.3f} {s['ssim']:7.4f}   {s['psnr_noisy']:10.3f} "
+             f"{s['ssim_noisy']:10.4f}")
+    if report["skipped"]:
+        echo(f"skipped {len(report['skipped'])}:")
+        for m in report["skipped"]:
+            echo(f"  {m}")

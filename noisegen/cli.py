@@ -32,18 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def run_command(prog: str, args: argparse.Namespace, *, interrupted: str = "interrupted") -> int:
+    """Run a parsed subcommand (args.func): expected errors (bad input, missing files, unknown names)
+    become one line on stderr and exit code 2; Ctrl-C prints ``interrupted`` and gives 130.
+    Shared by `noisegen` and `noisegen-train`."""
     try:
         return int(args.func(args) or 0)
-    except (KeyError, ValueError, FileNotFoundError) as exc:
+    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"noisegen {args.command}: error: {msg}", file=sys.stderr)
+        print(f"{prog} {args.command}: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(interrupted, file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("noisegen", build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -367,18 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"noisegen-train {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"interrupted; continue with: noisegen-train {args.command} --out {getattr(args, 'out', 'RUN')} --resume",
-              file=sys.stderr)
-        return 130
+    from noisegen.cli import run_command
+
+    args = build_parser().parse_args(argv)
+    hint = f"interrupted; continue with: noisegen-train {args.command} --out {getattr(args, 'out', 'RUN')} --resume"
+    return run_command("noisegen-train", args, interrupted=hint)
 
 
 if __name__ == "__main__":

@@ -103,4 +103,8 @@ def test_tf_reads_a_pack_pairs_dataset_of_patches(setup, tmp_path):
     after = _run((sn, tmp_path / "packed"), tmp_path / "tf", pairs=1)
     assert set(after) == set(load_checkpoint(sn / "last.pt")["model"])
     rec = json.loads((tmp_path / "tf" / "config.json").read_text())
-    assert rec["crop"] == 16 and rec["samples"] == 4  # the 4 16×16 tiles of the first pair (40×36)
+    from trainer.evaluate import iter_pairs
+
+    ids = [item.id for item in iter_pairs(str(tmp_path / "packed")).items()]
+    assert len(set(ids)) == 3 and ids.count(ids[0]) >= 4  # several 16×16 tiles per pair
+    assert rec["crop"] == 16 and rec["samples"] == ids.count(ids[0])  # every tile of the first pair stored

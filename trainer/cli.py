@@ -320,7 +320,7 @@ examples:
     p.add_argument("--data", required=True, metavar="PAIRS_DATASET",
                    help="`noisegen pack-pairs` dataset folder, or a folder of real pairs")
     p.add_argument("--out", required=True, metavar="RUN_TF", help="run folder (created; must hold no last.pt)")
-    p.add_argument("--pairs", type=_int(1), metavar="K", help="use only the first K real pairs, by id (default all)")
+    p.add_argument("--pairs", type=_int(1), metavar="K", help="use only the first K real pairs in the source's order (default all)")
     p.add_argument("--mode", choices=TF_MODES, default=d["mode"],
                    help="tf: AINs + estimator + last conv (default); rt: all from SN; r: all from scratch")
     p.add_argument("--steps", type=_int(1), default=d["steps"], metavar="N", help=f"Adam steps (default {d['steps']})")

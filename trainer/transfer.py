@@ -12,8 +12,10 @@ learning rate. The paper does not publish the TF learning rate, batch or schedul
 on CPU and recorded in every checkpoint (``train_config``).
 
 Data: a `noisegen pack-pairs` dataset folder or a folder of pairs (trainer.evaluate.iter_pairs),
-read once into memory (the TF protocol uses few pairs). ``pairs`` = K keeps the first K pairs in
-sorted order of their id (Table 5 protocol: K real images). Every step draws ``batch`` random
+read once into memory (the TF protocol uses few pairs). ``pairs`` = K keeps the first K distinct
+pairs in the source's order (Table 5 protocol: K real images): for a pack-pairs dataset that is its
+stored order, whose scenes `pack-pairs` permuted with its seed, so K pairs span scenes and cameras
+rather than the alphabetically first camera; for a folder, sorted file names. Every step draws ``batch`` random
 ``patch``×``patch`` crops with a random dihedral transform, from numpy's default_rng([seed, 1]).
 """
 
@@ -122,7 +124,7 @@ def _load_pairs(data: str, k: int | None) -> list[tuple[np.ndarray, np.ndarray]]
     for item in iter_pairs(data).items():
         if item.error is None:
             by_id.setdefault(item.id, []).append((item.noisy, item.clean))
-    ids = sorted(by_id)
+    ids = list(by_id)  # insertion order = the source's order
     if k is not None:
         if k > len(ids):
             raise ValueError(f"--pairs {k}: {data} holds only {len(ids)} usable pairs")

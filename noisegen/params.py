@@ -7,7 +7,6 @@ or written by hand (e.g. to reproduce a paper's table) and consumed by synthesiz
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from noisegen.bayer import DEMOSAIC_METHODS, parse_pattern
+from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
 from noisegen.jpeg import JPEG_ENCODER, JPEG_SUBSAMPLINGS
 from noisegen.noise import NOISE_MODELS
 
@@ -108,7 +108,7 @@ class SampleParams:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
+        return dataclass_to_dict(self)
 
     def to_json(self) -> str:
         """JSON text; floats are written with full precision so from_json restores equal params."""
@@ -116,14 +116,11 @@ class SampleParams:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> SampleParams:
-        """Inverse of to_dict; unknown keys are an error (a typo must not pass silently)."""
-        if not isinstance(d, dict):
-            raise TypeError(f"SampleParams.from_dict: expected a dict, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"SampleParams: unknown fields {unknown}; known fields are {sorted(known)}")
-        return cls(**d)
+        """Inverse of to_dict; unknown keys are an error (a typo must not pass silently).
+
+        Missing keys take the defaults.
+        """
+        return dataclass_from_dict(cls, d)
 
     @classmethod
     def from_json(cls, text: str) -> SampleParams:

@@ -13,11 +13,12 @@ torch so that configurations can be read and written without it.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
 
 __all__ = ["ModelConfig", "MODEL_CONFIGS"]
 
@@ -160,7 +161,7 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists); safe inside a weights_only checkpoint."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
+        return dataclass_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
@@ -168,13 +169,7 @@ class ModelConfig:
 
         Missing keys take the paper's defaults.
         """
-        if not isinstance(d, dict):
-            raise TypeError(f"ModelConfig.from_dict: expected a dict, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"ModelConfig: unknown fields {unknown}; known fields are {sorted(known)}")
-        return cls(**d)
+        return dataclass_from_dict(cls, d)
 
 
 # Named constructors (the only name → config mapping; e.g. the CLI's --model paper|tiny).

@@ -37,6 +37,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
+
 __all__ = ["TrainConfig", "SCHEDULES", "AMP_MODES", "DEVICES", "RESUMABLE_FIELDS"]
 
 SCHEDULES = ("cosine", "step", "constant")
@@ -226,19 +228,15 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (tuples → lists); stored in checkpoints (weights_only-safe) and metrics."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        return dataclass_to_dict(self)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        """Inverse of to_dict; unknown keys are an error."""
-        if not isinstance(d, dict):
-            raise TypeError(f"TrainConfig.from_dict: expected a dict, got {type(d).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"TrainConfig: unknown fields {unknown}; known fields are {sorted(known)}")
-        return cls(**d)
+        """Inverse of to_dict; unknown keys are an error.
+
+        Missing keys take the defaults (``data`` and ``out`` have none: their absence is a TypeError).
+        """
+        return dataclass_from_dict(cls, d)
 
     def differences(self, other: TrainConfig) -> dict[str, tuple[Any, Any]]:
         """{field: (self's value, other's value)} for every field that differs."""

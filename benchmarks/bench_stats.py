@@ -17,7 +17,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import math  # noqa: E402
 import statistics  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -28,43 +27,6 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-
-
-def image_stats_numpy(clean, noisy):
-    """The same sums as noisegen.nlf.image_stats with numpy only (bincount, where, products)."""
-    from noisegen.nlf import LAGS, LEVELS, PAIRS, NoiseStats
-
-    h, w, _ = clean.shape
-    st = NoiseStats(n_images=1, n_pixels=h * w)
-    x = clean.astype(np.int64)
-    r = (noisy.astype(np.float64) - clean) / 255.0
-    clipped = (noisy == 0) | (noisy == 255)
-    valid = ~clipped & (clean > 0) & (clean < 255)
-    rc = np.zeros_like(r)
-    for c in range(3):
-        codes, rr = x[:, :, c].ravel(), r[:, :, c].ravel()
-        st.level_n[c] = np.bincount(codes, minlength=LEVELS)
-        st.level_sum[c] = np.bincount(codes, weights=rr, minlength=LEVELS)
-        st.level_sum2[c] = np.bincount(codes, weights=rr * rr, minlength=LEVELS)
-        st.level_clip[c] = np.bincount(codes, weights=clipped[:, :, c].ravel(), minlength=LEVELS)
-        vm = valid[:, :, c].ravel()
-        nv = np.bincount(codes[vm], minlength=LEVELS)
-        mean = np.divide(np.bincount(codes[vm], weights=rr[vm], minlength=LEVELS), nv, out=np.zeros(LEVELS),
-                         where=nv > 0)
-        rc[:, :, c] = np.where(valid[:, :, c], r[:, :, c] - mean[x[:, :, c]], 0.0)
-    for d, (_, dy, dx) in enumerate(LAGS):
-        both = valid[: h - dy, : w - dx] & valid[dy:, dx:]
-        a, b = np.where(both, rc[: h - dy, : w - dx], 0.0), np.where(both, rc[dy:, dx:], 0.0)
-        st.lag_xy[:, d] = np.einsum("ijc,ijc->c", a, b)
-        st.lag_xx[:, d] = np.einsum("ijc,ijc->c", a, a)
-        st.lag_yy[:, d] = np.einsum("ijc,ijc->c", b, b)
-    for p, (_, i, j) in enumerate(PAIRS):
-        both = valid[:, :, i] & valid[:, :, j]
-        a, b = rc[:, :, i][both], rc[:, :, j][both]
-        st.cross_xy[p], st.cross_xx[p], st.cross_yy[p] = a @ b, a @ a, b @ b
-    mse = float(np.mean(r * r))
-    st.psnr.append(math.inf if mse == 0 else 10 * math.log10(1 / mse))
-    return st
 
 
 def _median_ms(fn, runs: int) -> float:
@@ -79,6 +41,8 @@ def _median_ms(fn, runs: int) -> float:
 
 
 def bench_kernels(runs: int) -> None:
+    from numpy_nlf import image_stats_numpy
+
     from noisegen.crf import load_bank
     from noisegen.nlf import image_stats
     from noisegen.nlf_model import code_moments, code_variance, code_variance_table
@@ -153,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-pairs", action="store_true")
     args = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # numpy_nlf, as bench_pipeline.py finds numpy_chain
     bench_kernels(args.runs)
     if not args.skip_pairs:
         bench_pairs()

@@ -2,6 +2,8 @@
 
 import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,8 +14,6 @@ from noisegen.crf import crf_inverse_u8, load_bank
 from noisegen.images import read_rgb8
 from noisegen.nlf import (
     LAGS,
-    LEVELS,
-    PAIRS,
     NoiseStats,
     accumulate,
     autocorrelation,
@@ -29,42 +29,11 @@ from noisegen.nlf_fit import fit_sigma
 from noisegen.nlf_model import binned_model_std, code_moments, code_thresholds, code_variance, demosaic_gains
 from noisegen.samples import sample_photo_paths
 
+# The plain-numpy reference of image_stats is shared with benchmarks/bench_stats.py.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from numpy_nlf import image_stats_numpy  # noqa: E402
+
 LAG = {n: i for i, (n, _, _) in enumerate(LAGS)}
-
-
-def image_stats_numpy(clean, noisy):
-    """Plain-numpy reference of image_stats (no σ map)."""
-    h, w, _ = clean.shape
-    st = NoiseStats(n_images=1, n_pixels=h * w)
-    x = clean.astype(np.int64)
-    r = (noisy.astype(np.float64) - clean) / 255.0
-    clipped = (noisy == 0) | (noisy == 255)
-    valid = ~clipped & (clean > 0) & (clean < 255)
-    rc = np.zeros_like(r)
-    for c in range(3):
-        codes, rr = x[:, :, c].ravel(), r[:, :, c].ravel()
-        st.level_n[c] = np.bincount(codes, minlength=LEVELS)
-        st.level_sum[c] = np.bincount(codes, weights=rr, minlength=LEVELS)
-        st.level_sum2[c] = np.bincount(codes, weights=rr * rr, minlength=LEVELS)
-        st.level_clip[c] = np.bincount(codes, weights=clipped[:, :, c].ravel(), minlength=LEVELS)
-        vm = valid[:, :, c].ravel()
-        nv = np.bincount(codes[vm], minlength=LEVELS)
-        mean = np.divide(np.bincount(codes[vm], weights=rr[vm], minlength=LEVELS), nv, out=np.zeros(LEVELS),
-                         where=nv > 0)
-        rc[:, :, c] = np.where(valid[:, :, c], r[:, :, c] - mean[x[:, :, c]], 0.0)
-    for d, (_, dy, dx) in enumerate(LAGS):
-        both = valid[: h - dy, : w - dx] & valid[dy:, dx:]
-        a = np.where(both, rc[: h - dy, : w - dx], 0.0)
-        b = np.where(both, rc[dy:, dx:], 0.0)
-        st.lag_xy[:, d], st.lag_xx[:, d] = (a * b).sum((0, 1)), (a * a).sum((0, 1))
-        st.lag_yy[:, d] = (b * b).sum((0, 1))
-    for p, (_, i, j) in enumerate(PAIRS):
-        both = valid[:, :, i] & valid[:, :, j]
-        a, b = rc[:, :, i][both], rc[:, :, j][both]
-        st.cross_xy[p], st.cross_xx[p], st.cross_yy[p] = a @ b, a @ a, b @ b
-    mse = float(np.mean(r * r))
-    st.psnr.append(math.inf if mse == 0 else 10 * math.log10(1 / mse))
-    return st
 
 
 def code_moments_dense(crf, sigma_s, sigma_c, gains=None):

@@ -1,4 +1,5 @@
-"""Small inputs for the dataset tests: real photo crops written to a folder, and a quick config."""
+"""Small inputs for the dataset tests: real photo crops written to a folder, a quick config, and the
+trainer tests' shard set."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from noisegen.generate import GenerateConfig
+from noisegen.generate import GenerateConfig, generate
 from noisegen.images import read_rgb8
+from noisegen.profiles import fix, get_profile
 from noisegen.samples import sample_photo_paths
 
 # (height, width) of the test photos: non-square and odd sizes.
@@ -35,6 +37,20 @@ def small_config(images: Path, out: Path, **kw) -> GenerateConfig:
                 seed=7, workers=1)
     base.update(kw)
     return GenerateConfig(**base)
+
+
+def make_train_shards(root: Path) -> Path:
+    """The trainer tests' shard set, written under root (photos/ and ds/); returns the dataset folder.
+
+    12 samples of 48×48 (3 photos × 4 patches) in 6 shards of 2, with strong fixed cbdnet-style noise
+    (σ_s 0.12, σ_c 0.04 on every sample), seed 3.
+    """
+    make_photos(root / "photos")
+    profile = fix(get_profile("cbdnet"), sigma_s=0.12, sigma_c=0.04)
+    generate(GenerateConfig(out=str(root / "ds"), images=(str(root / "photos"),), profile=profile, patch=48,
+                            patches_per_image=4, samples_per_shard=2, seed=3, workers=1),
+             progress=False, echo=lambda s: None)
+    return root / "ds"
 
 
 def file_digests(folder: Path) -> dict[str, str]:

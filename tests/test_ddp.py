@@ -13,10 +13,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from datagen import make_photos  # noqa: E402
+from datagen import make_train_shards  # noqa: E402
 
-import noisegen as ng  # noqa: E402
-from noisegen.generate import GenerateConfig, generate  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.metrics import read_metrics  # noqa: E402
 
@@ -31,11 +29,7 @@ def _free_port() -> int:
 
 
 def test_torchrun_two_processes_train_on_disjoint_shards(tmp_path):
-    make_photos(tmp_path / "photos")
-    generate(GenerateConfig(out=str(tmp_path / "ds"), images=(str(tmp_path / "photos"),),
-                            profile=ng.fix(ng.get_profile("cbdnet"), sigma_s=0.12, sigma_c=0.04), patch=48,
-                            patches_per_image=4, samples_per_shard=2, seed=3, workers=1),
-             progress=False, echo=lambda s: None)
+    make_train_shards(tmp_path)
     out = tmp_path / "run"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
     if sys.platform.startswith("linux"):

@@ -14,10 +14,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from conftest import shared_data  # noqa: E402
-from datagen import make_photos  # noqa: E402
+from datagen import make_photos, make_train_shards  # noqa: E402
 
-import noisegen as ng  # noqa: E402
-from noisegen.generate import GenerateConfig, generate  # noqa: E402
 from noisegen.shards import DeterministicTarWriter  # noqa: E402
 from trainer.data import (  # noqa: E402
     QuietDamageCounter,
@@ -40,13 +38,7 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     """12 samples of 48×48 (3 photos × 4 patches) in 6 shards of 2, fixed strong cbdnet-style noise."""
-    root = tmp_path_factory.mktemp("trainer_data")
-    make_photos(root / "photos")
-    profile = ng.fix(ng.get_profile("cbdnet"), sigma_s=0.12, sigma_c=0.04)
-    generate(GenerateConfig(out=str(root / "ds"), images=(str(root / "photos"),), profile=profile, patch=48,
-                            patches_per_image=4, samples_per_shard=2, seed=3, workers=1),
-             progress=False, echo=lambda s: None)
-    return root / "ds"
+    return make_train_shards(tmp_path_factory.mktemp("trainer_data"))
 
 
 def _keys(urls) -> list[str]:

@@ -14,11 +14,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from datagen import make_photos  # noqa: E402
+from datagen import make_photos, make_train_shards  # noqa: E402
 
 import noisegen as ng  # noqa: E402
 from noisegen.dataset import DamagedDataWarning  # noqa: E402
-from noisegen.generate import GenerateConfig, generate  # noqa: E402
 from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, rng_state, set_rng_state  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
 from trainer.loop import train  # noqa: E402
@@ -29,13 +28,7 @@ from trainer.train_config import TrainConfig  # noqa: E402
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> Path:
     """12 patches of 48×48 in 6 shards, strong fixed noise (σ_s 0.12, σ_c 0.04 on every sample)."""
-    root = tmp_path_factory.mktemp("trainer_loop")
-    make_photos(root / "photos")
-    profile = ng.fix(ng.get_profile("cbdnet"), sigma_s=0.12, sigma_c=0.04)
-    generate(GenerateConfig(out=str(root / "ds"), images=(str(root / "photos"),), profile=profile, patch=48,
-                            patches_per_image=4, samples_per_shard=2, seed=3, workers=1),
-             progress=False, echo=lambda s: None)
-    return root / "ds"
+    return make_train_shards(tmp_path_factory.mktemp("trainer_loop"))
 
 
 def _config(dataset: Path, out: Path, **kw) -> TrainConfig:

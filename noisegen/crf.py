@@ -1,4 +1,4 @@
-"""Camera response curve (CRF) banks: the bank format, loading and saving, and applying a curve.
+"""Camera response curve (CRF) banks: the bank type, a curve's lookup tables, and applying a curve.
 
 A camera response curve f maps irradiance L ∈ [0, 1] to brightness y = f(L) ∈ [0, 1]; it is
 monotone non-decreasing with f(0) = 0 and f(1) = 1 (Grossberg & Nayar's normalisation). A bank is
@@ -12,11 +12,8 @@ or to the end of the domain when the run touches it, so that f⁻¹(0) = 0 and f
 flat at black or white. Tabulating that inverse on a uniform grid of n points keeps the round trip
 |f(f⁻¹(y)) − y| ≤ 1/(n − 1) for every y, flat runs included.
 
-Files (``save_bank``/``load_bank``) are ``.npz`` archives read with ``allow_pickle=False``:
-``format`` ("noisegen-crf-bank/1"), ``bank_name``, ``grid`` (K,), ``curves`` (N, K), ``names`` (N,)
-and ``sources`` (N,) as unicode arrays. Banks are looked up by name in the user directory
-(``$NOISEGEN_CRF_DIR``, else ``$XDG_DATA_HOME/noisegen/crf``, else ``~/.local/share/noisegen/crf``)
-and then among the banks shipped in ``crf_data/``.
+Bank files (``.npz``), their lookup by name and ``load_bank``/``save_bank`` live in
+``noisegen.crf_io``; they are re-exported here, so ``from noisegen.crf import load_bank`` works.
 
 References:
     M. D. Grossberg, S. K. Nayar, "What is the Space of Camera Response Functions?", CVPR 2003.
@@ -29,16 +26,14 @@ References:
 from __future__ import annotations
 
 import difflib
-import functools
-import os
-import tempfile
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from noisegen.checks import check_image_u8
+
+# Re-exported: the file functions moved to crf_io, and `from noisegen.crf import load_bank` is public API.
+from noisegen.crf_io import BANK_FORMAT, list_banks, load_bank, save_bank, shipped_bank_dir, user_bank_dir
 from noisegen.kernels.lut import _lut_gather_u8, _lut_interp
 
 __all__ = [
@@ -47,14 +42,12 @@ __all__ = [
     "save_bank",
 ]
 
-BANK_FORMAT = "noisegen-crf-bank/1"
 LINEAR = "linear"
 _END_TOL = 1e-6          # |f(0)|, |f(1) - 1| and the grid's ends (brief of the bank format)
 _MONO_TOL = 1e-9         # a drop this small between neighbours is float noise, not a defect
 _UNIFORM_TOL = 1e-7      # grid this close to k/(K-1) is used as the forward table directly
 FORWARD_MIN_SAMPLES = 4096
 INVERSE_SAMPLES = 8192   # round-trip bound 1/8191 ≈ 1.2e-4
-_KEYS = ("format", "bank_name", "grid", "curves", "names", "sources")
 
 
 def invert_curve(grid: np.ndarray, curve: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -357,132 +350,3 @@ def crf_inverse_u8(img_u8: np.ndarray, crf: CRF) -> np.ndarray:
     out = np.empty(img.shape, dtype=np.float32)
     _lut_gather_u8(img.reshape(-1), table, out.reshape(-1))
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Files
-
-
-def user_bank_dir() -> Path:
-    """Directory of the user's banks: $NOISEGEN_CRF_DIR, else $XDG_DATA_HOME/noisegen/crf, else
-    ~/.local/share/noisegen/crf (it need not exist)."""
-    env = os.environ.get("NOISEGEN_CRF_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
-    return base / "noisegen" / "crf"
-
-
-def shipped_bank_dir() -> Path:
-    """Directory of the banks shipped with the package (the ``crf_data`` package)."""
-    try:
-        import crf_data
-
-        return Path(crf_data.BANK_DIR)
-    except (ImportError, AttributeError):
-        return Path(__file__).resolve().parent.parent / "crf_data"
-
-
-def list_banks() -> dict[str, Path]:
-    """Available banks by name → file; a user bank shadows a shipped bank of the same name."""
-    found: dict[str, Path] = {}
-    for d in (shipped_bank_dir(), user_bank_dir()):
-        if d.is_dir():
-            found.update({p.stem: p for p in sorted(d.glob("*.npz")) if p.is_file()})
-    return dict(sorted(found.items()))
-
-
-def _available() -> str:
-    banks = list_banks()
-    listed = ", ".join(f"{n} ({p})" for n, p in banks.items()) or "none"
-    return f"available banks: {listed}"
-
-
-def _resolve(name_or_path: str | os.PathLike) -> Path:
-    s = os.fspath(name_or_path)
-    if isinstance(name_or_path, os.PathLike) or s.endswith(".npz") or "/" in s or os.sep in s:
-        p = Path(s).expanduser()
-        if not p.is_file():
-            raise FileNotFoundError(f"CRF bank file {p} does not exist; {_available()}")
-        return p
-    banks = list_banks()
-    if s in banks:
-        return banks[s]
-    close = difflib.get_close_matches(s, list(banks), n=3, cutoff=0.5)
-    hint = f" (did you mean {', '.join(close)}?)" if close else ""
-    raise FileNotFoundError(
-        f"unknown CRF bank {s!r}{hint}; {_available()}; searched {user_bank_dir()} and "
-        f"{shipped_bank_dir()}; import one with `noisegen crf import FILE --name NAME` or pass a path to an .npz")
-
-
-def load_bank(name_or_path: str | os.PathLike = "default") -> CRFBank:
-    """Load a bank by name (user directory first, then the shipped banks) or from an .npz path.
-
-    Returns a cached CRFBank while the file's mtime and size are unchanged.
-    Raises:
-        FileNotFoundError: no such bank or file (the message lists the available banks).
-        ValueError: the file is not a valid bank (the message names the file, key and problem).
-    """
-    p = _resolve(name_or_path).resolve()
-    st = p.stat()
-    return _load_cached(str(p), st.st_mtime_ns, st.st_size)
-
-
-@functools.lru_cache(maxsize=32)
-def _load_cached(path: str, mtime_ns: int, size: int) -> CRFBank:
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            missing = [k for k in _KEYS if k not in z.files]
-            if missing:
-                raise ValueError(f"missing key(s) {', '.join(missing)} (found: {', '.join(z.files) or 'none'})")
-            a = {k: z[k] for k in _KEYS}
-    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as err:
-        raise ValueError(f"{path}: not a valid CRF bank .npz: {err}; {_available()}") from None
-    try:
-        for key in ("format", "bank_name"):
-            if a[key].shape != () or a[key].dtype.kind != "U":
-                raise ValueError(f"key {key!r} must be a scalar string, got {a[key].dtype} {a[key].shape}")
-        if str(a["format"]) != BANK_FORMAT:
-            raise ValueError(f"key 'format' is {str(a['format'])!r}, expected {BANK_FORMAT!r}")
-        for key in ("names", "sources"):
-            if a[key].ndim != 1 or a[key].dtype.kind != "U":
-                raise ValueError(f"key {key!r} must be a 1-D unicode array, got {a[key].dtype} {a[key].shape}")
-        for key in ("grid", "curves"):
-            if a[key].dtype.kind not in "fiu":
-                raise ValueError(f"key {key!r} must be a real array, got dtype {a[key].dtype}")
-        return CRFBank(str(a["bank_name"]), a["grid"], a["curves"], tuple(a["names"].tolist()),
-                       tuple(a["sources"].tolist()))
-    except ValueError as err:
-        raise ValueError(f"{path}: {err}; {_available()}") from None
-
-
-def save_bank(bank: CRFBank, path: str | os.PathLike) -> Path:
-    """Write ``bank`` to ``path`` (.npz) atomically: a temporary file in the same directory, then
-    os.replace. The archive is byte-reproducible (fixed member timestamps). Returns the path."""
-    if not isinstance(bank, CRFBank):
-        raise TypeError(f"bank: expected a CRFBank, got {type(bank).__name__}")
-    path = Path(path)
-    if path.suffix != ".npz":
-        raise ValueError(f"{path}: a CRF bank file must end in .npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {
-        "format": np.array(BANK_FORMAT), "bank_name": np.array(bank.name), "grid": bank.grid,
-        "curves": bank.curves, "names": np.array(bank.names, dtype=str),
-        "sources": np.array(bank.sources, dtype=str),
-    }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            for key, arr in arrays.items():
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                with zf.open(info, "w") as member:
-                    np.lib.format.write_array(member, np.asarray(arr), allow_pickle=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

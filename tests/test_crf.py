@@ -362,6 +362,15 @@ def test_bank_constructor_adds_linear_and_is_read_only():
 # Files, lookup and cache
 
 
+def test_file_functions_live_in_crf_io_and_are_reexported_by_crf():
+    import noisegen.crf
+    import noisegen.crf_io
+
+    for name in noisegen.crf_io.__all__:
+        assert getattr(noisegen.crf, name) is getattr(noisegen.crf_io, name), name
+        assert name in noisegen.crf.__all__, name
+
+
 def test_save_load_round_trip_is_exact_and_reproducible(tmp_path, bank):
     p1 = save_bank(bank, tmp_path / "a" / "copy.npz")
     again = load_bank(p1)
@@ -381,6 +390,24 @@ def test_load_bank_cache_follows_file_changes(tmp_path):
     save_bank(b2, p)
     os.utime(p, ns=(1, 1))  # make sure mtime differs even on coarse clocks
     assert load_bank(p) == b2
+
+
+def test_load_bank_by_name_picks_up_resaves_shadowing_and_removal(bank):
+    user = user_bank_dir()  # private per test (autouse fixture)
+    b1 = CRFBank("c", np.linspace(0, 1, 3), [[0, 0.7, 1]], ("c",), ("s",))
+    b2 = CRFBank("c", np.linspace(0, 1, 3), [[0, 0.6, 1]], ("c",), ("s",))
+    save_bank(b1, user / "c.npz")
+    assert load_bank("c") == b1 and load_bank("c") is load_bank("c")
+    save_bank(b2, user / "c.npz")  # same name, same size, possibly the same mtime tick: no os.utime here
+    assert load_bank("c") == b2
+    assert load_bank("default") == bank
+    save_bank(b1, user / "default.npz")  # a new user bank shadows the shipped one at once
+    assert load_bank("default") == b1
+    (user / "default.npz").unlink()
+    assert load_bank("default") == bank
+    (user / "c.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="unknown CRF bank 'c'"):
+        load_bank("c")
 
 
 def test_user_dir_resolution_and_shadowing(tmp_path, monkeypatch, bank):

@@ -48,6 +48,18 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def _fraction(text: str) -> float:
+    """A share in (0, 1], as a decimal or a ratio ("0.0625" or "1/16")."""
+    try:
+        num, _, den = text.partition("/")
+        v = float(num) / float(den) if den else float(num)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1] such as 0.25 or 1/16, got {text!r}") from None
+    if not 0.0 < v <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1] such as 0.25 or 1/16, got {text!r}")
+    return v
+
+
 def add_sn_command(sub: argparse._SubParsersAction) -> None:
     """`noisegen-train sn`: train AINDNet's SN stage (trainer.loop.train) from TrainConfig options."""
     S = argparse.SUPPRESS  # unspecified options stay absent: --resume keeps the checkpoint's values
@@ -228,6 +240,10 @@ examples:
     p.add_argument("--overlap", type=_int(0), metavar="O", help="minimum overlap of tiles in pixels "
                    "(default: a quarter of the tile, at most 64; tiles use the whole image's AIN statistics, so "
                    "only the receptive field at tile borders differs from a whole-image run)")
+    p.add_argument("--stats-fraction", type=_fraction, metavar="F", default=1.0,
+                   help="tiled runs: estimate each AIN's whole-image statistics from this share of the tiles "
+                   "(a regular sub-grid), F in (0, 1]; the statistics passes then cost F as much (default 1: every "
+                   "tile, exact; they cost about 13 forward passes of the paper model)")
     p.add_argument("--group-regex", metavar="REGEX", help="regex with named groups camera, iso (noisegen.pairs)")
     p.add_argument("--max-images", type=_int(1), metavar="N", help="first N pairs of each source")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
@@ -239,7 +255,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from trainer.evaluate import EvalConfig, evaluate_checkpoint, print_report
 
     config = EvalConfig(checkpoint=args.checkpoint, pairs=tuple(args.pairs), ensemble=args.ensemble, json=args.json,
-                        tile=args.tile, overlap=args.overlap, group_regex=args.group_regex,
+                        tile=args.tile, overlap=args.overlap, stats_fraction=args.stats_fraction,
+                        group_regex=args.group_regex,
                         max_images=args.max_images, device=args.device, progress=not args.no_progress)
     print_report(evaluate_checkpoint(config))
     return 0
@@ -275,6 +292,10 @@ examples:
     p.add_argument("--overlap", type=_int(0), metavar="O",
                    help="minimum overlap of tiles in pixels (default: a quarter of the tile, at most 64)")
     p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (8 times slower)")
+    p.add_argument("--stats-fraction", type=_fraction, metavar="F", default=1.0,
+                   help="tiled runs: estimate each AIN's whole-image statistics from this share of the tiles "
+                   "(a regular sub-grid), F in (0, 1]; the statistics passes then cost F as much (default 1: every "
+                   "tile, exact; they cost about 13 forward passes of the paper model)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_denoise)
@@ -285,7 +306,8 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 
     config = DenoiseConfig(checkpoint=args.checkpoint, images=tuple(args.images), out=args.out,
                            sigma_map=args.sigma_map, overwrite=args.overwrite, tile=args.tile, overlap=args.overlap,
-                           ensemble=args.ensemble, device=args.device, progress=not args.no_progress)
+                           ensemble=args.ensemble, stats_fraction=args.stats_fraction, device=args.device,
+                           progress=not args.no_progress)
     result = denoise_images(config)
     print(f"{len(result.written)} files written to {args.out} in {result.seconds:.1f} s")
     if result.skipped:
@@ -308,30 +330,44 @@ Transfer learning (Kim et al., CVPR 2020): from the SN run's weights, train only
 modules, the noise estimator and the last conv on real pairs with the L1 loss; everything else
 stays bit-identical. Prints the table of trainable and frozen parameters. --mode rt retrains
 every parameter from the SN weights; --mode r trains the same architecture from scratch on the
-real pairs (the paper's comparisons). Writes OUT/last.pt, OUT/config.json, OUT/metrics.jsonl.""",
+real pairs (the paper's comparisons). --mode n2n trains the same parameters as tf on noisy
+images only, with the Neighbor2Neighbor loss (Huang et al., CVPR 2021): --data may then be a
+folder of noisy photos without clean targets (of a pairs folder or dataset only the noisy
+images are used) and --patch must be a multiple of 8. Writes OUT/last.pt, OUT/config.json,
+OUT/metrics.jsonl.""",
         epilog="""\
 examples:
   noisegen pack-pairs ../shared/data/PolyU100 --out packed --split train:32,test:rest --whole test
   noisegen-train tf --init runs/sn --data packed/train --out runs/tf --pairs 16
-  noisegen-train eval runs/tf/last.pt --pairs packed/test""",
+  noisegen-train eval runs/tf/last.pt --pairs packed/test
+  noisegen-train tf --init runs/sn --data ../shared/data/RNI15 --out runs/n2n --mode n2n""",
     )
     p.add_argument("--init", required=True, metavar="RUN_SN",
                    help="SN run folder (best.pt, else last.pt) or checkpoint")
     p.add_argument("--data", required=True, metavar="PAIRS_DATASET",
-                   help="`noisegen pack-pairs` dataset folder, or a folder of real pairs")
+                   help="`noisegen pack-pairs` dataset folder, or a folder of real pairs; for --mode n2n also a "
+                   "folder of noisy images (those directly in it, sorted by name)")
     p.add_argument("--out", required=True, metavar="RUN_TF", help="run folder (created; must hold no last.pt)")
-    p.add_argument("--pairs", type=_int(1), metavar="K", help="use only the first K real pairs in the source's order (default all)")
+    p.add_argument("--pairs", type=_int(1), metavar="K",
+                   help="use only the first K real pairs in the source's order (n2n: the first K noisy images; "
+                   "default all)")
     p.add_argument("--mode", choices=TF_MODES, default=d["mode"],
-                   help="tf: AINs + estimator + last conv (default); rt: all from SN; r: all from scratch")
+                   help="tf: AINs + estimator + last conv (default); rt: all from SN; r: all from scratch; "
+                   "n2n: the parameters of tf, self-supervised on noisy images (Neighbor2Neighbor)")
     p.add_argument("--steps", type=_int(1), default=d["steps"], metavar="N", help=f"Adam steps (default {d['steps']})")
     p.add_argument("--batch", type=_int(1), default=d["batch"], metavar="B",
                    help=f"crops per step (default {d['batch']})")
     p.add_argument("--patch", type=_int(4), default=d["patch"], metavar="P",
-                   help=f"crop side, rounded down to the model's size multiple (default {d['patch']})")
+                   help=f"crop side, rounded down to the model's size multiple; n2n: must be a multiple of twice it "
+                   f"(8) (default {d['patch']})")
     p.add_argument("--lr", type=_float, default=d["lr"], metavar="LR", help=f"Adam learning rate (default {d['lr']:g})")
-    p.add_argument("--seed", type=_int(0), default=d["seed"], help="seed of the crops (and of mode r's weights)")
+    p.add_argument("--seed", type=_int(0), default=d["seed"],
+                   help="seed of the crops, of n2n's masks and of mode r's weights")
     p.add_argument("--log-every", type=_int(1), default=d["log_every"], metavar="K",
-                   help=f"log the mean L1 every K steps (default {d['log_every']})")
+                   help=f"log the mean L1 (n2n: the N2N loss and gamma) every K steps (default {d['log_every']})")
+    p.add_argument("--n2n-ratio", type=_float, default=d["n2n_ratio"], metavar="R",
+                   help="n2n: the regulariser's weight ramps linearly from 0 to R over the run (default "
+                   f"{d['n2n_ratio']:g}, the official sRGB setting)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_tf)
@@ -342,7 +378,7 @@ def _cmd_tf(args: argparse.Namespace) -> int:
 
     config = TFConfig(init=args.init, data=args.data, out=args.out, pairs=args.pairs, mode=args.mode, steps=args.steps,
                       batch=args.batch, patch=args.patch, lr=args.lr, seed=args.seed, log_every=args.log_every,
-                      device=args.device, progress=not args.no_progress)
+                      device=args.device, progress=not args.no_progress, n2n_ratio=args.n2n_ratio)
     print(f"wrote {transfer(config)}")
     return 0
 

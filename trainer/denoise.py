@@ -20,7 +20,7 @@ import torch
 
 from noisegen.images import ImageReadError, read_rgb8, write_png
 from noisegen.sources import IMAGE_EXTENSIONS
-from trainer.inference import default_overlap, image_to_tensor, load_model, predict, tile_starts, to_u8_tensor
+from trainer.inference import default_overlap, image_to_tensor, load_model, predict, tile_calls, to_u8_tensor
 from trainer.model import AIN
 
 __all__ = ["DenoiseConfig", "DenoiseResult", "SIGMA_DISPLAY_MAX", "output_paths", "denoise_images"]
@@ -41,7 +41,9 @@ class DenoiseConfig:
     IMAGE_EXTENSIONS); out: output folder (created); sigma_map: also write NAME_sigma.png;
     overwrite: replace existing outputs (otherwise they are skipped); tile: tile side (None: whole
     images up to AUTO_TILE_PIXELS, AUTO_TILE above); overlap: minimum tile overlap (None:
-    trainer.inference.default_overlap); ensemble: geometric self-ensemble ×8 (8× slower); device:
+    trainer.inference.default_overlap); ensemble: geometric self-ensemble ×8 (8× slower);
+    stats_fraction: share of the tiles whose areas give the AIN statistics of tiled images
+    (trainer.inference.predict_tiled; 1: all, exact; less is faster, an estimate); device:
     "auto", "cpu" or "cuda"; progress: progress bars.
     """
 
@@ -53,6 +55,7 @@ class DenoiseConfig:
     tile: int | None = None
     overlap: int | None = None
     ensemble: bool = False
+    stats_fraction: float = 1.0
     device: str = "auto"
     progress: bool = True
 
@@ -64,6 +67,8 @@ class DenoiseConfig:
             raise ValueError(f"denoise: --tile must be ≥ 8, got {self.tile}")
         if self.overlap is not None and (self.overlap < 0 or (self.tile is not None and self.overlap >= self.tile)):
             raise ValueError(f"denoise: --overlap must be ≥ 0 and smaller than --tile, got {self.overlap}")
+        if not 0 < self.stats_fraction <= 1:
+            raise ValueError(f"denoise: --stats-fraction must be in (0, 1], got {self.stats_fraction}")
 
 
 @dataclass
@@ -137,15 +142,15 @@ def denoise_images(config: DenoiseConfig, *, echo=print) -> DenoiseResult:
         tile = config.tile if config.tile is not None else (AUTO_TILE if h * w > AUTO_TILE_PIXELS else None)
         if tile is not None and (h > tile or w > tile):
             ov = config.overlap if config.overlap is not None else default_overlap(tile)
-            m = model.config.size_multiple
-            steps = len(tile_starts(h, tile, ov, m)[0]) * len(tile_starts(w, tile, ov, m)[0]) * (n_ain + 1)
+            steps = tile_calls(h, w, tile, ov, model.config.size_multiple, n_ain, config.stats_fraction)
         else:
             tile, ov, steps = None, None, 1
         steps *= 8 if config.ensemble else 1
         with tqdm(total=steps, unit="tile", desc=f.name[:30], leave=False,
                   disable=not config.progress or steps == 1, dynamic_ncols=True) as tbar:
             denoised, sigma = predict(model, image_to_tensor(noisy, device), tile=tile, overlap=ov,
-                                      ensemble=config.ensemble, on_tile=lambda: tbar.update(1))
+                                      ensemble=config.ensemble, stats_fraction=config.stats_fraction,
+                                      on_tile=lambda: tbar.update(1))
         write_png(den_path, to_u8_tensor(denoised))
         result.written.append(str(den_path))
         if config.sigma_map:

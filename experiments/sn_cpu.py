@@ -24,17 +24,14 @@ import time
 from pathlib import Path
 
 import torch
+from cpu_common import DATA, cbsd68_dataset, require_data, train_tiny_sn
 
 import noisegen as ng
-from noisegen.generate import GenerateConfig, generate
 from trainer.checkpoint import load_checkpoint
 from trainer.config import ModelConfig
-from trainer.loop import train
 from trainer.model import AINDNet
-from trainer.train_config import TrainConfig
 from trainer.validate import evaluate, open_val_source
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PROFILES = ("gauss", "cbdnet")
 
 
@@ -46,10 +43,8 @@ def main() -> int:
                     help="torch threads for training (default 1: the loader worker gets the other core)")
     ap.add_argument("--quick", action="store_true", help="short check: 400 steps, 8 images per test set")
     args = ap.parse_args()
-    for name in ("CBSD68", "Kodak24", "CC15", "PolyU100"):
-        if not (DATA / name).is_dir():
-            print(f"missing {DATA / name}: this experiment needs ../shared/data (DESIGN.md §6)", file=sys.stderr)
-            return 2
+    if not require_data("CBSD68", "Kodak24", "CC15", "PolyU100"):
+        return 2
     steps = 400 if args.quick else args.steps
     max_images = 8 if args.quick else None
     out = Path(args.out)
@@ -58,23 +53,10 @@ def main() -> int:
 
     models = {}
     for profile in PROFILES:
-        ds = out / f"cbsd68-{profile}"
-        if not (ds / "dataset.json").exists():
-            t = time.perf_counter()
-            s = generate(GenerateConfig(out=str(ds), images=(str(DATA / "CBSD68"),), profile=ng.get_profile(profile),
-                                        patch=80, patches_per_image=24, samples_per_shard=64, seed=0),
-                         progress=False, echo=lambda m: None)
-            print(f"{profile}: {s.samples} training patches in {s.shards} shards, {time.perf_counter() - t:.0f} s")
-        run = out / f"run-{profile}"
-        cfg = TrainConfig(data=(str(ds),), out=str(run), model="tiny", steps=steps, batch=8, patch=64, lr=1e-3,
-                          device="cpu", workers=1, threads=args.threads, seed=0, log_every=50,
-                          val=(str(DATA / "Kodak24"),), val_profile="cbdnet", val_every=max(100, steps // 5),
-                          val_max_images=4, val_crop=256, ckpt_every=steps, progress=False)
-        t = time.perf_counter()
-        r = train(cfg, resume=True, echo=lambda m: None)
-        print(f"{profile}: trained {r.step} steps in {time.perf_counter() - t:.0f} s, final loss {r.loss:.4f}")
+        ds = cbsd68_dataset(out / f"cbsd68-{profile}", profile)
+        ckpt = train_tiny_sn(ds, out / f"run-{profile}", steps=steps, threads=args.threads)
         model = AINDNet(ModelConfig.tiny())
-        model.load_state_dict(load_checkpoint(run / "last.pt")["model"])
+        model.load_state_dict(load_checkpoint(ckpt)["model"])
         models[profile] = model
 
     sets = {

@@ -170,6 +170,17 @@ def test_lr_schedule():
     assert TrainConfig(data=("d",), out="o").resolved("cpu").patch == 64
 
 
+def test_asymm_weight_is_the_lambda_of_the_logged_loss(dataset, tmp_path):
+    train(_config(dataset, tmp_path / "run", steps=10, asymm_weight=10.0), echo=_quiet)
+    recs = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "loss" in r]
+    assert len(recs) == 2
+    for r in recs:  # interval means of a linear combination: loss = l1 + λ·asymm exactly (float32 sums)
+        assert r["loss"] == pytest.approx(r["l1"] + 10.0 * r["asymm"], rel=1e-5)
+        assert 10.0 * r["asymm"] > 1e-3 * r["l1"]  # the σ term is not negligible at this λ
+    with pytest.raises(ValueError, match="asymm_weight"):
+        TrainConfig(data=("d",), out="o", asymm_weight=-1)
+
+
 def test_config_validation_messages():
     with pytest.raises(ValueError, match="multiple of 4"):
         TrainConfig(data=("d",), out="o", patch=30)

@@ -68,7 +68,7 @@ def add_sn_command(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="""\
 Train AINDNet's SN stage (Kim et al., CVPR 2020): L1 + 0.05 x multi-scale asymmetric
-sigma loss, Adam, on WebDataset shards made by `noisegen generate`, streamed (never
+sigma loss (--asymm-weight), Adam, on WebDataset shards made by `noisegen generate`, streamed (never
 loaded whole). Writes in RUN:
   metrics.jsonl    JSON lines: loss, lr, grad norm, samples/s, validation PSNR
   curves.png       loss and validation PSNR against the step
@@ -122,6 +122,8 @@ examples:
     g.add_argument("--gamma", type=_float, help=f"factor of the 'step' schedule (default {_D['gamma']})")
     g.add_argument("--clip-norm", type=_float, metavar="C",
                    help=f"clip the global gradient norm to C, 0 = off (default {_D['clip_norm']})")
+    g.add_argument("--asymm-weight", type=_float, metavar="L",
+                   help=f"weight of the multi-scale asymmetric sigma loss (default {_D['asymm_weight']}, the paper's)")
     g.add_argument("--seed", type=_int(0), help="seed of the initial weights and of all data streams (default 0)")
 
     g = p.add_argument_group("validation and outputs")

@@ -3,7 +3,7 @@
     for step in range(start, steps):
         batch   = next(loader)                          # uint8 clean/noisy + float σ, made in workers
         x̂, σ̂, σ̂_k = model(noisy, return_coarse=True)  # bf16 autocast when amp = bf16
-        loss    = L1(x̂, clean) + 0.05·L_ms-asymm(σ̂, σ̂_k; σ)   (trainer.losses.sn_loss)
+        loss    = L1(x̂, clean) + λ·L_ms-asymm(σ̂, σ̂_k; σ), λ = asymm_weight (paper: 0.05; trainer.losses.sn_loss)
         backward, clip the gradient norm, Adam step, schedule step
         every log_every: metrics.jsonl; every val_every: validation PSNR, curves.png, best.pt;
         every ckpt_every: last.pt (atomic)
@@ -263,7 +263,8 @@ def _train(cfg: TrainConfig, d: DistInfo, resume: bool, stop_after: int | None,
 
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                 denoised, sigma_hat, sigma_coarse = net(noisy, return_coarse=True)
-            loss, parts = sn_loss(denoised, clean, sigma_hat, sigma_coarse, sigma, coarse_factor=model.coarse_factor)
+            loss, parts = sn_loss(denoised, clean, sigma_hat, sigma_coarse, sigma, coarse_factor=model.coarse_factor,
+                                  lambda_asymm=cfg.asymm_weight)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm or float("inf"))

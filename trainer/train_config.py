@@ -84,6 +84,10 @@ class TrainConfig:
         warmup_steps: linear warm-up from 0 to lr. None: 1% of steps, at most 1000.
         min_lr_ratio: final lr / lr of the cosine schedule. milestones, gamma: of "step".
         clip_norm: clip the global gradient norm to this (0: no clipping).
+        asymm_weight: λ of the SN loss L1 + λ·L_ms-asymm (paper: 0.05, with images and σ on the
+            [0, 1] scale). Measured with the tiny model on CPU: at 0.05 the L1 gradient that reaches
+            the estimator through the AINs dominates and σ̂ does not follow σ (correlation 0.08
+            after 4000 steps, experiments/table5_cpu.py's SN run); a larger λ trains σ̂ harder.
     Validation and outputs:
         out: run folder (metrics.jsonl, curves.png, last.pt, best.pt, data-rank*.json).
         val: validation sources, each a folder of clean images (synthetic noise from val_profile
@@ -125,6 +129,7 @@ class TrainConfig:
     milestones: tuple[float, ...] = (0.5, 0.75)
     gamma: float = 0.5
     clip_norm: float = 1.0
+    asymm_weight: float = 0.05
     val: tuple[str, ...] = ()
     val_every: int = 5000
     val_profile: str | None = None
@@ -181,6 +186,10 @@ class TrainConfig:
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c) or c < 0:
             raise ValueError(f"TrainConfig.clip_norm: expected a number >= 0 (0: off), got {c!r}")
         put(self, "clip_norm", float(c))
+        a = self.asymm_weight
+        if isinstance(a, bool) or not isinstance(a, (int, float)) or not math.isfinite(a) or a < 0:
+            raise ValueError(f"TrainConfig.asymm_weight: expected a number >= 0, got {a!r}")
+        put(self, "asymm_weight", float(a))
         betas = tuple(float(b) for b in self.betas)
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"TrainConfig.betas: expected two numbers in [0, 1), got {self.betas!r}")

@@ -145,7 +145,8 @@ def main() -> None:
 
         # Peak memory per worker: small sources (two dataset sizes), then with a large source added.
         _fresh_pool()
-        small_a, _ = _run(dataclasses.replace(base, out=str(tmp / "m1"), workers=cores, patches_per_image=max(1, ppi // 4)))
+        small_a, _ = _run(dataclasses.replace(base, out=str(tmp / "m1"), workers=cores,
+                                              patches_per_image=max(1, ppi // 4)))
         _fresh_pool()
         small_b, _ = _run(dataclasses.replace(base, out=str(tmp / "m2"), workers=cores))
         big = _big_photo(tmp, args.big_mp)
@@ -162,13 +163,15 @@ def main() -> None:
     print(f"  {'1 worker':<19}: {rate1:7.1f} patches/s  (wall {wall1:.1f} s, end to end)")
     print(f"  {f'{cores} workers':<19}: {rateW:7.1f} patches/s  (wall {wallW:.1f} s, incl. worker start-up)")
     print(f"  {f'{cores} workers, warm':<19}: {rateW2:7.1f} patches/s  (wall {wallW2:.1f} s, workers already started)")
-    print(f"  scaling efficiency : {100 * rateW / (cores * rate1):7.1f} % cold, {100 * rateW2 / (cores * rate1):.1f} % warm "
+    print(f"  scaling efficiency : {100 * rateW / (cores * rate1):7.1f} % cold, "
+          f"{100 * rateW2 / (cores * rate1):.1f} % warm "
           f"(1 → {cores} workers)")
     print(f"  this machine's own : {100 * ceiling:7.1f} %   ({cores} copies of a fixed CPU job at once vs one alone; "
           "100% on independent cores)")
     print(f"  bytes identical    : {same}  (workers 1 vs {cores})")
     kb = s1.bytes / s1.samples / 1e3
-    print(f"  bytes per sample   : {kb:7.1f} KB  (" + ", ".join(f"{k} {v / 1e3:.1f} KB" for k, v in sorted(members.items()))
+    print(f"  bytes per sample   : {kb:7.1f} KB  ("
+          + ", ".join(f"{k} {v / 1e3:.1f} KB" for k, v in sorted(members.items()))
           + "; the rest is tar headers and padding)")
     print("  time shares (1 worker, summed over shards): "
           + ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in sorted(t.items(), key=lambda kv: -kv[1]))

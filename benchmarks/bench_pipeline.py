@@ -42,7 +42,8 @@ t1 = time.perf_counter()
 img = np.zeros((64, 64, 3), np.uint8)
 for pat, q in ((None, None), ("RGGB", 90)):
     for dm in ("malvar", "bilinear"):
-        p = ng.SampleParams(crf="sRGB", sigma_s=(0.1,) * 3, sigma_c=(0.01,) * 3, pattern=pat, demosaic=dm, jpeg_quality=q)
+        p = ng.SampleParams(crf="sRGB", sigma_s=(0.1,) * 3, sigma_c=(0.01,) * 3, pattern=pat, demosaic=dm,
+                            jpeg_quality=q)
         ng.synthesize(img, p, seed=0)
 t2 = time.perf_counter()
 print(f"{t1 - t0:.3f} {t2 - t1:.3f}")

@@ -62,7 +62,9 @@ def check_image_float(
     return _check_float_values(img, name, lo, hi)
 
 
-def check_plane_float(img: object, name: str = "mosaic", *, lo: float | None = 0.0, hi: float | None = 1.0) -> np.ndarray:
+def check_plane_float(
+    img: object, name: str = "mosaic", *, lo: float | None = 0.0, hi: float | None = 1.0
+) -> np.ndarray:
     """Validate a single-channel float image (H×W, finite, within [lo, hi]); return C-contiguous float32."""
     if not isinstance(img, np.ndarray):
         raise TypeError(f"{name}: expected a numpy float array of shape (H, W), got {_describe(img)}")

@@ -90,13 +90,15 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--crop", choices=("random", "grid"), default="random",
                    help="random: uniform positions; grid: non-overlapping tiles, a random subset when there are "
                    "more than N (default random)")
-    g.add_argument("--seed", type=nonneg_int, default=0, help="dataset seed (default 0); same seed and inputs → same bytes")
+    g.add_argument("--seed", type=nonneg_int, default=0,
+                   help="dataset seed (default 0); same seed and inputs → same bytes")
     sz = g.add_mutually_exclusive_group()
     sz.add_argument("--shard-size", type=parse_size, metavar="SIZE",
                     help=f"target shard size, e.g. 512MB (default), 1GiB; turned into a sample count from an "
                     f"estimate of bytes per patch, and small datasets get at least {MIN_SHARDS} shards")
     sz.add_argument("--samples-per-shard", type=positive_int, metavar="N", help="exact number of samples per shard")
-    g.add_argument("--max-images", type=positive_int, metavar="M", help="use only the first M usable photos (sorted by name)")
+    g.add_argument("--max-images", type=positive_int, metavar="M",
+                   help="use only the first M usable photos (sorted by name)")
     g.add_argument("--workers", type=positive_int, metavar="W", help="parallel worker processes (default: all cores)")
     g.add_argument("--backend", choices=("local", "dask"), default="local",
                    help="local: joblib processes on this machine (default); dask: dask.distributed "
@@ -105,7 +107,8 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="dask scheduler address, e.g. tcp://10.0.0.5:8786 (workers must see --out and --images "
                    "at the same paths)")
     g.add_argument("--resume", action="store_true",
-                   help="finish an interrupted run in OUT: keep its complete shards, redo the rest (same options required)")
+                   help="finish an interrupted run in OUT: keep its complete shards, redo the rest "
+                   "(same options required)")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_profile_arguments(g)
     g.set_defaults(func=_cmd_generate)
@@ -117,7 +120,8 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
         "tar structure and member set; exit code 1 names the damaged shards.",
     )
     i.add_argument("dataset", metavar="OUT", help="dataset folder written by `noisegen generate`")
-    i.add_argument("--verify", action="store_true", help="check every shard's size, sha256 and members (reads all data)")
+    i.add_argument("--verify", action="store_true",
+                   help="check every shard's size, sha256 and members (reads all data)")
     i.set_defaults(func=_cmd_inspect)
 
     d = subparsers.add_parser(
@@ -126,7 +130,8 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
         "Interrupted downloads resume when the command is rerun. The Waterloo archive is RAR: extracting it "
         "needs `pip install rarfile` and an unrar/unar/7z/bsdtar program.",
     )
-    d.add_argument("name", choices=sorted(DATASETS), help="collection: waterloo (Waterloo Exploration Database, 4,744 photos)")
+    d.add_argument("name", choices=sorted(DATASETS),
+                   help="collection: waterloo (Waterloo Exploration Database, 4,744 photos)")
     d.add_argument("--to", required=True, metavar="DIR", help="folder to download and extract into")
     d.add_argument("--url", metavar="URL", help="download from this address instead (a mirror)")
     d.add_argument("--sha256", metavar="HEX", help="expected sha256 of the archive (checked before extraction)")

@@ -16,7 +16,9 @@ def _none_or(cast):
         try:
             return cast(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected 'none' or a value of type {cast.__name__}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected 'none' or a value of type {cast.__name__}, got {text!r}"
+            ) from None
     return parse
 
 

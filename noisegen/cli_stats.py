@@ -192,7 +192,8 @@ def add_stats_commands(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--json", metavar="OUT.json", help="write every statistic (per group, per bin, per channel) as JSON")
     s.add_argument("--plot", metavar="OUT.png", help="write the NLF figure (one panel per group)")
     s.add_argument("--table", metavar="OUT.md", help="write the table as Markdown")
-    s.add_argument("--bins", type=positive_int, default=16, help="NLF bins over the clean intensity [0, 1] (default 16)")
+    s.add_argument("--bins", type=positive_int, default=16,
+                   help="NLF bins over the clean intensity [0, 1] (default 16)")
     s.add_argument("--min-count", type=positive_int, default=1000, metavar="N",
                    help="fewest pixels for a bin to count as valid (default 1000)")
     s.add_argument("--max-clip", type=fraction, default=0.01, metavar="F",
@@ -245,7 +246,8 @@ def add_stats_commands(subparsers: argparse._SubParsersAction) -> None:
                    help="pixels of crops per ISO group (default 1000000; more separates similar curves better)")
     c.add_argument("--search-pixels", type=positive_int, default=250_000, metavar="N",
                    help="pixels per group for the demosaicing/JPEG and curve search (default 250000)")
-    c.add_argument("--top-k", type=positive_int, default=3, metavar="K", help="curves re-fitted on all crops (default 3)")
+    c.add_argument("--top-k", type=positive_int, default=3, metavar="K",
+                   help="curves re-fitted on all crops (default 3)")
     c.add_argument("--spread", type=float, default=0.1,
                    help="relative widening of the profile's σ ranges (default 0.1)")
     c.add_argument("--seed", type=nonneg_int, default=0, help="crop choice and simulation noise (default 0)")

@@ -90,7 +90,9 @@ def decode_sample(sample: dict, *, require_sigma: bool = False) -> dict:
     if require_sigma and SIGMA_MEMBER not in sample:
         missing.append(SIGMA_MEMBER)
     if missing:
-        raise ValueError(f"{where}: missing members {missing} (have {sorted(k for k in sample if not k.startswith('__'))})")
+        raise ValueError(
+            f"{where}: missing members {missing} (have {sorted(k for k in sample if not k.startswith('__'))})"
+        )
     try:
         meta = json.loads(sample["json"])
         clean = _rgb(sample["clean.png"], "clean.png")

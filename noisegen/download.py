@@ -112,7 +112,9 @@ def fetch(url: str, dest: str | os.PathLike[str], *, sha256: str | None = None, 
         else:
             raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError) as exc:
-        raise DownloadError(f"{url}: {getattr(exc, 'reason', exc)}; check the address or rerun later to resume") from None
+        raise DownloadError(
+            f"{url}: {getattr(exc, 'reason', exc)}; check the address or rerun later to resume"
+        ) from None
     if not complete:
         with resp:
             mode = "ab"
@@ -134,7 +136,9 @@ def fetch(url: str, dest: str | os.PathLike[str], *, sha256: str | None = None, 
                         f.write(chunk)
                         bar.update(len(chunk))
                 except (OSError, http.client.HTTPException) as exc:
-                    raise DownloadError(f"{url}: transfer interrupted ({exc}); rerun the same command to resume") from None
+                    raise DownloadError(
+                        f"{url}: transfer interrupted ({exc}); rerun the same command to resume"
+                    ) from None
         size = part.stat().st_size
         if total is not None and size != total:
             raise DownloadError(f"{url}: got {size} of {total} bytes; rerun the same command to resume")

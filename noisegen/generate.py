@@ -289,7 +289,8 @@ def _run_dask(tasks: Iterator[ShardTask], workers: int, scheduler: str | None) -
         client = Client(cluster)
     try:
         token = uuid.uuid4().hex[:8]
-        futures = [client.submit(write_shard, t, key=f"noisegen-shard-{t.shard:06d}-{token}", pure=False) for t in tasks]
+        futures = [client.submit(write_shard, t, key=f"noisegen-shard-{t.shard:06d}-{token}", pure=False)
+                   for t in tasks]
         for fut in as_completed(futures):
             yield fut.result()
     finally:
@@ -328,10 +329,12 @@ def _finish(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, records: 
                     "sigma.png": "σ_raw as 16-bit grayscale PNG, planes R,G,B stacked vertically (3H×W); σ = v·step",
                     "json": "UTF-8 JSON: params (SampleParams), source, crop, seeds, sigma encoding, version"},
         "sigma_encoding": {"member": "sigma.png", "name": SIGMA_ENCODING, "step": SIGMA_STEP,
-                           "max_abs_error": SIGMA_STEP / 2, "note": "the step of each sample is in its json (sigma.step)"},
+                           "max_abs_error": SIGMA_STEP / 2,
+                           "note": "the step of each sample is in its json (sigma.step)"},
         "samples_per_shard": plan.samples_per_shard,
         "counts": {"files_found": scan.found, "images_planned": len(scan.images), "images_used": len(used),
-                   "skipped": len(skipped), "samples_planned": plan.n_samples, "samples": sum(r.samples for r in records),
+                   "skipped": len(skipped), "samples_planned": plan.n_samples,
+                   "samples": sum(r.samples for r in records),
                    "shards": len(records), "bytes": sum(r.bytes for r in records)},
         "conversions": dict(sorted(counts.items())),
         "converted_images": dict(sorted(converted.items())),
@@ -402,5 +405,6 @@ def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[s
     finally:
         bar.close()
     manifest = _finish(config, scan, plan, list(done.values()) + written)
-    return _summary_from_manifest(out, manifest, time.perf_counter() - t_start, resumed_shards=len(done), records=written)
+    return _summary_from_manifest(out, manifest, time.perf_counter() - t_start, resumed_shards=len(done),
+                                  records=written)
 

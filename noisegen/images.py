@@ -117,7 +117,8 @@ def _read_pillow(p: Path) -> tuple[np.ndarray, list[str]]:
                 arr, conv = to_rgb8(arr, name=str(p))
                 return arr, ["palette", *conv]
             if mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im).astype(np.uint16) if mode != "I" else np.clip(np.asarray(im), 0, 65535).astype(np.uint16)
+                arr = (np.asarray(im).astype(np.uint16) if mode != "I"
+                       else np.clip(np.asarray(im), 0, 65535).astype(np.uint16))
                 return to_rgb8(arr, name=str(p))
             if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                 im = im.convert("RGB")

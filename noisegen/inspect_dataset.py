@@ -99,13 +99,15 @@ def verify_dataset(folder: str | os.PathLike[str]) -> list[Damage]:
             continue
         size = p.stat().st_size
         if size != s["bytes"]:
-            damages.append(Damage(s["name"], f"size {size} bytes, dataset.json records {s['bytes']} (truncated or replaced)"))
+            damages.append(Damage(s["name"], f"size {size} bytes, dataset.json records {s['bytes']} "
+                                  "(truncated or replaced)"))
         digest = _sha256(p)
         if digest != s["sha256"]:
             damages.append(Damage(s["name"], f"sha256 {digest[:16]}…, dataset.json records {s['sha256'][:16]}…"))
         index_keys = keys_by_shard.get(s["name"], []) if keys_by_shard is not None else None
         if index_keys is not None and len(index_keys) != s["samples"]:
-            damages.append(Damage(s["name"], f"index.parquet lists {len(index_keys)} samples, dataset.json {s['samples']}"))
+            damages.append(Damage(s["name"],
+                                  f"index.parquet lists {len(index_keys)} samples, dataset.json {s['samples']}"))
         problems = _check_members(p, expected, index_keys if index_keys is not None else [])
         if index_keys is None:
             problems = [q for q in problems if "index.parquet" not in q]
@@ -120,7 +122,8 @@ def _dist(values: list, label: str) -> str:
     if v.size == 0:
         return f"  {label}: none"
     p5, p50, p95 = np.percentile(v, [5, 50, 95])
-    return f"  {label}: mean {v.mean():.4f}, median {p50:.4f}, 5-95% [{p5:.4f}, {p95:.4f}], range [{v.min():.4f}, {v.max():.4f}]"
+    return (f"  {label}: mean {v.mean():.4f}, median {p50:.4f}, 5-95% [{p5:.4f}, {p95:.4f}], "
+            f"range [{v.min():.4f}, {v.max():.4f}]")
 
 
 def _shares(values: list, top: int = 6) -> str:

@@ -90,7 +90,8 @@ def versions() -> dict[str, str]:
 
     from noisegen import __version__
 
-    return {"noisegen": __version__, "noisegen_code": code_fingerprint(), "python": platform.python_version(), "numpy": numpy.__version__,
+    return {"noisegen": __version__, "noisegen_code": code_fingerprint(), "python": platform.python_version(),
+            "numpy": numpy.__version__,
             "numba": numba.__version__, "pillow": PIL.__version__,
             "libjpeg-turbo": str(features.version("libjpeg_turbo")), "zlib": zlib.ZLIB_RUNTIME_VERSION,
             "pyarrow": pyarrow.__version__}
@@ -161,5 +162,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{p}: not valid JSON ({exc})") from None
     if not isinstance(m, dict) or m.get("format") != FORMAT_NAME:
-        raise ValueError(f"{p}: not a noisegen dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r})")
+        raise ValueError(
+            f"{p}: not a noisegen dataset manifest (format {m.get('format') if isinstance(m, dict) else None!r})"
+        )
     return m

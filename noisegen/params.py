@@ -103,7 +103,8 @@ class SampleParams:
             put(self, "jpeg_quality", int(q))
         if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
             raise ValueError(
-                f"SampleParams.jpeg_subsampling: expected one of {sorted(JPEG_SUBSAMPLINGS)}, got {self.jpeg_subsampling!r}"
+                f"SampleParams.jpeg_subsampling: expected one of {sorted(JPEG_SUBSAMPLINGS)}, "
+                f"got {self.jpeg_subsampling!r}"
             )
 
     def to_dict(self) -> dict[str, Any]:

@@ -54,7 +54,9 @@ def make_rng(seed: Seed) -> np.random.Generator:
     try:
         return np.random.default_rng(seed)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"seed: expected a non-negative int, a sequence of them or a SeedSequence, got {seed!r} ({exc})") from None
+        raise ValueError(
+            f"seed: expected a non-negative int, a sequence of them or a SeedSequence, got {seed!r} ({exc})"
+        ) from None
 
 
 def render_u8(L: np.ndarray, crf: CRF) -> np.ndarray:

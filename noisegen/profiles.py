@@ -155,7 +155,9 @@ class CameraProfile:
         put(self, "log_read", lr)
         put(self, "poisson_lambda", _range(self.poisson_lambda, f"{where}: poisson_lambda", lo=1e-9))
         if isinstance(self.patterns, str) or len(self.patterns) == 0:
-            raise ValueError(f"{where}: patterns must be a non-empty list of Bayer patterns or null, got {self.patterns!r}")
+            raise ValueError(
+                f"{where}: patterns must be a non-empty list of Bayer patterns or null, got {self.patterns!r}"
+            )
         pats = []
         for p in self.patterns:
             pp = parse_pattern(p)
@@ -184,7 +186,8 @@ class CameraProfile:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (tuples become lists, None stays null)."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v) for f in dataclasses.fields(self)}
+        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                for f in dataclasses.fields(self)}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

@@ -32,7 +32,8 @@ def _uniform3(rng: np.random.Generator, lo_hi: tuple[float, float], per_channel:
 
 def _sigmas(profile: CameraProfile, rng: np.random.Generator) -> tuple[tuple[float, ...], tuple[float, ...]]:
     if profile.sigma_law == "uniform":
-        return _uniform3(rng, profile.sigma_s, profile.per_channel), _uniform3(rng, profile.sigma_c, profile.per_channel)
+        return (_uniform3(rng, profile.sigma_s, profile.per_channel),
+                _uniform3(rng, profile.sigma_c, profile.per_channel))
     if profile.sigma_law == "log_linear":
         if profile.per_channel:
             pairs = [sample_brooks_shot_read(rng, profile.log_shot, profile.log_read) for _ in range(3)]

@@ -232,7 +232,8 @@ def test_cli_generate_grid_with_overrides_then_inspect(photos, tmp_path, capsys)
     assert "6 patches in 2 shards" in capsys.readouterr().out
     index = read_index(out / "index.parquet")
     assert set(index.column("sigma_s_g").to_pylist()) == {0.08} and set(index.column("crf").to_pylist()) == {"sRGB"}
-    assert set(index.column("pattern").to_pylist()) == {None} and set(index.column("jpeg_quality").to_pylist()) == {None}
+    assert (set(index.column("pattern").to_pylist()) == {None}
+            and set(index.column("jpeg_quality").to_pylist()) == {None})
     assert main(args) == 2
     assert "already holds a dataset" in capsys.readouterr().err
     with pytest.raises(SystemExit):

@@ -32,7 +32,9 @@ def test_asymmetric_loss_known_values():
     # |α − 1(d<0)|·d²: 0.25·0.01, 0.75·0.01, 0, 0.25·0.16 → mean = (0.0025 + 0.0075 + 0.04) / 4
     expected = (0.25 * 0.01 + 0.75 * 0.01 + 0.0 + 0.25 * 0.16) / 4
     assert asymmetric_loss(sigma_hat, sigma).item() == pytest.approx(expected, rel=1e-6)
-    assert asymmetric_loss(sigma_hat, sigma, alpha=0.5).item() == pytest.approx(0.5 * (0.01 + 0.01 + 0.16) / 4, rel=1e-6)
+    assert asymmetric_loss(sigma_hat, sigma, alpha=0.5).item() == pytest.approx(
+        0.5 * (0.01 + 0.01 + 0.16) / 4, rel=1e-6
+    )
 
 
 def test_under_estimation_weighs_three_times_over_estimation():
@@ -109,7 +111,9 @@ def test_sn_loss_on_model_output_odd_size_reaches_both_estimator_branches():
     # The coarse term alone back-propagates into the coarse branch (not only through σ̂).
     _, _, coarse = model(noisy, return_coarse=True)
     model.zero_grad()
-    sn_loss(clean, clean, sigma, coarse, sigma, coarse_factor=4, lambda_asymm=1.0, scale_weights=(0.0, 1.0))[0].backward()
+    sn_loss(
+        clean, clean, sigma, coarse, sigma, coarse_factor=4, lambda_asymm=1.0, scale_weights=(0.0, 1.0)
+    )[0].backward()
     assert model.estimator.coarse[-2].weight.grad is not None
     assert model.estimator.refine[0].weight.grad is None
 

@@ -195,4 +195,7 @@ def test_brooks_log_linear_relation():
     assert fit.slope == pytest.approx(2.18, abs=0.05)
     assert fit.intercept == pytest.approx(1.20, abs=0.25)
     assert np.std(lr - (2.18 * ls + 1.20)) == pytest.approx(0.26, rel=0.06)
-    assert math.isclose(stats.kstest((ls - BROOKS_LOG_SHOT[0]) / (BROOKS_LOG_SHOT[1] - BROOKS_LOG_SHOT[0]), "uniform").pvalue > 1e-3, True)
+    assert math.isclose(
+        stats.kstest((ls - BROOKS_LOG_SHOT[0]) / (BROOKS_LOG_SHOT[1] - BROOKS_LOG_SHOT[0]), "uniform").pvalue > 1e-3,
+        True,
+    )

@@ -31,7 +31,9 @@ def test_profile_json_round_trip(tmp_path, name):
 
 def test_design_example_replace():
     params = ng.sample_params(ng.get_profile("cbdnet"), np.random.default_rng(0))
-    p2 = dataclasses.replace(params, sigma_s=(0.08,) * 3, sigma_c=(0.02,) * 3, crf="linear", pattern=None, jpeg_quality=None)
+    p2 = dataclasses.replace(
+        params, sigma_s=(0.08,) * 3, sigma_c=(0.02,) * 3, crf="linear", pattern=None, jpeg_quality=None
+    )
     assert p2.sigma_s == (0.08, 0.08, 0.08) and p2.pattern is None and p2.jpeg_quality is None
 
 

@@ -104,7 +104,9 @@ class ModelConfig:
         if not self.estimator_pools:
             raise ValueError("ModelConfig.estimator_pools: expected at least one pooling factor, got ()")
         if self.ain_kernel % 2 == 0:
-            raise ValueError(f"ModelConfig.ain_kernel: expected an odd kernel size ('same' padding), got {self.ain_kernel}")
+            raise ValueError(
+                f"ModelConfig.ain_kernel: expected an odd kernel size ('same' padding), got {self.ain_kernel}"
+            )
         for name, lo, hi in (("coarse_weight", 0.0, 1.0), ("leaky_slope", 0.0, 1.0), ("norm_eps", 0.0, 1.0)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:

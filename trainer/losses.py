@@ -125,7 +125,9 @@ def sn_loss(
     _check_pair(denoised, clean, "denoised", "clean")
     _check_pair(sigma_hat, sigma, "sigma_hat", "sigma")
     if denoised.shape != sigma.shape:
-        raise ValueError(f"denoised and sigma: expected equal shapes, got {tuple(denoised.shape)} and {tuple(sigma.shape)}")
+        raise ValueError(
+            f"denoised and sigma: expected equal shapes, got {tuple(denoised.shape)} and {tuple(sigma.shape)}"
+        )
     sigma_k = downscale_sigma(sigma.float(), coarse_factor)
     if sigma_coarse.shape != sigma_k.shape:
         raise ValueError(

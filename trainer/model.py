@@ -149,7 +149,8 @@ class AINResBlock(nn.Module):
 
     def __init__(self, channels: int, config: ModelConfig):
         super().__init__()
-        ain = dict(sigma_channels=config.in_channels, hidden=config.ain_hidden, kernel=config.ain_kernel, eps=config.norm_eps)
+        ain = dict(sigma_channels=config.in_channels, hidden=config.ain_hidden, kernel=config.ain_kernel,
+                   eps=config.norm_eps)
         self.slope = config.leaky_slope
         self.ain1 = AIN(channels, **ain)
         self.conv1 = _conv3(channels, channels)
@@ -208,7 +209,9 @@ class NoiseEstimator(nn.Module):
         coarse_weight: w (paper: 0.8).
     """
 
-    def __init__(self, in_channels: int = 3, channels: int = 32, pools: tuple[int, ...] = (4,), coarse_weight: float = 0.8):
+    def __init__(
+        self, in_channels: int = 3, channels: int = 32, pools: tuple[int, ...] = (4,), coarse_weight: float = 0.8
+    ):
         super().__init__()
         self.coarse_factor = math.prod(pools)
         self.coarse_weight = coarse_weight
@@ -218,7 +221,9 @@ class NoiseEstimator(nn.Module):
         layers += [nn.AvgPool2d(p) for p in pools[1:]]
         layers += [_conv3(channels, in_channels), nn.ReLU()]
         self.coarse = nn.Sequential(*layers)
-        self.refine = nn.Sequential(_conv3(in_channels, in_channels), nn.ReLU(), _conv3(in_channels, in_channels), nn.ReLU())
+        self.refine = nn.Sequential(
+            _conv3(in_channels, in_channels), nn.ReLU(), _conv3(in_channels, in_channels), nn.ReLU()
+        )
         last = self.coarse[-2]
         _init_small_(last)
         nn.init.constant_(last.bias, _SIGMA_INIT)

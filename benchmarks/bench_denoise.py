@@ -1,20 +1,21 @@
 """Denoising large photos on a CPU: time and peak memory of `noisegen-train denoise`, and what
-estimating the AIN statistics from part of the tiles (--stats-fraction) changes.
+normalising each tile with its own AIN statistics (--tile-stats) costs in PSNR.
 
-    python benchmarks/bench_denoise.py --megapixels 24 --stats-fraction 1/16   # 6000×4000, paper model
+    python benchmarks/bench_denoise.py --megapixels 24              # 6000×4000, paper model, exact statistics
+    python benchmarks/bench_denoise.py --megapixels 24 --tile-stats # one pass, per-tile statistics
     python benchmarks/bench_denoise.py --accuracy experiments/out/table5/sn/last.pt
 
 Default part (time and memory): writes a W×H photo (3:2, --megapixels) made of Kodak24 photos
 upsampled ×2 (Pillow bicubic) and tiled, with Gaussian noise σ = 10/255, and runs
-``python -m trainer denoise CKPT photo.png --device cpu --tile T --overlap O --stats-fraction F``
-as a child process: wall time, the child's peak resident memory (getrusage ru_maxrss), tiles and
-tile passes. CKPT is --checkpoint, or a freshly initialised model of --model (paper by default;
+``python -m trainer denoise CKPT photo.png --device cpu --tile T --overlap O [--tile-stats]`` as a
+child process: wall time, the child's peak resident memory (getrusage ru_maxrss), tiles and tile
+passes. CKPT is --checkpoint, or a freshly initialised model of --model (paper by default;
 time and memory do not depend on the weights' values). Threads: torch's default (all cores).
 
 --accuracy CKPT part: PSNR (dB, 8-bit) of CKPT on --images Kodak24 photos upsampled ×2 (1536×1024,
 1.6 MP) with cbdnet-profile noise (seed 0): the whole image at once, then tiled (--tile/--overlap)
-with the exact whole-image statistics (fraction 1) and with each of --fractions. The table gives
-the PSNR of each and the change from the whole image.
+with the exact whole-image statistics and with per-tile statistics. The table gives the PSNR of
+each and the change from the whole image.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ import noisegen as ng
 from noisegen.images import read_rgb8, write_png
 from trainer.checkpoint import save_checkpoint
 from trainer.config import MODEL_CONFIGS
-from trainer.inference import image_to_tensor, load_model, predict, stats_tiles, tile_starts, to_u8_tensor
+from trainer.inference import image_to_tensor, load_model, predict, tile_calls, tile_starts, to_u8_tensor
 from trainer.metrics import psnr_u8
 from trainer.model import AIN, AINDNet
 
@@ -98,24 +98,25 @@ def time_and_memory(args: argparse.Namespace) -> None:
         print(f"photo {w}×{h} ({w * h / 1e6:.1f} MP) written in {time.perf_counter() - t:.0f} s")
         rows = len(tile_starts(h, args.tile, args.overlap, m)[0])
         cols = len(tile_starts(w, args.tile, args.overlap, m)[0])
-        sampled = len(stats_tiles(rows, cols, float(Fraction(args.stats_fraction))))
-        print(f"tiles {args.tile}/{args.overlap}: {rows}×{cols} = {rows * cols}; statistics passes: {n_ain} × "
-              f"{sampled} tiles (fraction {args.stats_fraction})")
+        calls = tile_calls(h, w, args.tile, args.overlap, m, n_ain, not args.tile_stats)
+        print(f"tiles {args.tile}/{args.overlap}: {rows}×{cols} = {rows * cols}; "
+              + ("per-tile statistics: 1 pass" if args.tile_stats else
+                 f"whole-image statistics: {n_ain} partial passes + the output pass, {calls} tile calls"))
         cmd = [sys.executable, "-m", "trainer", "denoise", str(ckpt), str(tmp / "photo.png"), "--out", str(tmp / "out"),
-               "--device", "cpu", "--tile", str(args.tile), "--overlap", str(args.overlap),
-               "--stats-fraction", str(args.stats_fraction), "--no-progress"]
+               "--device", "cpu", "--tile", str(args.tile), "--overlap", str(args.overlap), "--no-progress"]
+        cmd += ["--tile-stats"] if args.tile_stats else []
         t = time.perf_counter()
         subprocess.run(cmd, check=True)
         wall = time.perf_counter() - t
         peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB → GiB
-        print(f"\n{args.model if not args.checkpoint else ckpt} model, {w * h / 1e6:.1f} MP, {os.cpu_count()} cores, "
+        print(f"\n{args.model if not args.checkpoint else ckpt} model, {w * h / 1e6:.1f} MP, "
+              f"{'per-tile' if args.tile_stats else 'whole-image'} statistics, {os.cpu_count()} cores, "
               f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
         print(f"wall {wall:.0f} s ({wall / (w * h / 1e6):.1f} s/MP), peak RSS {peak:.2f} GiB")
 
 
 def accuracy(args: argparse.Namespace) -> None:
     model, _ = load_model(args.accuracy)
-    fractions = [float(Fraction(f)) for f in args.fractions.split(",")]
     prof = ng.get_profile("cbdnet")
     rows = []
     for i, path in enumerate(_kodak(args.images)):
@@ -123,8 +124,8 @@ def accuracy(args: argparse.Namespace) -> None:
         noisy = ng.synthesize(clean, ng.sample_params(prof, np.random.default_rng([0, i, 1])), seed=[0, i, 2]).noisy
         x = image_to_tensor(noisy)
         row = [psnr_u8(clean, noisy), psnr_u8(clean, to_u8_tensor(predict(model, x)[0]))]
-        for f in [1.0] + fractions:
-            out = predict(model, x, tile=args.tile, overlap=args.overlap, stats_fraction=f)[0]
+        for global_norm in (True, False):
+            out = predict(model, x, tile=args.tile, overlap=args.overlap, global_norm=global_norm)[0]
             row.append(psnr_u8(clean, to_u8_tensor(out)))
         rows.append(row)
         print(f"{path.stem}: " + " ".join(f"{v:.3f}" for v in row), flush=True)
@@ -132,11 +133,10 @@ def accuracy(args: argparse.Namespace) -> None:
     diffs = np.array(rows)[:, 2:] - np.array(rows)[:, 1:2]
     print(f"\n{len(rows)} Kodak24 photos ×2 ({clean.shape[1]}×{clean.shape[0]}), cbdnet noise, tiles "
           f"{args.tile}/{args.overlap}; PSNR dB (change from the whole image: mean, largest |change|)")
-    print("| noisy | whole image | " + " | ".join(f"tiled, fraction {f:g}" for f in [1.0] + fractions) + " |")
-    print("|---:|---:|" + "---:|" * (1 + len(fractions)))
+    print("| noisy | whole image | tiled, whole-image statistics | tiled, per-tile statistics (--tile-stats) |")
+    print("|---:|---:|---:|---:|")
     print(f"| {mean[0]:.2f} | {mean[1]:.2f} | " + " | ".join(
-        f"{mean[2 + j]:.2f} ({diffs[:, j].mean():+.3f}, {np.abs(diffs[:, j]).max():.3f})"
-        for j in range(1 + len(fractions))) + " |")
+        f"{mean[2 + j]:.2f} ({diffs[:, j].mean():+.3f}, {np.abs(diffs[:, j]).max():.3f})" for j in range(2)) + " |")
 
 
 def main() -> None:
@@ -146,9 +146,8 @@ def main() -> None:
     ap.add_argument("--checkpoint", help="use this checkpoint instead of a fresh model")
     ap.add_argument("--tile", type=int, default=512, help="tile side (default 512, denoise's own default)")
     ap.add_argument("--overlap", type=int, default=64, help="tile overlap (default 64)")
-    ap.add_argument("--stats-fraction", default="1", help="share of tiles for the AIN statistics (default 1)")
-    ap.add_argument("--accuracy", metavar="CKPT", help="measure the PSNR change of --fractions with CKPT instead")
-    ap.add_argument("--fractions", default="1/4,1/16", help="fractions for --accuracy (default 1/4,1/16)")
+    ap.add_argument("--tile-stats", action="store_true", help="per-tile AIN statistics (one pass)")
+    ap.add_argument("--accuracy", metavar="CKPT", help="measure the PSNR change of tiling with CKPT instead")
     ap.add_argument("--images", type=int, default=8, help="Kodak24 photos for --accuracy (default 8)")
     args = ap.parse_args()
     if args.accuracy:

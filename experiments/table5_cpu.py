@@ -12,9 +12,11 @@
    - TF: from SN, only the AIN modules, the noise estimator and the last conv (L1);
    - RT: from SN, every parameter (L1);
    - R:  from a fresh initialisation on the real pairs only (L1);
+   - N2N: from SN, the TF subset, with the Neighbor2Neighbor loss on the K noisy images alone
+     (no clean image: what a camera without ground truth allows; not in the paper's table);
    all with the same budget: --tf-steps Adam steps of batch 8 at 64×64 random crops with random
    flips/rotations, constant lr --lr (the paper does not publish the TF schedule). K = 0 is the
-   SN model itself for TF and RT; R has nothing to train on at K = 0.
+   SN model itself for TF, RT and N2N; R has nothing to train on at K = 0.
 4. PSNR (dB, 8-bit, whole images, no self-ensemble) on the held-out PolyU100 scenes and on CC15.
 
 Every run keeps its folder (checkpoint, metrics.jsonl, eval JSON); a rerun reuses finished runs, so
@@ -37,9 +39,9 @@ from noisegen.pack_pairs import PackPairsConfig, pack_pairs
 from trainer.evaluate import EvalConfig, evaluate_checkpoint
 from trainer.transfer import TFConfig, transfer
 
-MODES = ("tf", "rt", "r")
-MODE_NAMES = {"sn": "SN only", "tf": "TF (AINs + estimator + last conv)", "rt": "RT (all, from SN)",
-              "r": "R (all, from scratch)"}
+MODES = ("tf", "rt", "r", "n2n")
+MODE_NAMES = {"tf": "TF (AINs + estimator + last conv)", "rt": "RT (all, from SN)", "r": "R (all, from scratch)",
+              "n2n": "N2N (TF subset, noisy images only)"}
 
 
 def _split_polyu(out: Path) -> tuple[Path, Path]:
@@ -107,7 +109,7 @@ def main() -> int:
                        threads=args.threads)
     results: dict[str, dict] = {}
     sn_eval = _evaluate(sn, tests, max_images)
-    for mode in ("tf", "rt"):
+    for mode in ("tf", "rt", "n2n"):
         if 0 in ks:
             results[f"{mode}-0"] = sn_eval
     for k in [k for k in ks if k > 0]:

@@ -15,7 +15,7 @@ from test_evaluate import make_checkpoint, make_image
 from noisegen.images import read_rgb8, write_png
 from trainer.cli import main as cli_main
 from trainer.denoise import SIGMA_DISPLAY_MAX, DenoiseConfig, denoise_images, output_paths
-from trainer.inference import image_to_tensor, load_model, predict, to_u8_tensor
+from trainer.inference import image_to_tensor, load_model, predict, tile_calls, to_u8_tensor
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,20 @@ def test_existing_outputs_are_never_overwritten_without_flag(ckpt, tmp_path, cap
     assert output_paths(src, out)[1].exists()
 
 
+def test_tile_stats_flag_uses_each_tiles_own_statistics(ckpt, tmp_path):
+    noisy = make_image(45, 61, 5)[1]
+    write_png(tmp_path / "a.png", noisy)
+    model, _ = load_model(ckpt)
+    for flag, global_norm in ((["--tile-stats"], False), ([], True)):
+        out = tmp_path / f"out{global_norm}"
+        assert cli_main(["denoise", str(ckpt), str(tmp_path / "a.png"), "--out", str(out), "--tile", "24",
+                         "--overlap", "8", "--device", "cpu", "--no-progress"] + flag) == 0
+        want = to_u8_tensor(predict(model, image_to_tensor(noisy), tile=24, overlap=8, global_norm=global_norm)[0])
+        np.testing.assert_array_equal(read_rgb8(output_paths(tmp_path / "a.png", out)[0])[0], want)
+    assert not np.array_equal(read_rgb8(tmp_path / "outFalse" / "a_denoised.png")[0],
+                              read_rgb8(tmp_path / "outTrue" / "a_denoised.png")[0])
+
+
 def test_folder_input_and_duplicate_names(ckpt, tmp_path):
     for sub in ("x", "y"):
         (tmp_path / "in" / sub).mkdir(parents=True)
@@ -108,4 +122,7 @@ def test_progress_counts_every_tile_pass(ckpt):
     predict(model, x, tile=24, overlap=8, on_tile=lambda: calls.append(1))
     n_ain = sum(type(m).__name__ == "AIN" for m in model.modules())
     assert len(calls) == 4 * (n_ain + 1)  # 2×2 tiles, one pass per AIN + the output pass
+    calls.clear()
+    predict(model, x, tile=24, overlap=8, global_norm=False, on_tile=lambda: calls.append(1))
+    assert len(calls) == 4 == tile_calls(40, 40, 24, 8, 4, n_ain, global_norm=False)  # --tile-stats: one pass
     assert torch.is_tensor(x)

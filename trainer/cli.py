@@ -48,18 +48,6 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def _fraction(text: str) -> float:
-    """A share in (0, 1], as a decimal or a ratio ("0.0625" or "1/16")."""
-    try:
-        num, _, den = text.partition("/")
-        v = float(num) / float(den) if den else float(num)
-    except (ValueError, ZeroDivisionError):
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1] such as 0.25 or 1/16, got {text!r}") from None
-    if not 0.0 < v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1] such as 0.25 or 1/16, got {text!r}")
-    return v
-
-
 def add_sn_command(sub: argparse._SubParsersAction) -> None:
     """`noisegen-train sn`: train AINDNet's SN stage (trainer.loop.train) from TrainConfig options."""
     S = argparse.SUPPRESS  # unspecified options stay absent: --resume keeps the checkpoint's values
@@ -242,10 +230,10 @@ examples:
     p.add_argument("--overlap", type=_int(0), metavar="O", help="minimum overlap of tiles in pixels "
                    "(default: a quarter of the tile, at most 64; tiles use the whole image's AIN statistics, so "
                    "only the receptive field at tile borders differs from a whole-image run)")
-    p.add_argument("--stats-fraction", type=_fraction, metavar="F", default=1.0,
-                   help="tiled runs: estimate each AIN's whole-image statistics from this share of the tiles "
-                   "(a regular sub-grid), F in (0, 1]; the statistics passes then cost F as much (default 1: every "
-                   "tile, exact; they cost about 13 forward passes of the paper model)")
+    p.add_argument("--tile-stats", action="store_true",
+                   help="tiled images: each tile normalises with its own AIN statistics, in one pass (about 14x "
+                   "faster for the paper model on CPU, measurably less accurate: see README); default: the whole "
+                   "image's statistics, exact, one extra partial pass per AIN")
     p.add_argument("--group-regex", metavar="REGEX", help="regex with named groups camera, iso (noisegen.pairs)")
     p.add_argument("--max-images", type=_int(1), metavar="N", help="first N pairs of each source")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
@@ -257,7 +245,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from trainer.evaluate import EvalConfig, evaluate_checkpoint, print_report
 
     config = EvalConfig(checkpoint=args.checkpoint, pairs=tuple(args.pairs), ensemble=args.ensemble, json=args.json,
-                        tile=args.tile, overlap=args.overlap, stats_fraction=args.stats_fraction,
+                        tile=args.tile, overlap=args.overlap, tile_stats=args.tile_stats,
                         group_regex=args.group_regex,
                         max_images=args.max_images, device=args.device, progress=not args.no_progress)
     print_report(evaluate_checkpoint(config))
@@ -294,10 +282,10 @@ examples:
     p.add_argument("--overlap", type=_int(0), metavar="O",
                    help="minimum overlap of tiles in pixels (default: a quarter of the tile, at most 64)")
     p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (8 times slower)")
-    p.add_argument("--stats-fraction", type=_fraction, metavar="F", default=1.0,
-                   help="tiled runs: estimate each AIN's whole-image statistics from this share of the tiles "
-                   "(a regular sub-grid), F in (0, 1]; the statistics passes then cost F as much (default 1: every "
-                   "tile, exact; they cost about 13 forward passes of the paper model)")
+    p.add_argument("--tile-stats", action="store_true",
+                   help="tiled images: each tile normalises with its own AIN statistics, in one pass (about 14x "
+                   "faster for the paper model on CPU, measurably less accurate: see README); default: the whole "
+                   "image's statistics, exact, one extra partial pass per AIN")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_denoise)
@@ -308,7 +296,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
 
     config = DenoiseConfig(checkpoint=args.checkpoint, images=tuple(args.images), out=args.out,
                            sigma_map=args.sigma_map, overwrite=args.overwrite, tile=args.tile, overlap=args.overlap,
-                           ensemble=args.ensemble, stats_fraction=args.stats_fraction, device=args.device,
+                           ensemble=args.ensemble, tile_stats=args.tile_stats, device=args.device,
                            progress=not args.no_progress)
     result = denoise_images(config)
     print(f"{len(result.written)} files written to {args.out} in {result.seconds:.1f} s")

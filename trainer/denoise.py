@@ -42,8 +42,8 @@ class DenoiseConfig:
     overwrite: replace existing outputs (otherwise they are skipped); tile: tile side (None: whole
     images up to AUTO_TILE_PIXELS, AUTO_TILE above); overlap: minimum tile overlap (None:
     trainer.inference.default_overlap); ensemble: geometric self-ensemble ×8 (8× slower);
-    stats_fraction: share of the tiles whose areas give the AIN statistics of tiled images
-    (trainer.inference.predict_tiled; 1: all, exact; less is faster, an estimate); device:
+    tile_stats: tiles normalise with their own AIN statistics (one pass, about 14× faster for the
+    paper model, less accurate) instead of the whole image's (trainer.inference); device:
     "auto", "cpu" or "cuda"; progress: progress bars.
     """
 
@@ -55,7 +55,7 @@ class DenoiseConfig:
     tile: int | None = None
     overlap: int | None = None
     ensemble: bool = False
-    stats_fraction: float = 1.0
+    tile_stats: bool = False
     device: str = "auto"
     progress: bool = True
 
@@ -67,8 +67,6 @@ class DenoiseConfig:
             raise ValueError(f"denoise: --tile must be ≥ 8, got {self.tile}")
         if self.overlap is not None and (self.overlap < 0 or (self.tile is not None and self.overlap >= self.tile)):
             raise ValueError(f"denoise: --overlap must be ≥ 0 and smaller than --tile, got {self.overlap}")
-        if not 0 < self.stats_fraction <= 1:
-            raise ValueError(f"denoise: --stats-fraction must be in (0, 1], got {self.stats_fraction}")
 
 
 @dataclass
@@ -142,14 +140,14 @@ def denoise_images(config: DenoiseConfig, *, echo=print) -> DenoiseResult:
         tile = config.tile if config.tile is not None else (AUTO_TILE if h * w > AUTO_TILE_PIXELS else None)
         if tile is not None and (h > tile or w > tile):
             ov = config.overlap if config.overlap is not None else default_overlap(tile)
-            steps = tile_calls(h, w, tile, ov, model.config.size_multiple, n_ain, config.stats_fraction)
+            steps = tile_calls(h, w, tile, ov, model.config.size_multiple, n_ain, not config.tile_stats)
         else:
             tile, ov, steps = None, None, 1
         steps *= 8 if config.ensemble else 1
         with tqdm(total=steps, unit="tile", desc=f.name[:30], leave=False,
                   disable=not config.progress or steps == 1, dynamic_ncols=True) as tbar:
             denoised, sigma = predict(model, image_to_tensor(noisy, device), tile=tile, overlap=ov,
-                                      ensemble=config.ensemble, stats_fraction=config.stats_fraction,
+                                      ensemble=config.ensemble, global_norm=not config.tile_stats,
                                       on_tile=lambda: tbar.update(1))
         write_png(den_path, to_u8_tensor(denoised))
         result.written.append(str(den_path))

@@ -47,8 +47,8 @@ class EvalConfig:
     checkpoint: trainer checkpoint; pairs: pair folders or pack-pairs dataset folders; ensemble:
     geometric self-ensemble ×8; json: write the full report here; tile: tile side (None: whole
     images up to AUTO_TILE_PIXELS, AUTO_TILE above); overlap: minimum tile overlap in pixels
-    (None: trainer.inference.default_overlap); stats_fraction: share of the tiles whose areas give
-    the AIN statistics of tiled images (trainer.inference.predict_tiled; 1: all, exact);
+    (None: trainer.inference.default_overlap); tile_stats: tiles normalise with their own AIN
+    statistics instead of the whole image's (trainer.inference; faster, less accurate);
     group_regex: naming rule for camera/ISO (noisegen.pairs); max_images: first N pairs per
     source; device: "cpu", "cuda" or "auto"; progress: show a progress bar.
     """
@@ -59,7 +59,7 @@ class EvalConfig:
     json: str | None = None
     tile: int | None = None
     overlap: int | None = None
-    stats_fraction: float = 1.0
+    tile_stats: bool = False
     group_regex: str | None = None
     max_images: int | None = None
     device: str = "auto"
@@ -73,8 +73,6 @@ class EvalConfig:
             raise ValueError(f"eval: --tile must be ≥ 8, got {self.tile}")
         if self.overlap is not None and (self.overlap < 0 or (self.tile is not None and self.overlap >= self.tile)):
             raise ValueError(f"eval: --overlap must be ≥ 0 and smaller than --tile, got {self.overlap}")
-        if not 0 < self.stats_fraction <= 1:
-            raise ValueError(f"eval: --stats-fraction must be in (0, 1], got {self.stats_fraction}")
 
 
 def _box_mean(a: np.ndarray, k: int) -> np.ndarray:
@@ -228,7 +226,7 @@ def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
                 tile = config.tile if config.tile is not None else (AUTO_TILE if h * w > AUTO_TILE_PIXELS else None)
                 x = image_to_tensor(item.noisy, device)
                 out, _ = predict(model, x, tile=tile, overlap=config.overlap, ensemble=config.ensemble,
-                                 stats_fraction=config.stats_fraction)
+                                 global_norm=not config.tile_stats)
                 y = to_u8_tensor(out)
                 rows.append({"id": item.id, "source": src.path, "group": item.group, "height": h, "width": w,
                              "psnr": psnr_u8(item.clean, y), "ssim": ssim_u8(item.clean, y),

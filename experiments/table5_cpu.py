@@ -88,6 +88,8 @@ def main() -> int:
     ap.add_argument("--tf-steps", type=int, default=1500, help="steps of every TF/RT/R run (default 1500)")
     ap.add_argument("--lr", type=float, default=5e-4, help="Adam lr of every TF/RT/R run (default 5e-4)")
     ap.add_argument("--ks", default="0,1,4,16,32", help="numbers of real pairs (default 0,1,4,16,32)")
+    ap.add_argument("--modes", default=",".join(MODES), help=f"modes to train (default {','.join(MODES)}); the "
+                    "table shows every finished run")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     ap.add_argument("--quick", action="store_true", help="short check: 300 SN / 100 TF steps, K ∈ {0, 1, 4}, "
                     "8 test images per set")
@@ -112,9 +114,12 @@ def main() -> int:
     for mode in ("tf", "rt", "n2n"):
         if 0 in ks:
             results[f"{mode}-0"] = sn_eval
+    modes = [m for m in MODES if m in args.modes.split(",")]
     for k in [k for k in ks if k > 0]:
         for mode in MODES:
             run = out / f"{mode}-k{k}"
+            if mode not in modes and not (run / "last.pt").exists():
+                continue
             if not (run / "last.pt").exists():
                 if run.exists():  # an interrupted run: start it again
                     for f in run.iterdir():

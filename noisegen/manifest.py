@@ -14,12 +14,15 @@ import os
 import platform
 import uuid
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, TypeVar
 
 __all__ = ["INDEX_NAME", "MANIFEST_NAME", "FORMAT_NAME", "FORMAT_VERSION", "index_types", "versions",
-           "write_index", "read_index", "write_manifest", "read_manifest", "atomic_write_bytes"]
+           "write_index", "read_index", "write_manifest", "read_manifest", "atomic_write",
+           "atomic_write_bytes"]
+
+T = TypeVar("T")
 
 INDEX_NAME = "index.parquet"
 MANIFEST_NAME = "dataset.json"
@@ -46,19 +49,29 @@ def index_types() -> dict[str, Any]:
     return t
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, fsync, then rename onto ``path``."""
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], T]) -> T:
+    """Call ``write(f)`` on a temporary file beside ``path``, fsync, then rename onto ``path``.
+
+    Readers see the old file or the whole new one, never a part; on any error the temporary file
+    is removed and the error re-raised. Returns what ``write`` returns.
+    """
     p = Path(path)
     tmp = p.with_name(f".{p.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            result = write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return result
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (``atomic_write``)."""
+    atomic_write(path, lambda f: f.write(data))
 
 
 @functools.lru_cache(maxsize=1)

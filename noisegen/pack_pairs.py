@@ -37,6 +37,7 @@ from noisegen.manifest import (
     FORMAT_VERSION,
     INDEX_NAME,
     MANIFEST_NAME,
+    atomic_write,
     atomic_write_bytes,
     versions,
     write_index,
@@ -171,20 +172,14 @@ def _sample_json(key: str, index: int, pair: Pair, box, split: str, config: Pack
 
 
 def _write_tar(path: Path, items: list[tuple[str, dict[str, bytes]]]) -> tuple[int, str]:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            tw = DeterministicTarWriter(f)
-            for key, members in items:
-                for m in MEMBERS:
-                    tw.add(f"{key}.{m}", members[m])
-            sha = tw.close()
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    def write(f) -> str:
+        tw = DeterministicTarWriter(f)
+        for key, members in items:
+            for m in MEMBERS:
+                tw.add(f"{key}.{m}", members[m])
+        return tw.close()
+
+    sha = atomic_write(path, write)
     return path.stat().st_size, sha
 
 

@@ -30,7 +30,6 @@ import os
 import resource
 import tarfile
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ from PIL import Image
 
 from noisegen import __version__
 from noisegen.images import read_rgb8
+from noisegen.manifest import atomic_write
 from noisegen.pipeline import Synthesis, synthesize
 from noisegen.plan import PatchJob
 from noisegen.png import PNG_ENCODER, encode_png
@@ -199,20 +199,6 @@ class ShardRecord:
         return cls(**json.loads(text))
 
 
-def _atomic_write(path: Path, write: Callable) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            result = write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return result
-
-
 # SampleParams fields with one value per channel: index columns NAME_r, NAME_g, NAME_b.
 _PER_CHANNEL = ("sigma_s", "sigma_c", "wb_gains")
 
@@ -331,7 +317,7 @@ def write_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) ->
         return tw.close()
 
     t0 = time.perf_counter()
-    sha = _atomic_write(out / name, write_samples)
+    sha = atomic_write(out / name, write_samples)
     # "write" = tar headers and data, fsync and rename: the wall time not spent elsewhere.
     t["write"] = max(0.0, time.perf_counter() - t0 - t["read"] - t["synthesis"] - t["encode"])
     record = ShardRecord(
@@ -341,7 +327,7 @@ def write_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) ->
     )
     partial = out / PARTIAL_DIR
     partial.mkdir(exist_ok=True)
-    _atomic_write(partial / f"{name[:-4]}.json", lambda f: f.write(record.to_json().encode("utf-8")))
+    atomic_write(partial / f"{name[:-4]}.json", lambda f: f.write(record.to_json().encode("utf-8")))
     return record
 
 

@@ -23,13 +23,14 @@ from __future__ import annotations
 import os
 import platform
 import random
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+
+from noisegen.manifest import atomic_write
 
 __all__ = ["CHECKPOINT_FORMAT", "rng_state", "set_rng_state", "unwrap", "versions", "save_checkpoint",
            "load_checkpoint"]
@@ -104,16 +105,7 @@ def save_checkpoint(path: str | os.PathLike[str], *, model: nn.Module, optimizer
         "versions": versions(),
         "metrics": metrics or {},
     }
-    tmp = path.with_name(f".{path.name}.{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda f: torch.save(state, f))
     return path
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import re
 
-__all__ = ["parse_size", "positive_int", "nonneg_int", "fraction"]
+__all__ = ["parse_size", "int_at_least", "positive_int", "nonneg_int", "fraction"]
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -22,7 +22,11 @@ def parse_size(text: str) -> int:
     return n
 
 
-def _int_at_least(lo: int, what: str):
+def int_at_least(lo: int, what: str | None = None):
+    """argparse type: an integer ≥ ``lo`` ("expected WHAT, got ..." otherwise; WHAT defaults to
+    "an integer >= LO")."""
+    what = what if what is not None else f"an integer >= {lo}"
+
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -34,8 +38,8 @@ def _int_at_least(lo: int, what: str):
     return parse
 
 
-positive_int = _int_at_least(1, "a positive integer")
-nonneg_int = _int_at_least(0, "an integer >= 0")
+positive_int = int_at_least(1, "a positive integer")
+nonneg_int = int_at_least(0, "an integer >= 0")
 
 
 def fraction(text: str) -> float:

@@ -16,6 +16,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from noisegen.cli_types import int_at_least
 from trainer.train_config import AMP_MODES, DEVICES, SCHEDULES, TrainConfig
 
 __all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval_command", "add_denoise_command",
@@ -26,19 +27,6 @@ _D = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 _RUN_OPTIONS = ("resume", "stop_after")
 # CLI name → TrainConfig field, where they differ.
 _FIELD = {"warmup": "warmup_steps", "no_progress": "progress"}
-
-
-def _int(lo: int):
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-        if v < lo:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {lo}, got {v}")
-        return v
-
-    return parse
 
 
 def _float(text: str) -> float:
@@ -79,29 +67,29 @@ examples:
                    help="training shards: a noisegen dataset folder, a shard file, a brace pattern "
                    "('d/shard-{000000..000099}.tar') or a 'pipe:' URL ('pipe:curl -s https://host/shard-000000.tar'); "
                    "repeat to combine. Required unless --resume finds a checkpoint")
-    g.add_argument("--patch", type=_int(8), metavar="P",
+    g.add_argument("--patch", type=int_at_least(8), metavar="P",
                    help="side of the random training crop, a multiple of 4 (default: 256 on CUDA as the paper, "
                    "64 on CPU)")
-    g.add_argument("--batch", type=_int(1), metavar="B",
+    g.add_argument("--batch", type=int_at_least(1), metavar="B",
                    help="samples per step per process; global batch = B × processes (default: 16 CUDA, 8 CPU)")
-    g.add_argument("--workers", type=_int(0), metavar="W",
+    g.add_argument("--workers", type=int_at_least(0), metavar="W",
                    help="data loader processes per training process, 0 = in-process (default: 4 CUDA, 1 CPU)")
-    g.add_argument("--shuffle-buffer", type=_int(1), metavar="N",
+    g.add_argument("--shuffle-buffer", type=int_at_least(1), metavar="N",
                    help=f"samples in each loader's shuffle buffer (default {_D['shuffle_buffer']})")
-    g.add_argument("--shards-per-round", type=_int(1), metavar="N",
+    g.add_argument("--shards-per-round", type=int_at_least(1), metavar="N",
                    help=f"shards each loader reads at once, interleaved at random (default {_D['shards_per_round']})")
 
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--model", choices=("paper", "tiny"),
                    help="paper: 13.76M parameters (DESIGN.md §5); tiny: 76K, same code path, for CPU (default paper)")
-    g.add_argument("--steps", type=_int(1), metavar="N",
+    g.add_argument("--steps", type=int_at_least(1), metavar="N",
                    help=f"optimiser steps of the whole run (default {_D['steps']})")
     g.add_argument("--lr", type=_float, metavar="LR", help=f"peak Adam learning rate (default {_D['lr']:g})")
     g.add_argument("--betas", type=_float, nargs=2, metavar=("B1", "B2"), help="Adam betas (default 0.9 0.999)")
     g.add_argument("--schedule", choices=SCHEDULES,
                    help="learning-rate schedule after warm-up: cosine to lr × --min-lr-ratio, step (× --gamma at each "
                    "fraction of the run in --milestones) or constant (default cosine)")
-    g.add_argument("--warmup", type=_int(0), metavar="N",
+    g.add_argument("--warmup", type=int_at_least(0), metavar="N",
                    help="linear warm-up steps (default: 1%% of --steps, at most 1000)")
     g.add_argument("--min-lr-ratio", type=_float, metavar="R",
                    help=f"final/peak lr of the cosine schedule (default {_D['min_lr_ratio']})")
@@ -112,7 +100,7 @@ examples:
                    help=f"clip the global gradient norm to C, 0 = off (default {_D['clip_norm']})")
     g.add_argument("--asymm-weight", type=_float, metavar="L",
                    help=f"weight of the multi-scale asymmetric sigma loss (default {_D['asymm_weight']}, the paper's)")
-    g.add_argument("--seed", type=_int(0), help="seed of the initial weights and of all data streams (default 0)")
+    g.add_argument("--seed", type=int_at_least(0), help="seed of the initial weights and of all data streams (default 0)")
 
     g = p.add_argument_group("validation and outputs")
     g.add_argument("--out", metavar="RUN", required=True, help="run folder (created); holds the checkpoints and logs")
@@ -120,18 +108,18 @@ examples:
                    help="validation set, repeatable: a folder of clean images (gets synthetic noise from "
                    "--val-profile with --val-seed), a folder with noisy/ and gt/ (real pairs, matched by name), or a "
                    "noisegen dataset folder (one exact pass). The first one picks best.pt")
-    g.add_argument("--val-every", type=_int(1), metavar="K",
+    g.add_argument("--val-every", type=int_at_least(1), metavar="K",
                    help=f"validate every K steps and at the end (default {_D['val_every']})")
     g.add_argument("--val-profile", metavar="NAME|FILE.json",
                    help="camera profile of synthetic validation noise (default: the training dataset's profile from "
                    "its dataset.json, else cbdnet)")
-    g.add_argument("--val-seed", type=_int(0), help="seed of the synthetic validation noise (default 0)")
-    g.add_argument("--val-max-images", type=_int(1), metavar="N",
+    g.add_argument("--val-seed", type=int_at_least(0), help="seed of the synthetic validation noise (default 0)")
+    g.add_argument("--val-max-images", type=int_at_least(1), metavar="N",
                    help="use the first N images of each set (default all; for a dataset folder, N per process)")
-    g.add_argument("--val-crop", type=_int(8), metavar="P", help="centre-crop validation images to P×P (default whole)")
-    g.add_argument("--ckpt-every", type=_int(1), metavar="K",
+    g.add_argument("--val-crop", type=int_at_least(8), metavar="P", help="centre-crop validation images to P×P (default whole)")
+    g.add_argument("--ckpt-every", type=int_at_least(1), metavar="K",
                    help=f"write RUN/last.pt every K steps (default {_D['ckpt_every']})")
-    g.add_argument("--log-every", type=_int(1), metavar="K",
+    g.add_argument("--log-every", type=int_at_least(1), metavar="K",
                    help=f"log the mean loss every K steps (default {_D['log_every']})")
     g.add_argument("--no-progress", action="store_const", const=False, help="no progress bar")
 
@@ -142,7 +130,7 @@ examples:
                    help="NHWC memory format (default on: faster on CUDA and, measured, on CPU)")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction,
                    help="torch.compile the model (slow start, faster long GPU runs; default off)")
-    g.add_argument("--threads", type=_int(1), metavar="N",
+    g.add_argument("--threads", type=int_at_least(1), metavar="N",
                    help="torch threads per training process on CPU (default: the cores left after the loader "
                    "workers, at least 1)")
     g.add_argument("--resume", action="store_true",
@@ -150,7 +138,7 @@ examples:
                    "them, and only these may change: --steps, --val*, --ckpt-every, --log-every, --workers, "
                    "--threads, --compile, --no-progress. Reaches the same weights as an uninterrupted run (same "
                    "--workers and --threads). Starts a new run when there is no checkpoint")
-    g.add_argument("--stop-after", type=_int(1), metavar="N",
+    g.add_argument("--stop-after", type=int_at_least(1), metavar="N",
                    help="stop this invocation once N steps in total are done, writing RUN/last.pt (e.g. to fit a "
                    "job time limit); the schedule still spans --steps; continue with --resume")
     p.set_defaults(func=_cmd_sn)
@@ -225,9 +213,9 @@ examples:
     p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (mean of the 8 "
                    "flip/rotation predictions, each transformed back)")
     p.add_argument("--json", metavar="OUT", help="write the full report (per image, per group, overall) as JSON")
-    p.add_argument("--tile", type=_int(8), metavar="T", help="denoise in TxT tiles (default: whole images, "
+    p.add_argument("--tile", type=int_at_least(8), metavar="T", help="denoise in TxT tiles (default: whole images, "
                    f"{AUTO_TILE} tiles above {AUTO_TILE_PIXELS} pixels)")
-    p.add_argument("--overlap", type=_int(0), metavar="O", help="minimum overlap of tiles in pixels "
+    p.add_argument("--overlap", type=int_at_least(0), metavar="O", help="minimum overlap of tiles in pixels "
                    "(default: a quarter of the tile, at most 64; tiles use the whole image's AIN statistics, so "
                    "only the receptive field at tile borders differs from a whole-image run)")
     p.add_argument("--tile-stats", action="store_true",
@@ -235,7 +223,7 @@ examples:
                    "faster for the paper model on CPU, measurably less accurate: see README); default: the whole "
                    "image's statistics, exact, one extra partial pass per AIN")
     p.add_argument("--group-regex", metavar="REGEX", help="regex with named groups camera, iso (noisegen.pairs)")
-    p.add_argument("--max-images", type=_int(1), metavar="N", help="first N pairs of each source")
+    p.add_argument("--max-images", type=int_at_least(1), metavar="N", help="first N pairs of each source")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
@@ -276,10 +264,10 @@ examples:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--sigma-map", action="store_true", help="also write the estimated sigma map as NAME_sigma.png")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip those inputs)")
-    p.add_argument("--tile", type=_int(8), metavar="T",
+    p.add_argument("--tile", type=int_at_least(8), metavar="T",
                    help=f"denoise in TxT tiles (default: whole images, {AUTO_TILE} tiles above "
                    f"{AUTO_TILE_PIXELS} pixels)")
-    p.add_argument("--overlap", type=_int(0), metavar="O",
+    p.add_argument("--overlap", type=int_at_least(0), metavar="O",
                    help="minimum overlap of tiles in pixels (default: a quarter of the tile, at most 64)")
     p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (8 times slower)")
     p.add_argument("--tile-stats", action="store_true",
@@ -338,22 +326,22 @@ examples:
                    help="`noisegen pack-pairs` dataset folder, or a folder of real pairs; for --mode n2n also a "
                    "folder of noisy images (those directly in it, sorted by name)")
     p.add_argument("--out", required=True, metavar="RUN_TF", help="run folder (created; must hold no last.pt)")
-    p.add_argument("--pairs", type=_int(1), metavar="K",
+    p.add_argument("--pairs", type=int_at_least(1), metavar="K",
                    help="use only the first K real pairs in the source's order (n2n: the first K noisy images; "
                    "default all)")
     p.add_argument("--mode", choices=TF_MODES, default=d["mode"],
                    help="tf: AINs + estimator + last conv (default); rt: all from SN; r: all from scratch; "
                    "n2n: the parameters of tf, self-supervised on noisy images (Neighbor2Neighbor)")
-    p.add_argument("--steps", type=_int(1), default=d["steps"], metavar="N", help=f"Adam steps (default {d['steps']})")
-    p.add_argument("--batch", type=_int(1), default=d["batch"], metavar="B",
+    p.add_argument("--steps", type=int_at_least(1), default=d["steps"], metavar="N", help=f"Adam steps (default {d['steps']})")
+    p.add_argument("--batch", type=int_at_least(1), default=d["batch"], metavar="B",
                    help=f"crops per step (default {d['batch']})")
-    p.add_argument("--patch", type=_int(4), default=d["patch"], metavar="P",
+    p.add_argument("--patch", type=int_at_least(4), default=d["patch"], metavar="P",
                    help=f"crop side, rounded down to the model's size multiple; n2n: must be a multiple of twice it "
                    f"(8) (default {d['patch']})")
     p.add_argument("--lr", type=_float, default=d["lr"], metavar="LR", help=f"Adam learning rate (default {d['lr']:g})")
-    p.add_argument("--seed", type=_int(0), default=d["seed"],
+    p.add_argument("--seed", type=int_at_least(0), default=d["seed"],
                    help="seed of the crops, of n2n's masks and of mode r's weights")
-    p.add_argument("--log-every", type=_int(1), default=d["log_every"], metavar="K",
+    p.add_argument("--log-every", type=int_at_least(1), default=d["log_every"], metavar="K",
                    help=f"log the mean L1 (n2n: the N2N loss and gamma) every K steps (default {d['log_every']})")
     p.add_argument("--n2n-ratio", type=_float, default=d["n2n_ratio"], metavar="R",
                    help="n2n: the regulariser's weight ramps linearly from 0 to R over the run (default "

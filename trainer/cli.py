@@ -100,7 +100,8 @@ examples:
                    help=f"clip the global gradient norm to C, 0 = off (default {_D['clip_norm']})")
     g.add_argument("--asymm-weight", type=_float, metavar="L",
                    help=f"weight of the multi-scale asymmetric sigma loss (default {_D['asymm_weight']}, the paper's)")
-    g.add_argument("--seed", type=int_at_least(0), help="seed of the initial weights and of all data streams (default 0)")
+    g.add_argument("--seed", type=int_at_least(0),
+                   help="seed of the initial weights and of all data streams (default 0)")
 
     g = p.add_argument_group("validation and outputs")
     g.add_argument("--out", metavar="RUN", required=True, help="run folder (created); holds the checkpoints and logs")
@@ -116,7 +117,8 @@ examples:
     g.add_argument("--val-seed", type=int_at_least(0), help="seed of the synthetic validation noise (default 0)")
     g.add_argument("--val-max-images", type=int_at_least(1), metavar="N",
                    help="use the first N images of each set (default all; for a dataset folder, N per process)")
-    g.add_argument("--val-crop", type=int_at_least(8), metavar="P", help="centre-crop validation images to P×P (default whole)")
+    g.add_argument("--val-crop", type=int_at_least(8), metavar="P",
+                   help="centre-crop validation images to P×P (default whole)")
     g.add_argument("--ckpt-every", type=int_at_least(1), metavar="K",
                    help=f"write RUN/last.pt every K steps (default {_D['ckpt_every']})")
     g.add_argument("--log-every", type=int_at_least(1), metavar="K",
@@ -332,7 +334,8 @@ examples:
     p.add_argument("--mode", choices=TF_MODES, default=d["mode"],
                    help="tf: AINs + estimator + last conv (default); rt: all from SN; r: all from scratch; "
                    "n2n: the parameters of tf, self-supervised on noisy images (Neighbor2Neighbor)")
-    p.add_argument("--steps", type=int_at_least(1), default=d["steps"], metavar="N", help=f"Adam steps (default {d['steps']})")
+    p.add_argument("--steps", type=int_at_least(1), default=d["steps"], metavar="N",
+                   help=f"Adam steps (default {d['steps']})")
     p.add_argument("--batch", type=int_at_least(1), default=d["batch"], metavar="B",
                    help=f"crops per step (default {d['batch']})")
     p.add_argument("--patch", type=int_at_least(4), default=d["patch"], metavar="P",

@@ -190,9 +190,28 @@ def _cmd_sn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_inference_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by `eval` and `denoise`: tiling, AIN statistics, self-ensemble, device, progress."""
+    from trainer.inference import AUTO_TILE, AUTO_TILE_PIXELS
+
+    p.add_argument("--tile", type=int_at_least(8), metavar="T", help="denoise in TxT tiles (default: whole images, "
+                   f"{AUTO_TILE} tiles above {AUTO_TILE_PIXELS} pixels)")
+    p.add_argument("--overlap", type=int_at_least(0), metavar="O", help="minimum overlap of tiles in pixels "
+                   "(default: a quarter of the tile, at most 64; tiles use the whole image's AIN statistics, so "
+                   "only the receptive field at tile borders differs from a whole-image run)")
+    p.add_argument("--tile-stats", action="store_true",
+                   help="tiled images: each tile normalises with its own AIN statistics, in one pass (11x faster "
+                   "than the default for the paper model on CPU, measured at 1.2 MP; it changes the result: see "
+                   "README); default: the whole image's statistics, exact, one extra partial pass per AIN")
+    p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (mean of the 8 "
+                   "flip/rotation predictions, each transformed back; 8 times slower)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
 def add_eval_command(sub: argparse._SubParsersAction) -> None:
     """`noisegen-train eval`: PSNR/SSIM of a checkpoint on real pairs (trainer.evaluate.EvalConfig)."""
-    from trainer.evaluate import AUTO_TILE, AUTO_TILE_PIXELS
+    from trainer.inference import AUTO_TILE, AUTO_TILE_PIXELS
 
     p = sub.add_parser(
         "eval", help="PSNR and SSIM of a checkpoint on real noisy/clean pairs",
@@ -212,22 +231,10 @@ examples:
     p.add_argument("--pairs", action="append", required=True, metavar="DIR|DATASET",
                    help="real pairs: a folder (noisy/ + gt/, *_real/*_mean names, SIDD scene folders) or a "
                    "`noisegen pack-pairs` dataset folder; repeatable")
-    p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (mean of the 8 "
-                   "flip/rotation predictions, each transformed back)")
     p.add_argument("--json", metavar="OUT", help="write the full report (per image, per group, overall) as JSON")
-    p.add_argument("--tile", type=int_at_least(8), metavar="T", help="denoise in TxT tiles (default: whole images, "
-                   f"{AUTO_TILE} tiles above {AUTO_TILE_PIXELS} pixels)")
-    p.add_argument("--overlap", type=int_at_least(0), metavar="O", help="minimum overlap of tiles in pixels "
-                   "(default: a quarter of the tile, at most 64; tiles use the whole image's AIN statistics, so "
-                   "only the receptive field at tile borders differs from a whole-image run)")
-    p.add_argument("--tile-stats", action="store_true",
-                   help="tiled images: each tile normalises with its own AIN statistics, in one pass (about 14x "
-                   "faster for the paper model on CPU, measurably less accurate: see README); default: the whole "
-                   "image's statistics, exact, one extra partial pass per AIN")
+    _add_inference_options(p)
     p.add_argument("--group-regex", metavar="REGEX", help="regex with named groups camera, iso (noisegen.pairs)")
     p.add_argument("--max-images", type=int_at_least(1), metavar="N", help="first N pairs of each source")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_eval)
 
 
@@ -244,7 +251,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def add_denoise_command(sub: argparse._SubParsersAction) -> None:
     """`noisegen-train denoise`: denoise image files into PNGs (trainer.denoise.DenoiseConfig)."""
-    from trainer.denoise import AUTO_TILE, AUTO_TILE_PIXELS, SIGMA_DISPLAY_MAX
+    from trainer.denoise import SIGMA_DISPLAY_MAX
+    from trainer.inference import AUTO_TILE, AUTO_TILE_PIXELS
 
     p = sub.add_parser(
         "denoise", help="denoise photos with a checkpoint, writing PNGs",
@@ -266,18 +274,7 @@ examples:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--sigma-map", action="store_true", help="also write the estimated sigma map as NAME_sigma.png")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip those inputs)")
-    p.add_argument("--tile", type=int_at_least(8), metavar="T",
-                   help=f"denoise in TxT tiles (default: whole images, {AUTO_TILE} tiles above "
-                   f"{AUTO_TILE_PIXELS} pixels)")
-    p.add_argument("--overlap", type=int_at_least(0), metavar="O",
-                   help="minimum overlap of tiles in pixels (default: a quarter of the tile, at most 64)")
-    p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (8 times slower)")
-    p.add_argument("--tile-stats", action="store_true",
-                   help="tiled images: each tile normalises with its own AIN statistics, in one pass (about 14x "
-                   "faster for the paper model on CPU, measurably less accurate: see README); default: the whole "
-                   "image's statistics, exact, one extra partial pass per AIN")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto", help="default auto (CUDA if any)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_inference_options(p)
     p.set_defaults(func=_cmd_denoise)
 
 

@@ -3,7 +3,7 @@
 For each input ``NAME.ext`` it writes ``OUT/NAME_denoised.png`` (uint8 sRGB, clipped and rounded)
 and, with ``sigma_map``, ``OUT/NAME_sigma.png``: the estimated noise level σ̂ per channel (sRGB
 [0, 1] scale) drawn linearly, black = 0 and white = SIGMA_DISPLAY_MAX, the same scale for every
-image so that pictures compare. Images above AUTO_TILE_PIXELS are denoised in tiles
+image so that pictures compare. Images above trainer.inference.AUTO_TILE_PIXELS are denoised in tiles
 (trainer.inference: whole-image AIN statistics, blended overlaps), so memory stays bounded
 whatever the size. Unreadable inputs, inputs whose output name another input already takes, and
 existing outputs (without ``overwrite``) are reported and skipped; the rest are still done.
@@ -16,11 +16,19 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from noisegen.images import ImageReadError, read_rgb8, write_png
 from noisegen.sources import IMAGE_EXTENSIONS
-from trainer.inference import default_overlap, image_to_tensor, load_model, predict, tile_calls, to_u8_tensor
+from trainer.inference import (
+    auto_tile,
+    check_tiling,
+    default_overlap,
+    image_to_tensor,
+    load_model,
+    predict,
+    resolve_device,
+    tile_calls,
+    to_u8_tensor,
+)
 from trainer.model import AIN
 
 __all__ = ["DenoiseConfig", "DenoiseResult", "SIGMA_DISPLAY_MAX", "output_paths", "denoise_images"]
@@ -28,9 +36,6 @@ __all__ = ["DenoiseConfig", "DenoiseResult", "SIGMA_DISPLAY_MAX", "output_paths"
 # σ̂ drawn white in the σ picture: 0.25 on the [0, 1] scale is far above the levels of the real
 # datasets (CC15/PolyU noise is ≈ 0.01–0.05), so the map never saturates in practice.
 SIGMA_DISPLAY_MAX = 0.25
-# Whole images up to this many pixels (as trainer.evaluate); tiles of AUTO_TILE above.
-AUTO_TILE_PIXELS = 1024 * 1024
-AUTO_TILE = 512
 
 
 @dataclass(frozen=True)
@@ -63,10 +68,7 @@ class DenoiseConfig:
         object.__setattr__(self, "images", (self.images,) if isinstance(self.images, str) else tuple(self.images))
         if not self.images:
             raise ValueError("denoise: give at least one IMAGE")
-        if self.tile is not None and self.tile < 8:
-            raise ValueError(f"denoise: --tile must be ≥ 8, got {self.tile}")
-        if self.overlap is not None and (self.overlap < 0 or (self.tile is not None and self.overlap >= self.tile)):
-            raise ValueError(f"denoise: --overlap must be ≥ 0 and smaller than --tile, got {self.overlap}")
+        check_tiling("denoise", self.tile, self.overlap)
 
 
 @dataclass
@@ -98,18 +100,13 @@ def _expand(entries: tuple[str, ...], skipped: list[str]) -> list[Path]:
     return files
 
 
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
 
 def denoise_images(config: DenoiseConfig, *, echo=print) -> DenoiseResult:
     """Denoise every input (module docstring); returns what was written and what was skipped, with why."""
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    model, _ = load_model(config.checkpoint, device=_resolve_device(config.device))
+    model, _ = load_model(config.checkpoint, device=resolve_device(config.device))
     device = next(model.parameters()).device
     n_ain = sum(isinstance(m, AIN) for m in model.modules())
     out = Path(config.out)
@@ -137,7 +134,7 @@ def denoise_images(config: DenoiseConfig, *, echo=print) -> DenoiseResult:
             result.skipped.append(f"{f}: {exc}")
             continue
         h, w = noisy.shape[:2]
-        tile = config.tile if config.tile is not None else (AUTO_TILE if h * w > AUTO_TILE_PIXELS else None)
+        tile = auto_tile(h, w, config.tile)
         if tile is not None and (h > tile or w > tile):
             ov = config.overlap if config.overlap is not None else default_overlap(tile)
             steps = tile_calls(h, w, tile, ov, model.config.size_multiple, n_ain, not config.tile_stats)

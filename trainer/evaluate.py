@@ -25,17 +25,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from trainer.inference import image_to_tensor, load_model, predict, to_u8_tensor
+from trainer.inference import (
+    auto_tile,
+    check_tiling,
+    image_to_tensor,
+    load_model,
+    predict,
+    resolve_device,
+    to_u8_tensor,
+)
 from trainer.metrics import psnr_u8
 
-__all__ = ["EvalConfig", "ssim_u8", "iter_pairs", "evaluate_checkpoint", "AUTO_TILE_PIXELS"]
+__all__ = ["EvalConfig", "ssim_u8", "iter_pairs", "evaluate_checkpoint"]
 
-# Images above this many pixels are tiled when no --tile is given: ≈ 2 GiB of activations for the
-# paper model on CPU at 1 MP (measured order of magnitude; the 256-channel stage dominates).
-AUTO_TILE_PIXELS = 1024 * 1024
-AUTO_TILE = 512
 # skimage.metrics.structural_similarity defaults (Wang et al. 2004).
 _SSIM_WIN, _SSIM_K1, _SSIM_K2 = 7, 0.01, 0.03
 
@@ -69,10 +72,7 @@ class EvalConfig:
         object.__setattr__(self, "pairs", (self.pairs,) if isinstance(self.pairs, str) else tuple(self.pairs))
         if not self.pairs:
             raise ValueError("eval: give at least one --pairs folder")
-        if self.tile is not None and self.tile < 8:
-            raise ValueError(f"eval: --tile must be ≥ 8, got {self.tile}")
-        if self.overlap is not None and (self.overlap < 0 or (self.tile is not None and self.overlap >= self.tile)):
-            raise ValueError(f"eval: --overlap must be ≥ 0 and smaller than --tile, got {self.overlap}")
+        check_tiling("eval", self.tile, self.overlap)
 
 
 def _box_mean(a: np.ndarray, k: int) -> np.ndarray:
@@ -182,11 +182,6 @@ def iter_pairs(path: str, *, group_regex: str | None = None, max_images: int | N
     return _Source(str(p), "pairs", len(pairs), skipped, items=from_folder)
 
 
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
 
 def _mean(rows: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in rows])) if rows else math.nan
@@ -208,7 +203,7 @@ def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
 
     from trainer.checkpoint import versions
 
-    device = _resolve_device(config.device)
+    device = resolve_device(config.device)
     model, state = load_model(config.checkpoint, device=device)
     sources = [iter_pairs(s, group_regex=config.group_regex, max_images=config.max_images) for s in config.pairs]
     rows: list[dict] = []
@@ -223,7 +218,7 @@ def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
                     skipped.append(f"{item.id}: {item.error}")
                     continue
                 h, w = item.noisy.shape[:2]
-                tile = config.tile if config.tile is not None else (AUTO_TILE if h * w > AUTO_TILE_PIXELS else None)
+                tile = auto_tile(h, w, config.tile)
                 x = image_to_tensor(item.noisy, device)
                 out, _ = predict(model, x, tile=tile, overlap=config.overlap, ensemble=config.ensemble,
                                  global_norm=not config.tile_stats)

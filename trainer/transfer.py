@@ -43,7 +43,7 @@ import torch
 from trainer.checkpoint import save_checkpoint, versions
 from trainer.config import ModelConfig
 from trainer.data import dihedral
-from trainer.inference import load_model
+from trainer.inference import load_model, resolve_device
 from trainer.losses import tf_loss
 from trainer.metrics import MetricsLog
 from trainer.model import AIN, AINDNet, NoiseEstimator, count_parameters, freeze_for_tf
@@ -213,8 +213,7 @@ def transfer(config: TFConfig, *, echo=print) -> Path:
     out = Path(config.out)
     if (out / "last.pt").exists():
         raise FileExistsError(f"{out}/last.pt exists; choose a new --out folder")
-    device = torch.device("cuda" if config.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if config.device == "auto" else config.device)
+    device = resolve_device(config.device)
     init = resolve_init(config.init)
     model, state = load_model(init, device="cpu")
     if config.mode == "r":

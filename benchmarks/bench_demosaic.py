@@ -2,7 +2,7 @@
 
 Single thread (NUMBA_NUM_THREADS=1 is set before numba is imported), after warm-up, median of N
 runs per implementation, the two timed in alternating blocks. Prints ms per demosaic (public
-`noisegen.bayer.demosaic`, input checks and output allocation included; float64 input for
+`noisegen.isp.bayer.demosaic`, input checks and output allocation included; float64 input for
 colour-demosaicing, its native type) and the speedup of ours.
 
     python benchmarks/bench_demosaic.py [--size 256] [--runs 200] [--pattern RGGB]
@@ -56,7 +56,7 @@ def main() -> None:
     # Run from a checkout without `pip install -e .`: make the repository root importable.
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-    from noisegen.bayer import demosaic, mosaic
+    from noisegen.isp.bayer import demosaic, mosaic
 
     rng = np.random.default_rng(0)
     img = rng.random((args.size, args.size, 3), dtype=np.float32)

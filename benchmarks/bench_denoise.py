@@ -34,7 +34,7 @@ import torch
 from PIL import Image
 
 import noisegen as ng
-from noisegen.images import read_rgb8, write_png
+from noisegen.dataset.images import read_rgb8, write_png
 from trainer.checkpoint import save_checkpoint
 from trainer.config import MODEL_CONFIGS
 from trainer.inference import image_to_tensor, load_model, predict, tile_calls, tile_starts, to_u8_tensor

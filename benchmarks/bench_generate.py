@@ -6,7 +6,7 @@ sample, where the time goes, and the peak memory of a worker.
 Sources: Kodak24 from ../shared/data when present (768×512), else the photos bundled with
 scikit-image. Profile cbdnet, 256×256 random crops, PNG compress_level 1, shards written to a
 temporary folder on the local disk (fsync included). Every run is the library call the CLI makes
-(noisegen.generate.generate), so the wall time includes the source scan, worker start-up (loky),
+(noisegen.dataset.generate.generate), so the wall time includes the source scan, worker start-up (loky),
 index.parquet and dataset.json.
 
 - Throughput: wall time of the whole run with workers=1 (in process) and workers=all cores (loky,
@@ -36,9 +36,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from noisegen.generate import GenerateConfig, default_workers, generate
-from noisegen.images import read_rgb8
-from noisegen.samples import sample_photo_paths
+from noisegen.dataset.generate import GenerateConfig, default_workers, generate
+from noisegen.dataset.images import read_rgb8
+from noisegen.dataset.samples import sample_photo_paths
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "Kodak24"
 QUIET = dict(progress=False, echo=lambda s: None)
@@ -53,7 +53,7 @@ def _fresh_pool() -> None:
 
 def _cpu_task(n: int) -> float:
     """A fixed CPU-bound job (PNG-encode a noise image n times); returns its own wall time."""
-    from noisegen.png import encode_png
+    from noisegen.dataset.png import encode_png
 
     img = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
     t0 = time.perf_counter()

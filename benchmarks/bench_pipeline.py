@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from numpy_chain import numpy_synthesize  # noqa: E402
 
 import noisegen as ng  # noqa: E402
-from noisegen.images import read_rgb8  # noqa: E402
-from noisegen.samples import sample_photo_paths  # noqa: E402
+from noisegen.dataset.images import read_rgb8  # noqa: E402
+from noisegen.dataset.samples import sample_photo_paths  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "Kodak24"
 

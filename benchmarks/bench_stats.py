@@ -43,9 +43,9 @@ def _median_ms(fn, runs: int) -> float:
 def bench_kernels(runs: int) -> None:
     from numpy_nlf import image_stats_numpy
 
-    from noisegen.crf import load_bank
-    from noisegen.nlf import image_stats
-    from noisegen.nlf_model import code_moments, code_variance, code_variance_table
+    from noisegen.analysis.model_stats import code_moments, code_variance, code_variance_table
+    from noisegen.analysis.nlf import image_stats
+    from noisegen.crf.io import load_bank
 
     rng = np.random.default_rng(0)
     clean = rng.integers(0, 256, (512, 512, 3), dtype=np.uint8)
@@ -64,7 +64,7 @@ def bench_kernels(runs: int) -> None:
 
 
 def bench_pairs() -> None:
-    from noisegen.stats import StatsConfig, pairs_stats
+    from noisegen.analysis.stats import StatsConfig, pairs_stats
 
     roots = [DATA / "PolyU100", DATA / "CC60"]
     if not all(r.is_dir() for r in roots):
@@ -82,9 +82,9 @@ def bench_calibrate() -> None:
     from PIL import Image
 
     import noisegen as ng
-    from noisegen.calibrate import CalibrateConfig, calibrate
-    from noisegen.images import read_rgb8
-    from noisegen.samples import sample_photo_paths
+    from noisegen.analysis.calibrate import CalibrateConfig, calibrate
+    from noisegen.dataset.images import read_rgb8
+    from noisegen.dataset.samples import sample_photo_paths
 
     hidden = ng.SampleParams(crf="gamma-2.0", sigma_s=(0.055,) * 3, sigma_c=(0.013,) * 3, pattern="GRBG",
                              demosaic="malvar", jpeg_quality=87)

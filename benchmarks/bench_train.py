@@ -36,7 +36,7 @@ from pathlib import Path
 import psutil
 import torch
 
-from noisegen.generate import GenerateConfig, generate
+from noisegen.dataset.generate import GenerateConfig, generate
 from trainer.config import MODEL_CONFIGS
 from trainer.data import expand_shards
 from trainer.loader import build_train_stream, make_train_loader

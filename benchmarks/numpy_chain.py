@@ -14,8 +14,8 @@ import colour_demosaicing as cd
 import numpy as np
 from PIL import Image
 
-from noisegen.crf import load_bank
-from noisegen.params import SampleParams
+from noisegen.crf.io import load_bank
+from noisegen.isp.params import SampleParams
 
 __all__ = ["numpy_synthesize"]
 

@@ -1,4 +1,4 @@
-"""A plain-numpy implementation of noisegen.nlf.image_stats: the oracle of tests/test_nlf.py and
+"""A plain-numpy implementation of noisegen.analysis.nlf.image_stats: the oracle of tests/test_nlf.py and
 the baseline of bench_stats.py.
 
 Built from bincount, where and products over whole arrays (no σ map): the same sums as the numba
@@ -11,13 +11,13 @@ import math
 
 import numpy as np
 
-from noisegen.nlf import LAGS, LEVELS, PAIRS, NoiseStats
+from noisegen.analysis.nlf import LAGS, LEVELS, PAIRS, NoiseStats
 
 __all__ = ["image_stats_numpy"]
 
 
 def image_stats_numpy(clean: np.ndarray, noisy: np.ndarray) -> NoiseStats:
-    """NoiseStats of one (clean, noisy) pair of uint8 H×W×3 images, as noisegen.nlf.image_stats."""
+    """NoiseStats of one (clean, noisy) pair of uint8 H×W×3 images, as noisegen.analysis.nlf.image_stats."""
     h, w, _ = clean.shape
     st = NoiseStats(n_images=1, n_pixels=h * w)
     x = clean.astype(np.int64)

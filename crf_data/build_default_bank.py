@@ -44,7 +44,8 @@ except ImportError:  # running the script from a checkout without `pip install -
 import colour  # noqa: E402
 import colour.models as cm  # noqa: E402
 
-from noisegen.crf import LINEAR, CRFBank, save_bank  # noqa: E402
+from noisegen.crf.bank import LINEAR, CRFBank
+from noisegen.crf.io import save_bank  # noqa: E402
 
 GRID_POINTS = 1024
 GAMMAS = (1.6, 1.8, 2.0, 2.2, 2.4, 2.6)

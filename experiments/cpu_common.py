@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import noisegen as ng
-from noisegen.generate import GenerateConfig, generate
+from noisegen.dataset.generate import GenerateConfig, generate
 from trainer.loop import train
 from trainer.train_config import TrainConfig
 

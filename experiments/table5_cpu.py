@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from cpu_common import DATA, cbsd68_dataset, require_data, train_tiny_sn
 
-from noisegen.pack_pairs import PackPairsConfig, pack_pairs
+from noisegen.dataset.pack_pairs import PackPairsConfig, pack_pairs
 from trainer.evaluate import EvalConfig, evaluate_checkpoint
 from trainer.transfer import TFConfig, transfer
 

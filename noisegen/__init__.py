@@ -6,36 +6,50 @@ Public API (DESIGN.md §8):
     prof = ng.get_profile("cbdnet")            # or ng.load_profile("my.json")
     params = ng.sample_params(prof, rng)       # rng: np.random.Generator
     s = ng.synthesize(clean_u8, params, seed=0)  # .clean, .noisy, .sigma_raw, .params
+    ds = ng.open_dataset("out/")               # decoded samples of a dataset
+
+The names are resolved on first use (PEP 562), so ``import noisegen`` stays cheap and importing
+one subpackage (e.g. the dataset reader, which must not pull in numba) does not import the others.
+
+Subpackages: ``isp`` (the camera model), ``crf`` (response curve banks), ``kernels`` (numba),
+``dataset`` (format, writer, reader, generation), ``analysis`` (noise statistics, calibration,
+realism), ``cli`` (the ``noisegen`` command).
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from noisegen.dataset import open_dataset
-from noisegen.params import SampleParams
-from noisegen.pipeline import Synthesis, synthesize
-from noisegen.profiles import (
-    BUILTIN_PROFILES,
-    CameraProfile,
-    fix,
-    get_profile,
-    load_profile,
-    resolve_profile,
-    save_profile,
-)
-from noisegen.sampling import sample_params
+import importlib
+from typing import Any
 
-__all__ = [
-    "__version__",
-    "SampleParams",
-    "CameraProfile",
-    "BUILTIN_PROFILES",
-    "Synthesis",
-    "synthesize",
-    "sample_params",
-    "get_profile",
-    "load_profile",
-    "save_profile",
-    "resolve_profile",
-    "fix",
-    "open_dataset",
-]
+from noisegen.version import __version__
+
+# public name -> module that defines it
+_API = {
+    "SampleParams": "noisegen.isp.params",
+    "Synthesis": "noisegen.isp.pipeline",
+    "synthesize": "noisegen.isp.pipeline",
+    "sample_params": "noisegen.isp.sampling",
+    "BUILTIN_PROFILES": "noisegen.isp.profiles",
+    "CameraProfile": "noisegen.isp.profiles",
+    "fix": "noisegen.isp.profiles",
+    "get_profile": "noisegen.isp.profiles",
+    "load_profile": "noisegen.isp.profiles",
+    "resolve_profile": "noisegen.isp.profiles",
+    "save_profile": "noisegen.isp.profiles",
+    "open_dataset": "noisegen.dataset.reader",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'noisegen' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,5 +1,5 @@
 import sys
 
-from noisegen.cli import main
+from noisegen.cli.main import main
 
 sys.exit(main())

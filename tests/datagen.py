@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from noisegen.generate import GenerateConfig, generate
-from noisegen.images import read_rgb8
-from noisegen.profiles import fix, get_profile
-from noisegen.samples import sample_photo_paths
+from noisegen.dataset.generate import GenerateConfig, generate
+from noisegen.dataset.images import read_rgb8
+from noisegen.dataset.samples import sample_photo_paths
+from noisegen.isp.profiles import fix, get_profile
 
 # (height, width) of the test photos: non-square and odd sizes.
 SIZES = ((90, 120), (140, 100), (65, 77))

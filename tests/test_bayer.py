@@ -1,4 +1,4 @@
-"""Tests for noisegen.bayer: Bayer mosaic and demosaic (bilinear, Malvar-He-Cutler 2004).
+"""Tests for noisegen.isp.bayer: Bayer mosaic and demosaic (bilinear, Malvar-He-Cutler 2004).
 
 Oracle: colour-demosaicing (mosaicing_CFA_Bayer, demosaicing_CFA_Bayer_bilinear,
 demosaicing_CFA_Bayer_Malvar2004). It convolves with scipy's half-sample "reflect" border, which
@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from noisegen.bayer import DEMOSAIC_METHODS, BayerPattern, demosaic, mosaic, parse_pattern
+from noisegen.isp.bayer import DEMOSAIC_METHODS, BayerPattern, demosaic, mosaic, parse_pattern
 
 cd = pytest.importorskip("colour_demosaicing")
 

@@ -8,15 +8,15 @@ import pytest
 from PIL import Image
 
 import noisegen as ng
-from noisegen.calibrate import CalibrateConfig, calibrate, select_pairs
-from noisegen.calibrate_search import aitken
-from noisegen.cli import main
-from noisegen.crf import load_bank
-from noisegen.images import read_rgb8
-from noisegen.nlf import image_stats, merge
-from noisegen.nlf_model import binned_model_std, code_moments
-from noisegen.pairs import scan_pairs
-from noisegen.samples import sample_photo_paths
+from noisegen.analysis.calibrate import CalibrateConfig, calibrate, select_pairs
+from noisegen.analysis.calibrate_search import aitken
+from noisegen.analysis.model_stats import binned_model_std, code_moments
+from noisegen.analysis.nlf import image_stats, merge
+from noisegen.cli.main import main
+from noisegen.crf.io import load_bank
+from noisegen.dataset.images import read_rgb8
+from noisegen.dataset.pairs import scan_pairs
+from noisegen.dataset.samples import sample_photo_paths
 
 # The hidden camera: parameters the calibration is not told. JPEG 87 and GRBG are not on its search
 # grid (it tries RGGB and JPEG 98, 95, 90, 85, ...).

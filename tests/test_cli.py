@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from noisegen.cli import main
+from noisegen.cli.main import main
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ import colour
 import numpy as np
 import pytest
 
-from noisegen.color import (
+from noisegen.isp.color import (
     SRGB_TO_XYZ,
     XYZ_TO_CAMERA_BROOKS,
     apply_matrix,

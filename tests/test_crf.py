@@ -1,4 +1,4 @@
-"""Tests for noisegen.crf (bank format, lookup tables, wrappers), crf_plot and the `crf` CLI.
+"""Tests for noisegen.crf.bank (bank format, lookup tables, wrappers), crf_plot and the `crf` CLI.
 
 Oracles: colour-science's transfer functions (recomputed here with the bank's documented
 normalisation), np.interp for the lookup kernels, and exact pseudo-inverse properties.
@@ -14,8 +14,8 @@ import colour
 import numpy as np
 import pytest
 
-from noisegen.cli_crf import add_crf_commands
-from noisegen.crf import (
+from noisegen.cli.crf import add_crf_commands
+from noisegen.crf.bank import (
     CRF,
     INVERSE_SAMPLES,
     LINEAR,
@@ -24,13 +24,9 @@ from noisegen.crf import (
     crf_inverse,
     crf_inverse_u8,
     invert_curve,
-    list_banks,
-    load_bank,
-    save_bank,
-    shipped_bank_dir,
-    user_bank_dir,
 )
-from noisegen.crf_plot import describe_bank, plot_bank
+from noisegen.crf.io import list_banks, load_bank, save_bank, shipped_bank_dir, user_bank_dir
+from noisegen.crf.plot import describe_bank, plot_bank
 from noisegen.kernels.lut import _lut_gather_u8, _lut_interp
 
 ROUND_TRIP_BOUND = 1.0 / (INVERSE_SAMPLES - 1) + 1e-6   # LUT step of the inverse table, float32 slack
@@ -362,13 +358,29 @@ def test_bank_constructor_adds_linear_and_is_read_only():
 # Files, lookup and cache
 
 
-def test_file_functions_live_in_crf_io_and_are_reexported_by_crf():
+def test_crf_package_exports_the_bank_types_and_the_file_functions():
     import noisegen.crf
-    import noisegen.crf_io
+    import noisegen.crf.bank
+    import noisegen.crf.io
 
-    for name in noisegen.crf_io.__all__:
-        assert getattr(noisegen.crf, name) is getattr(noisegen.crf_io, name), name
+    for module in (noisegen.crf.io, noisegen.crf.bank):
+        for name in module.__all__:
+            if name in noisegen.crf.__all__:
+                assert getattr(noisegen.crf, name) is getattr(module, name), name
+    for name in ("CRFBank", "CRF", "load_bank", "save_bank", "list_banks"):
         assert name in noisegen.crf.__all__, name
+
+
+def test_bank_types_do_not_import_the_file_functions():
+    # noisegen.crf.io imports noisegen.crf.bank, never the other way round (no import loop)
+    import ast
+    import inspect
+
+    import noisegen.crf.bank
+
+    tree = ast.parse(inspect.getsource(noisegen.crf.bank))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "noisegen.crf.io" not in imported and "noisegen.crf" not in imported
 
 
 def test_save_load_round_trip_is_exact_and_reproducible(tmp_path, bank):

@@ -1,4 +1,4 @@
-"""Tests for noisegen.crf_import: DoRF text files and CBDNet's .mat tables, and `crf import`.
+"""Tests for noisegen.crf.dorf: DoRF text files and CBDNet's .mat tables, and `crf import`.
 
 Real DoRF tables (CBDNet's copies) are read from ../shared/data/crf (see SOURCE.md there); the
 dorfCurves.txt reader is checked on a small synthetic file in the same format.
@@ -13,18 +13,10 @@ import numpy as np
 import pytest
 import scipy.io as sio
 
-from noisegen.cli_crf import add_crf_commands
-from noisegen.crf import (
-    INVERSE_SAMPLES,
-    LINEAR,
-    crf_forward,
-    crf_inverse,
-    crf_inverse_u8,
-    load_bank,
-    save_bank,
-    user_bank_dir,
-)
-from noisegen.crf_import import import_bank, read_cbdnet_crf_mat, read_dorf_txt
+from noisegen.cli.crf import add_crf_commands
+from noisegen.crf.bank import INVERSE_SAMPLES, LINEAR, crf_forward, crf_inverse, crf_inverse_u8
+from noisegen.crf.dorf import import_bank, read_cbdnet_crf_mat, read_dorf_txt
+from noisegen.crf.io import load_bank, save_bank, user_bank_dir
 
 CRF_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crf"
 ROUND_TRIP_BOUND = 1.0 / (INVERSE_SAMPLES - 1) + 1e-6

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from test_evaluate import make_checkpoint, make_image
 
-from noisegen.images import read_rgb8, write_png
+from noisegen.dataset.images import read_rgb8, write_png
 from trainer.cli import main as cli_main
 from trainer.denoise import SIGMA_DISPLAY_MAX, DenoiseConfig, denoise_images, output_paths
 from trainer.inference import image_to_tensor, load_model, predict, tile_calls, to_u8_tensor

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from noisegen.cli import main
-from noisegen.download import DownloadError, UnsafeArchiveError, extract_safely, fetch
+from noisegen.cli.main import main
+from noisegen.dataset.download import DownloadError, UnsafeArchiveError, extract_safely, fetch
 
 
 class _Server:

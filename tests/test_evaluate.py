@@ -16,7 +16,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from noisegen.images import write_png
+from noisegen.dataset.images import write_png
 from trainer.checkpoint import save_checkpoint
 from trainer.cli import main as cli_main
 from trainer.config import ModelConfig
@@ -209,7 +209,7 @@ def test_eval_missing_folder_is_an_error(setup, tmp_path, capsys):
 
 
 def test_eval_on_a_pack_pairs_dataset_matches_the_folder(setup, tmp_path):
-    from noisegen.pack_pairs import PackPairsConfig, pack_pairs
+    from noisegen.dataset.pack_pairs import PackPairsConfig, pack_pairs
 
     ckpt, pairs = setup
     pack_pairs(PackPairsConfig(pairs=(str(pairs),), out=str(tmp_path / "packed"), whole=("all",)), progress=False,

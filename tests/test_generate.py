@@ -16,11 +16,11 @@ from datagen import file_digests, make_photos, small_config
 from PIL import Image
 
 import noisegen as ng
-from noisegen.cli import main
-from noisegen.generate import GenerateConfig, generate
-from noisegen.images import read_rgb8
-from noisegen.manifest import read_index
-from noisegen.shards import MEMBERS, decode_sigma
+from noisegen.cli.main import main
+from noisegen.dataset.generate import GenerateConfig, generate
+from noisegen.dataset.images import read_rgb8
+from noisegen.dataset.manifest import read_index
+from noisegen.dataset.writer import MEMBERS, decode_sigma
 
 QUIET = dict(progress=False, echo=lambda s: None)
 
@@ -197,7 +197,7 @@ def test_resume_refuses_changed_options(photos, tmp_path):
     (out / "dataset.json").unlink()  # pretend the run stopped before the end
     (out / ".partial").mkdir()
     cfg = small_config(photos, out)
-    from noisegen.generate import _fingerprint, _plan, _scan  # the plan.json a run writes first
+    from noisegen.dataset.generate import _fingerprint, _plan, _scan  # the plan.json a run writes first
 
     scan = _scan(cfg)
     (out / ".partial" / "plan.json").write_text(json.dumps(_fingerprint(cfg, scan, _plan(cfg, scan))))

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from noisegen.images import ImageReadError, read_rgb8
+from noisegen.dataset.images import ImageReadError, read_rgb8
+from noisegen.dataset.png import decode_png16, inflate_idat
 from noisegen.kernels.unfilter import _png_unfilter
-from noisegen.png import decode_png16, inflate_idat
 
 
 def _paeth(a, b, c):

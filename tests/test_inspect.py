@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from datagen import make_photos, small_config
 
-from noisegen.cli import main
-from noisegen.generate import generate
+from noisegen.cli.main import main
+from noisegen.dataset.generate import generate
 
 
 @pytest.fixture(scope="module")

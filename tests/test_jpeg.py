@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from noisegen.jpeg import jpeg_decode, jpeg_encode, jpeg_roundtrip
+from noisegen.isp.jpeg import jpeg_decode, jpeg_encode, jpeg_roundtrip
 
 simplejpeg = pytest.importorskip("simplejpeg")
 

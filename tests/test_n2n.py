@@ -18,7 +18,7 @@ import torch
 from scipy import stats
 from test_evaluate import make_checkpoint, make_image
 
-from noisegen.images import write_png
+from noisegen.dataset.images import write_png
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main as cli_main
 from trainer.config import ModelConfig

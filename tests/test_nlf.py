@@ -1,4 +1,4 @@
-"""noisegen.nlf / nlf_model / nlf_fit: known values, numba == numpy references, the exact model, the fit."""
+"""noisegen.analysis.nlf / nlf_model / nlf_fit: known values, numba == numpy references, the exact model, the fit."""
 
 import json
 import math
@@ -10,9 +10,9 @@ import pytest
 from scipy.special import ndtr
 
 import noisegen as ng
-from noisegen.crf import crf_inverse_u8, load_bank
-from noisegen.images import read_rgb8
-from noisegen.nlf import (
+from noisegen.analysis.fit import fit_sigma
+from noisegen.analysis.model_stats import binned_model_std, code_moments, code_thresholds, code_variance, demosaic_gains
+from noisegen.analysis.nlf import (
     LAGS,
     NoiseStats,
     accumulate,
@@ -25,9 +25,10 @@ from noisegen.nlf import (
     raw_nlf_from_stats,
     summarize,
 )
-from noisegen.nlf_fit import fit_sigma
-from noisegen.nlf_model import binned_model_std, code_moments, code_thresholds, code_variance, demosaic_gains
-from noisegen.samples import sample_photo_paths
+from noisegen.crf.bank import crf_inverse_u8
+from noisegen.crf.io import load_bank
+from noisegen.dataset.images import read_rgb8
+from noisegen.dataset.samples import sample_photo_paths
 
 # The plain-numpy reference of image_stats is shared with benchmarks/bench_stats.py.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))

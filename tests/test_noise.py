@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from noisegen.bayer import BayerPattern
-from noisegen.kernels.gauss import ZIG_F, ZIG_X, _gauss_cfa, _gauss_rgb, _sigma_map, _standard_normal
-from noisegen.noise import (
+from noisegen.isp.bayer import BayerPattern
+from noisegen.isp.noise import (
     BROOKS_LOG_SHOT,
     add_raw_noise,
     add_raw_noise_u8,
@@ -19,6 +18,7 @@ from noisegen.noise import (
     sigma_raw,
     standard_normal,
 )
+from noisegen.kernels.gauss import ZIG_F, ZIG_X, _gauss_cfa, _gauss_rgb, _sigma_map, _standard_normal
 
 
 def _ref_sigma(L, s, c):

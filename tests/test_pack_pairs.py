@@ -9,10 +9,10 @@ import pytest
 from PIL import Image
 
 import noisegen as ng
-from noisegen.cli import main
-from noisegen.manifest import read_index
-from noisegen.pack_pairs import PackPairsConfig, assign_splits, pack_pairs, parse_split
-from noisegen.pairs import scan_pairs
+from noisegen.cli.main import main
+from noisegen.dataset.manifest import read_index
+from noisegen.dataset.pack_pairs import PackPairsConfig, assign_splits, pack_pairs, parse_split
+from noisegen.dataset.pairs import scan_pairs
 
 SCENES = ("desk", "toy", "wall", "door", "lamp")
 

@@ -1,4 +1,4 @@
-"""noisegen.pairs: layouts (noisy/+gt/, SIDD, flat), name rules, --group-regex, bad inputs listed and skipped."""
+"""noisegen.dataset.pairs: layouts (noisy/+gt/, SIDD, flat), name rules, --group-regex, bad inputs listed and skipped."""
 
 from collections import Counter
 from pathlib import Path
@@ -8,8 +8,8 @@ import pytest
 from conftest import shared_data
 from PIL import Image
 
-from noisegen.images import ImageReadError
-from noisegen.pairs import compile_group_regex, load_pair, pair_key, parse_name, scan_pairs
+from noisegen.dataset.images import ImageReadError
+from noisegen.dataset.pairs import compile_group_regex, load_pair, pair_key, parse_name, scan_pairs
 
 
 def _png(path: Path, h: int = 16, w: int = 20, value: int = 100) -> Path:

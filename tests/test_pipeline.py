@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import norm, poisson
 
 import noisegen as ng
-from noisegen.crf import load_bank
+from noisegen.crf.io import load_bank
 
 LINEAR = ng.SampleParams(camera="test", crf="linear", sigma_s=(0.08,) * 3, sigma_c=(0.02,) * 3)
 
@@ -148,7 +148,7 @@ def test_bad_inputs(photo_u8):
 
 
 def test_render_kernel_vs_numpy(rng):
-    from noisegen.pipeline import render_u8
+    from noisegen.isp.pipeline import render_u8
 
     L = rng.uniform(-0.1, 1.1, size=(37, 53, 3)).astype(np.float32)  # out-of-range values clip
     for name in ("sRGB", "gamma-2.2", "linear"):

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from noisegen.plan import MIN_SHARDS, ShardPlan, image_key, samples_per_shard_for
-from noisegen.sources import SourceImage
+from noisegen.dataset.plan import MIN_SHARDS, ShardPlan, image_key, samples_per_shard_for
+from noisegen.dataset.sources import SourceImage
 
 
 def _images(*sizes):

@@ -1,4 +1,4 @@
-"""noisegen.png: standard PNG that Pillow decodes exactly, deterministic, bad input refused."""
+"""noisegen.dataset.png: standard PNG that Pillow decodes exactly, deterministic, bad input refused."""
 
 import io
 import zlib
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from noisegen.png import encode_png
+from noisegen.dataset.png import encode_png
 
 
 def _decode(data: bytes) -> tuple[np.ndarray, str]:

@@ -5,9 +5,9 @@ import pytest
 from datagen import make_photos, small_config
 from PIL import Image
 
-from noisegen.cli import main
-from noisegen.generate import generate
-from noisegen.preview import PreviewConfig, contact_sheet, load_samples, select_keys
+from noisegen.analysis.preview import PreviewConfig, contact_sheet, load_samples, select_keys
+from noisegen.cli.main import main
+from noisegen.dataset.generate import generate
 
 
 @pytest.fixture(scope="module")

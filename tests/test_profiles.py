@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import noisegen as ng
-from noisegen.profiles import BUILTIN_PROFILES, CBDNET_DEFAULT_CURVES, CameraProfile
+from noisegen.isp.profiles import BUILTIN_PROFILES, CBDNET_DEFAULT_CURVES, CameraProfile
 
 
 @pytest.mark.parametrize("name", list(BUILTIN_PROFILES))
@@ -95,7 +95,7 @@ def test_fix_pins_every_parameter():
 
 
 def test_other_bank_draws_over_all_its_curves(tmp_path, monkeypatch):
-    from noisegen.crf import load_bank, save_bank
+    from noisegen.crf.io import load_bank, save_bank
 
     monkeypatch.setenv("NOISEGEN_CRF_DIR", str(tmp_path))
     save_bank(load_bank("default"), tmp_path / "copy.npz")

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import noisegen as ng
-from noisegen.shards import SIGMA_STEP, DeterministicTarWriter, decode_sigma, encode_png, encode_sigma
+from noisegen.dataset.writer import SIGMA_STEP, DeterministicTarWriter, decode_sigma, encode_png, encode_sigma
 
 
 @pytest.mark.parametrize("profile", ["cbdnet", "unprocess", "gauss", "poisson5_50"])

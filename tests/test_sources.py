@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from noisegen.sources import discover, probe, scan_sources, waterloo_root
+from noisegen.dataset.sources import discover, probe, scan_sources, waterloo_root
 
 
 def _png(path, h=40, w=50, mode="RGB"):

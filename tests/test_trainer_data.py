@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 from conftest import shared_data  # noqa: E402
 from datagen import make_photos, make_train_shards  # noqa: E402
 
-from noisegen.shards import DeterministicTarWriter  # noqa: E402
+from noisegen.dataset.writer import DeterministicTarWriter  # noqa: E402
 from trainer.data import (  # noqa: E402
     QuietDamageCounter,
     ShardSet,

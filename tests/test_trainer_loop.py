@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 from datagen import make_photos, make_train_shards  # noqa: E402
 
 import noisegen as ng  # noqa: E402
-from noisegen.dataset import DamagedDataWarning  # noqa: E402
+from noisegen.dataset.reader import DamagedDataWarning  # noqa: E402
 from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, rng_state, set_rng_state  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
 from trainer.loop import train  # noqa: E402

@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_evaluate import make_checkpoint, make_image
 
-from noisegen.images import write_png
+from noisegen.dataset.images import write_png
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main as cli_main
 from trainer.config import ModelConfig
@@ -94,7 +94,7 @@ def test_tf_cli_and_errors(setup, tmp_path, capsys):
 
 
 def test_tf_reads_a_pack_pairs_dataset_of_patches(setup, tmp_path):
-    from noisegen.pack_pairs import PackPairsConfig, pack_pairs
+    from noisegen.dataset.pack_pairs import PackPairsConfig, pack_pairs
 
     _, pairs = setup
     pack_pairs(PackPairsConfig(pairs=(str(pairs),), out=str(tmp_path / "packed"), patch=16), progress=False,

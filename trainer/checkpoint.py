@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from noisegen.manifest import atomic_write
+from noisegen.atomic import atomic_write
 
 __all__ = ["CHECKPOINT_FORMAT", "rng_state", "set_rng_state", "unwrap", "versions", "save_checkpoint",
            "load_checkpoint"]

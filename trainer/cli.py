@@ -16,7 +16,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from noisegen.cli_types import int_at_least
+from noisegen.argtypes import int_at_least
 from trainer.train_config import AMP_MODES, DEVICES, SCHEDULES, TrainConfig
 
 __all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval_command", "add_denoise_command",
@@ -219,7 +219,7 @@ def add_eval_command(sub: argparse._SubParsersAction) -> None:
         description=f"""\
 PSNR and SSIM (skimage's settings: 7x7 uniform window, data_range 255, per channel then
 averaged) of CHECKPOINT's 8-bit outputs against the clean images, per image, per camera/ISO
-group (parsed from the file names by noisegen.pairs) and overall, on whole images. Images
+group (parsed from the file names by noisegen.dataset.pairs) and overall, on whole images. Images
 above {AUTO_TILE_PIXELS} pixels are denoised in {AUTO_TILE}x{AUTO_TILE} tiles blended over their overlap
 unless --tile is given. Unreadable pairs are skipped and listed.""",
         epilog="""\
@@ -233,7 +233,7 @@ examples:
                    "`noisegen pack-pairs` dataset folder; repeatable")
     p.add_argument("--json", metavar="OUT", help="write the full report (per image, per group, overall) as JSON")
     _add_inference_options(p)
-    p.add_argument("--group-regex", metavar="REGEX", help="regex with named groups camera, iso (noisegen.pairs)")
+    p.add_argument("--group-regex", metavar="REGEX", help="regex with named groups camera, iso (noisegen.dataset.pairs)")
     p.add_argument("--max-images", type=int_at_least(1), metavar="N", help="first N pairs of each source")
     p.set_defaults(func=_cmd_eval)
 
@@ -362,7 +362,7 @@ def _cmd_tf(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from noisegen import __version__
+    from noisegen.version import __version__
 
     parser = argparse.ArgumentParser(
         prog="noisegen-train",
@@ -381,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from noisegen.cli import run_command
+    from noisegen.cli.main import run_command
 
     args = build_parser().parse_args(argv)
     hint = f"interrupted; continue with: noisegen-train {args.command} --out {getattr(args, 'out', 'RUN')} --resume"

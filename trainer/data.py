@@ -26,7 +26,7 @@ current round without decoding and drops what was used (trainer.loader uses this
 
 **Damaged data.** A truncated or corrupt shard, a sample with a missing or undecodable member,
 a shard that yields fewer samples than its dataset.json lists, or a sample smaller than the crop
-is counted (noisegen.dataset.DamageCounter), reported with the next batch and skipped; training
+is counted (noisegen.dataset.reader.DamageCounter), reported with the next batch and skipped; training
 goes on.
 """
 
@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisegen.dataset import PICKLE_SUFFIXES, DamageCounter, DamagedDataWarning, decode_sample, shard_urls
+from noisegen.dataset.reader import PICKLE_SUFFIXES, DamageCounter, DamagedDataWarning, decode_sample, shard_urls
 
 __all__ = [
     "ShardSet",
@@ -248,7 +248,7 @@ def mix_rounds(rounds: Iterable[tuple[int, list[str]]], *, seed: int, stream: in
 
 def decode_samples(items: Iterable[tuple[int, int, dict]], *, handler: DamageCounter,
                    require_sigma: bool = True) -> Iterator[tuple[int, int, dict]]:
-    """noisegen.dataset.decode_sample on each raw sample (PNG and JSON only); failures → handler."""
+    """noisegen.dataset.reader.decode_sample on each raw sample (PNG and JSON only); failures → handler."""
     for k, i, raw in items:
         try:
             yield k, i, decode_sample(raw, require_sigma=require_sigma)

@@ -10,7 +10,7 @@ channel_axis=2, data_range=255)`` (its defaults): a 7×7 uniform window, K1 = 0.
 sample covariances (×49/48), the mean over the pixels whose window lies inside the image, then
 the mean over the 3 channels. Set means are plain means over images (the papers' tables).
 
-Sources (``--pairs``, repeatable): a folder of pairs in any layout noisegen.pairs recognises
+Sources (``--pairs``, repeatable): a folder of pairs in any layout noisegen.dataset.pairs recognises
 (camera and ISO parsed from the names), or a dataset folder written by `noisegen pack-pairs`
 (whole-image splits; camera and ISO from each sample's json).
 """
@@ -52,7 +52,7 @@ class EvalConfig:
     images up to AUTO_TILE_PIXELS, AUTO_TILE above); overlap: minimum tile overlap in pixels
     (None: trainer.inference.default_overlap); tile_stats: tiles normalise with their own AIN
     statistics instead of the whole image's (trainer.inference; faster, less accurate);
-    group_regex: naming rule for camera/ISO (noisegen.pairs); max_images: first N pairs per
+    group_regex: naming rule for camera/ISO (noisegen.dataset.pairs); max_images: first N pairs per
     source; device: "cpu", "cuda" or "auto"; progress: show a progress bar.
     """
 
@@ -138,8 +138,8 @@ def iter_pairs(path: str, *, group_regex: str | None = None, max_images: int | N
     Raises:
         FileNotFoundError: ``path`` is not a folder, or holds no usable pairs.
     """
-    from noisegen.images import ImageReadError
-    from noisegen.pairs import load_pair, scan_pairs
+    from noisegen.dataset.images import ImageReadError
+    from noisegen.dataset.pairs import load_pair, scan_pairs
 
     p = Path(path)
     if not p.is_dir():
@@ -245,7 +245,7 @@ def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
         "seconds": time.perf_counter() - t0,
     }
     if config.json is not None:
-        from noisegen.manifest import atomic_write_bytes
+        from noisegen.atomic import atomic_write_bytes
 
         atomic_write_bytes(Path(config.json), (json.dumps(report, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return report

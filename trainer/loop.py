@@ -36,9 +36,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisegen.dataset import DamagedDataWarning
-from noisegen.manifest import atomic_write_bytes
-from noisegen.profiles import CameraProfile, resolve_profile
+from noisegen.atomic import atomic_write_bytes
+from noisegen.dataset.reader import DamagedDataWarning
+from noisegen.isp.profiles import CameraProfile, resolve_profile
 from trainer.checkpoint import load_checkpoint, save_checkpoint, set_rng_state, versions
 from trainer.config import MODEL_CONFIGS, ModelConfig
 from trainer.data import expand_shards

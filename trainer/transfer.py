@@ -23,7 +23,7 @@ stored order, whose scenes `pack-pairs` permuted with its seed, so K pairs span 
 rather than the alphabetically first camera; for a folder, sorted file names. Every step draws ``batch`` random
 ``patch``×``patch`` crops with a random dihedral transform, from numpy's default_rng([seed, 1]).
 Mode n2n reads only noisy images: from a pack-pairs dataset or a folder where
-noisegen.pairs finds pairs, their noisy side (``pairs`` = K as above); otherwise the images
+noisegen.dataset.pairs finds pairs, their noisy side (``pairs`` = K as above); otherwise the images
 directly in the folder (not its subfolders), in sorted name order, ``pairs`` = K keeping the
 first K (e.g. ../shared/data/RNI15, DND_patches). Its crop must be a multiple of twice the
 model's size multiple (8 for AINDNet), so that the P/2×P/2 sub-images need no padding; the
@@ -152,13 +152,13 @@ def _load_pairs(data: str, k: int | None) -> list[tuple[np.ndarray, np.ndarray]]
 def _load_noisy(data: str, k: int | None) -> tuple[list[tuple[np.ndarray]], str, list[str]]:
     """Mode n2n's training images as 1-tuples (uint8 H×W×3), the source's kind and the unreadable files.
 
-    A pack-pairs dataset, or a folder where noisegen.pairs finds at least one pair, gives its pairs'
+    A pack-pairs dataset, or a folder where noisegen.dataset.pairs finds at least one pair, gives its pairs'
     noisy side (kind "pairs", first K pairs as ``_load_pairs``); any other folder gives the images
     directly in it, sorted by name, the first K readable ones (kind "images").
     """
-    from noisegen.images import ImageReadError, read_rgb8
-    from noisegen.pairs import scan_pairs
-    from noisegen.sources import IMAGE_EXTENSIONS
+    from noisegen.dataset.images import ImageReadError, read_rgb8
+    from noisegen.dataset.pairs import scan_pairs
+    from noisegen.dataset.sources import IMAGE_EXTENSIONS
 
     p = Path(data)
     if not p.is_dir():

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from noisegen.images import read_rgb8
-from noisegen.sources import IMAGE_EXTENSIONS
+from noisegen.dataset.images import read_rgb8
+from noisegen.dataset.sources import IMAGE_EXTENSIONS
 from trainer.metrics import psnr_u8
 
 __all__ = ["ValImage", "ValSource", "open_val_source", "match_pairs", "evaluate"]

@@ -1,6 +1,6 @@
 """numba kernels for Bayer mosaicing and demosaicing (bilinear and Malvar-He-Cutler 2004).
 
-Private kernels behind :mod:`noisegen.bayer`, which validates inputs and owns the documentation.
+Private kernels behind :mod:`noisegen.isp.bayer`, which validates inputs and owns the documentation.
 Every kernel takes C-contiguous arrays and writes into a caller-allocated ``out``.
 
 CFA convention: ``cfa`` is a (2, 2) int64 array giving the channel index (0 = R, 1 = G, 2 = B)

@@ -1,6 +1,6 @@
 """Lookup-table kernels for camera response curves (CRFs).
 
-Pure numba kernels behind the typed wrappers in ``noisegen.crf``: no I/O, no RNG, no validation.
+Pure numba kernels behind the typed wrappers in ``noisegen.crf.bank``: no I/O, no RNG, no validation.
 Callers pass C-contiguous 1-D arrays (``x.ravel()``) of the dtypes stated below.
 
 - ``_lut_interp``: piecewise-linear interpolation of a table sampled on the uniform grid

@@ -1,0 +1,410 @@
+"""`noisegen generate`: clean photos → sharded WebDataset dataset with σ maps (DESIGN.md §4, §7).
+
+Steps: scan the sources (noisegen.dataset.sources), plan the shards (noisegen.dataset.plan: a pure function of
+the seed and the source list), write the shards that are not done yet in parallel — one task =
+one shard (noisegen.dataset.writer.write_shard) — on local cores with joblib's loky backend (spawned
+processes: forking after numba's parallel kernels can hang, DESIGN.md §9) or on a Dask cluster,
+then write index.parquet and dataset.json, last and atomically.
+
+Reproducibility: the bytes of every file depend only on the content fields of GenerateConfig
+(and the versions recorded in dataset.json), never on ``workers``, ``backend`` or interruptions.
+Resume: every finished shard leaves .partial/shard-NNNNNN.json; ``resume=True`` checks that the
+configuration and sources are unchanged, removes half-written temporary files and writes the
+missing shards only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from noisegen.atomic import atomic_write_bytes
+from noisegen.dataset.manifest import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    INDEX_NAME,
+    MANIFEST_NAME,
+    read_manifest,
+    versions,
+    write_index,
+    write_manifest,
+)
+from noisegen.dataset.plan import CROP_MODES, ShardPlan, samples_per_shard_for
+from noisegen.dataset.sources import SourceScan, scan_sources
+from noisegen.dataset.writer import (
+    PARTIAL_DIR,
+    PNG_ENCODER,
+    SIGMA_ENCODING,
+    SIGMA_STEP,
+    ShardRecord,
+    ShardTask,
+    read_record,
+    shard_name,
+    write_shard,
+)
+from noisegen.isp.profiles import CameraProfile, get_profile
+
+__all__ = ["BACKENDS", "GenerateConfig", "GenerateSummary", "generate", "default_workers"]
+
+BACKENDS = ("local", "dask")
+
+
+def default_workers() -> int:
+    """The CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Configuration of `noisegen generate`.
+
+    Content fields (they determine the bytes and are recorded in dataset.json):
+        images: source folders or files; empty = the photos bundled with scikit-image.
+        profile: camera profile (default "cbdnet": CBDNet/AINDNet noise, Guo et al. 2019).
+        patch: patch side in pixels (256: AINDNet, Kim et al. 2020, trains on 256×256 patches).
+        patches_per_image: patches cut from each photo (grid crops: at most the grid's cells).
+        crop: "random" (uniform top-left corner) or "grid" (non-overlapping tiles).
+        seed: dataset seed; every random draw derives from it (noisegen.dataset.plan).
+        samples_per_shard: exact samples per shard; None = derived from shard_size.
+        shard_size: target shard size in bytes when samples_per_shard is None (estimated from the
+            patch size; small datasets still get at least 8 shards).
+        max_images: use only the first N usable photos (in id order).
+    Execution fields (never change the bytes, not recorded):
+        out: dataset folder. workers: parallel processes (local) or dask workers of a LocalCluster
+        started for the run. backend: "local" (joblib loky) or "dask". scheduler: address of a
+        running dask scheduler (backend "dask"; workers must see ``out`` and the images at the same
+        paths). resume: continue an interrupted run in ``out``.
+    """
+
+    out: str
+    images: tuple[str, ...] = ()
+    profile: CameraProfile = field(default_factory=lambda: get_profile("cbdnet"))
+    patch: int = 256
+    patches_per_image: int = 16
+    crop: str = "random"
+    seed: int = 0
+    samples_per_shard: int | None = None
+    shard_size: int = 512 * 10**6
+    max_images: int | None = None
+    workers: int = field(default_factory=default_workers)
+    backend: str = "local"
+    scheduler: str | None = None
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        if isinstance(self.images, (str, os.PathLike)):
+            put(self, "images", (self.images,))
+        put(self, "images", tuple(str(Path(p).expanduser().resolve()) for p in self.images))
+        if not isinstance(self.profile, CameraProfile):
+            raise TypeError("profile: expected a CameraProfile (noisegen.get_profile / load_profile), "
+                            f"got {type(self.profile).__name__}")
+        for name, lo in (("patch", 8), ("patches_per_image", 1), ("workers", 1), ("shard_size", 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+                raise ValueError(f"{name}: expected an integer >= {lo}, got {v!r}")
+        for name in ("samples_per_shard", "max_images"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise ValueError(f"{name}: expected None or an integer >= 1, got {v!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed: expected an integer >= 0, got {self.seed!r}")
+        if self.crop not in CROP_MODES:
+            raise ValueError(f"crop: expected one of {CROP_MODES}, got {self.crop!r}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend: expected one of {BACKENDS}, got {self.backend!r}")
+        if self.scheduler is not None and self.backend != "dask":
+            raise ValueError("scheduler: only used with backend 'dask' (add --backend dask)")
+
+    def content(self) -> dict:
+        """The fields that determine the output bytes (recorded in dataset.json)."""
+        return {"images": list(self.images) or "embedded:scikit-image", "profile": self.profile.to_dict(),
+                "patch": self.patch, "patches_per_image": self.patches_per_image, "crop": self.crop,
+                "seed": self.seed, "samples_per_shard": self.samples_per_shard, "shard_size": self.shard_size,
+                "max_images": self.max_images, "png_encoder": PNG_ENCODER,
+                "sigma_encoding": SIGMA_ENCODING}
+
+
+@dataclass
+class GenerateSummary:
+    """What a run produced. records: ShardRecords written by this run (timings, peak memory)."""
+
+    out: Path
+    samples: int
+    shards: int
+    bytes: int
+    skipped: list[dict]
+    conversions: dict[str, int]
+    elapsed: float
+    resumed_shards: int = 0
+    records: list[ShardRecord] = field(default_factory=list)
+    already_complete: bool = False
+
+    def text(self) -> str:
+        made = sum(r.samples for r in self.records)
+        rate = f", {made / self.elapsed:.1f} patches/s" if made and self.elapsed > 0 else ""
+        per = f" ({self.bytes / self.samples / 1e3:.0f} KB/patch)" if self.samples else ""
+        lines = [f"{self.out}: {self.samples} patches in {self.shards} shards, {self.bytes / 1e6:.1f} MB"
+                 f"{per}; {self.elapsed:.1f} s{rate}"
+                 + (f"; {self.resumed_shards} shards kept from the interrupted run" if self.resumed_shards else "")]
+        if self.conversions:
+            lines.append("converted inputs: " + ", ".join(f"{k} {v}" for k, v in sorted(self.conversions.items())))
+        lines.append(f"skipped inputs: {len(self.skipped)}" + (" (reasons in dataset.json)" if self.skipped else ""))
+        for s in self.skipped[:5]:
+            lines.append(f"  {s['source']}: {s['reason']}")
+        if len(self.skipped) > 5:
+            lines.append(f"  ... and {len(self.skipped) - 5} more")
+        return "\n".join(lines)
+
+
+def _scan(config: GenerateConfig) -> SourceScan:
+    if config.images:
+        return scan_sources(config.images, min_size=config.patch, max_images=config.max_images)
+    from noisegen.dataset.samples import sample_photo_paths
+
+    return scan_sources([str(p) for p in sample_photo_paths()], min_size=config.patch,
+                        max_images=config.max_images, label="skimage")
+
+
+def _plan(config: GenerateConfig, scan: SourceScan) -> ShardPlan:
+    plan = ShardPlan(images=scan.images, seed=config.seed, patch=config.patch,
+                     patches_per_image=config.patches_per_image, crop=config.crop, samples_per_shard=1)
+    sps = config.samples_per_shard or samples_per_shard_for(config.patch, plan.n_samples, config.shard_size)
+    return dataclasses.replace(plan, samples_per_shard=sps)
+
+
+def _fingerprint(config: GenerateConfig, scan: SourceScan, plan: ShardPlan) -> dict:
+    sources = json.dumps([[i.id, i.height, i.width] for i in scan.images]).encode()
+    return {"config": config.content(), "versions": versions(), "samples_per_shard": plan.samples_per_shard,
+            "shards": plan.n_shards, "sources_sha256": hashlib.sha256(sources).hexdigest()}
+
+
+def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
+    keys = sorted(set(a) | set(b))
+    out = []
+    for k in keys:
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _differences(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            out.append(f"{prefix}{k}: {va!r} then, {vb!r} now")
+    return out
+
+
+def _prepare_out(config: GenerateConfig, fingerprint: dict) -> bool:
+    """Check and set up the output folder; returns True when the dataset there is already complete."""
+    out = Path(config.out)
+    partial = out / PARTIAL_DIR
+    if (out / MANIFEST_NAME).exists():
+        if not config.resume:
+            raise FileExistsError(f"{out} already holds a dataset ({MANIFEST_NAME}); choose another --out, "
+                                  "or pass --resume to check that it is complete")
+        diff = _differences(read_manifest(out)["config"], fingerprint["config"])
+        if diff:
+            raise ValueError(f"{out} holds a dataset made with other options ({'; '.join(diff)}); choose another --out")
+        shutil.rmtree(partial, ignore_errors=True)  # a run killed after dataset.json, before its clean-up
+        return True
+    if partial.is_dir():
+        if not config.resume:
+            raise FileExistsError(f"{out} holds an interrupted run; pass --resume (with the same options) to finish "
+                                  "it, or choose another --out")
+        try:
+            saved = json.loads((partial / "plan.json").read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{partial / 'plan.json'} is unreadable ({exc}); start again in an empty folder") from None
+        diff = _differences(saved, fingerprint)
+        if diff:
+            raise ValueError(f"cannot resume {out}: the run there used other options, sources or versions "
+                             f"({'; '.join(diff[:6])}); rerun with the original options or choose another --out")
+    elif out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty and holds no noisegen run; choose an empty or new --out folder")
+    partial.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(partial / "plan.json", (json.dumps(fingerprint, indent=2) + "\n").encode())
+    for stale in list(out.glob(".shard-*.tmp")) + list(partial.glob(".*.tmp")):
+        stale.unlink(missing_ok=True)  # half-written by a killed run; its shard is redone
+    return False
+
+
+def _finished(out: Path, plan: ShardPlan) -> dict[int, ShardRecord]:
+    done = {}
+    for i in range(plan.n_shards):
+        rec_path = out / PARTIAL_DIR / f"{shard_name(i)[:-4]}.json"
+        tar = out / shard_name(i)
+        if rec_path.is_file() and tar.is_file():
+            try:
+                rec = read_record(rec_path)
+            except ValueError:
+                continue
+            if rec.bytes == tar.stat().st_size:
+                rec.rows = []
+                done[i] = rec
+    return done
+
+
+def _tasks(config: GenerateConfig, plan: ShardPlan, shards: Iterable[int], threads: int | None) -> Iterator[ShardTask]:
+    for i in shards:
+        jobs = plan.shard_jobs(i)
+        used = sorted({j.image for j in jobs})
+        yield ShardTask(shard=i, out_dir=str(Path(config.out).resolve()), jobs=tuple(jobs),
+                        images=tuple((k, plan.images[k]) for k in used), profile=config.profile,
+                        seed=config.seed, threads=threads)
+
+
+def _run_local(tasks: Iterator[ShardTask], workers: int, on_sample: Callable[[], None]) -> Iterator[ShardRecord]:
+    if workers == 1:
+        for task in tasks:
+            yield write_shard(task, on_sample=on_sample)
+        return
+    from joblib import Parallel, delayed
+
+    try:
+        par = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
+    except ValueError:  # joblib < 1.4
+        par = Parallel(n_jobs=workers, backend="loky", return_as="generator")
+    yield from par(delayed(write_shard)(t) for t in tasks)
+
+
+def _run_dask(tasks: Iterator[ShardTask], workers: int, scheduler: str | None) -> Iterator[ShardRecord]:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:
+        raise ValueError("backend 'dask' needs dask.distributed: pip install 'noisegen[dask]'") from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler, timeout="30s")
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        token = uuid.uuid4().hex[:8]
+        futures = [client.submit(write_shard, t, key=f"noisegen-shard-{t.shard:06d}-{token}", pure=False)
+                   for t in tasks]
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _rows_by_shard(out: Path, records: list[ShardRecord], used: set[str]) -> Iterator[list[dict]]:
+    for r in records:  # read back from the records on disk: one shard's rows in memory at a time
+        rows = read_record(out / PARTIAL_DIR / f"{r.name[:-4]}.json").rows
+        used.update(row["source"] for row in rows)
+        yield rows
+
+
+def _finish(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, records: list[ShardRecord]) -> dict:
+    out = Path(config.out)
+    records = sorted(records, key=lambda r: r.shard)
+    used: set[str] = set()
+    write_index(_rows_by_shard(out, records, used), out / INDEX_NAME)
+    decode_skips = {s["source"]: s for r in records for s in r.skipped}
+    skipped = [s.to_dict() for s in scan.skipped] + [decode_skips[k] for k in sorted(decode_skips)]
+    converted = {k: v for r in records for k, v in r.conversions.items()}
+    counts: dict[str, int] = {}
+    for conv in converted.values():
+        for c in conv:
+            counts[c] = counts.get(c, 0) + 1
+    manifest = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created_by": f"noisegen {versions()['noisegen']}",
+        "versions": versions(),
+        "config": config.content(),
+        "members": {"clean.png": "uint8 RGB PNG, the clean patch",
+                    "noisy.png": "uint8 RGB PNG (lossless), the simulated camera's output",
+                    "sigma.png": "σ_raw as 16-bit grayscale PNG, planes R,G,B stacked vertically (3H×W); σ = v·step",
+                    "json": "UTF-8 JSON: params (SampleParams), source, crop, seeds, sigma encoding, version"},
+        "sigma_encoding": {"member": "sigma.png", "name": SIGMA_ENCODING, "step": SIGMA_STEP,
+                           "max_abs_error": SIGMA_STEP / 2,
+                           "note": "the step of each sample is in its json (sigma.step)"},
+        "samples_per_shard": plan.samples_per_shard,
+        "counts": {"files_found": scan.found, "images_planned": len(scan.images), "images_used": len(used),
+                   "skipped": len(skipped), "samples_planned": plan.n_samples,
+                   "samples": sum(r.samples for r in records),
+                   "shards": len(records), "bytes": sum(r.bytes for r in records)},
+        "conversions": dict(sorted(counts.items())),
+        "converted_images": dict(sorted(converted.items())),
+        "shards": [{"name": r.name, "samples": r.samples, "bytes": r.bytes, "sha256": r.sha256} for r in records],
+        "skipped": skipped,
+        "index": INDEX_NAME,
+    }
+    write_manifest(manifest, out / MANIFEST_NAME)
+    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+    return manifest
+
+
+def _summary_from_manifest(out: Path, m: dict, elapsed: float, **kw) -> GenerateSummary:
+    c = m["counts"]
+    return GenerateSummary(out=out, samples=c["samples"], shards=c["shards"], bytes=c["bytes"], skipped=m["skipped"],
+                           conversions=m["conversions"], elapsed=elapsed, **kw)
+
+
+def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[str], None] = print) -> GenerateSummary:
+    """Write the dataset described by ``config`` (see the module docstring).
+
+    Args:
+        config: GenerateConfig.
+        progress: show a tqdm bar (patches/s, ETA) on stderr.
+        echo: where one-line status messages go (print; pass lambda s: None for silence).
+    Returns:
+        GenerateSummary (also printed by the CLI).
+    Raises:
+        ValueError: no usable image, or --resume with different options.
+        FileExistsError: ``out`` holds something else and resume is off.
+    """
+    t_start = time.perf_counter()
+    out = Path(config.out)
+    scan = _scan(config)
+    if not scan.images:
+        reasons = "; ".join(f"{s.source}: {s.reason}" for s in scan.skipped[:3])
+        raise ValueError(f"no usable source image in {', '.join(config.images) or 'the embedded photos'} "
+                         f"({scan.found} files found, {len(scan.skipped)} skipped{': ' + reasons if reasons else ''})")
+    plan = _plan(config, scan)
+    if _prepare_out(config, _fingerprint(config, scan, plan)):
+        echo(f"{out} is already complete; nothing to do")
+        return _summary_from_manifest(out, read_manifest(out), time.perf_counter() - t_start, already_complete=True)
+    done = _finished(out, plan)
+    pending = [i for i in range(plan.n_shards) if i not in done]
+    echo(f"{len(scan.images)} source images ({len(scan.skipped)} skipped) → {plan.n_samples} patches of "
+         f"{config.patch}×{config.patch} in {plan.n_shards} shards of ≤{plan.samples_per_shard}"
+         + (f"; resuming: {len(done)} shards already done" if done else "")
+         + f"; backend {config.backend}, {config.workers} worker{'s' if config.workers > 1 else ''}")
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=plan.n_samples, initial=sum(len(plan.shard_range(i)) for i in done), unit="patch",
+               desc="generate", disable=not progress, smoothing=0.1, mininterval=0.5, dynamic_ncols=True)
+    threads = max(1, default_workers() // config.workers) if config.workers > 1 and config.backend == "local" else None
+    tasks = _tasks(config, plan, pending, threads)
+    written: list[ShardRecord] = []
+    in_process = config.backend == "local" and config.workers == 1
+    try:
+        if config.backend == "local":
+            results = _run_local(tasks, config.workers, on_sample=lambda: bar.update(1))
+        else:
+            results = _run_dask(tasks, config.workers, config.scheduler)
+        for rec in results:
+            rec.rows = []  # on disk in .partial/; the index is built from there at the end
+            written.append(rec)
+            planned = len(plan.shard_range(rec.shard))
+            bar.update(planned - rec.samples if in_process else planned)
+    finally:
+        bar.close()
+    manifest = _finish(config, scan, plan, list(done.values()) + written)
+    return _summary_from_manifest(out, manifest, time.perf_counter() - t_start, resumed_shards=len(done),
+                                  records=written)
+

@@ -1,0 +1,143 @@
+"""Reading and writing 8-bit RGB images at the edges of the pipeline.
+
+Sources come in every flavour (grayscale, RGBA, palette, 16-bit PNG/TIFF); read_rgb8 turns each
+into uint8 H×W×3 and reports which conversions it made, so batch jobs can count them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from noisegen.dataset.png import decode_png16, png_header
+
+__all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError"]
+
+
+class ImageReadError(ValueError):
+    """A file could not be read as an image (unreadable, truncated, not an image, empty)."""
+
+
+def to_rgb8(arr: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, list[str]]:
+    """Convert a decoded image array to uint8 H×W×3.
+
+    Handles H×W (gray → RGB), H×W×1, H×W×2 (gray+alpha), H×W×4 (alpha dropped), uint16
+    (scaled by 255/65535 and rounded), bool, and float in [0, 1].
+    Returns (image, conversions) where conversions names what was done ("gray", "alpha", "16bit",
+    "float").
+    """
+    conv: list[str] = []
+    a = np.asarray(arr)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3 or a.shape[2] not in (1, 2, 3, 4):
+        raise ImageReadError(f"{name}: unsupported image shape {np.asarray(arr).shape}")
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        raise ImageReadError(f"{name}: empty image")
+    if a.shape[2] in (2, 4):
+        a = a[:, :, :-1]
+        conv.append("alpha")
+    if a.shape[2] == 1:
+        a = np.repeat(a, 3, axis=2)
+        conv.append("gray")
+    if a.dtype == np.uint8:
+        pass
+    elif a.dtype == np.uint16:
+        a = np.round(a.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+        conv.append("16bit")
+    elif a.dtype == bool:
+        a = a.astype(np.uint8) * 255
+        conv.append("bool")
+    elif np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise ImageReadError(f"{name}: float image contains NaN or inf")
+        a = np.round(np.clip(a, 0.0, 1.0) * 255.0).astype(np.uint8)
+        conv.append("float")
+    else:
+        raise ImageReadError(f"{name}: unsupported pixel type {a.dtype}")
+    return np.ascontiguousarray(a), conv
+
+
+def read_rgb8(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
+    """Read an image file as uint8 H×W×3 RGB.
+
+    16-bit sources keep all their bits until the scaling to 8 bits (round(v·255/65535)): 16-bit
+    colour PNGs are decoded by noisegen.dataset.png.decode_png16 (Pillow would drop the low byte) and
+    TIFFs by tifffile. Returns (image, conversions); raises ImageReadError for anything that is
+    not a readable image.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix == ".png":
+        head = _read_head(p)
+        if head is not None and head[2] == 16 and head[3] in (2, 4, 6):
+            if head[4] == 0:
+                try:
+                    return to_rgb8(decode_png16(p.read_bytes()), name=str(p))
+                except ValueError as exc:
+                    raise ImageReadError(f"{p}: not a readable image ({exc})") from exc
+            img, conv = _read_pillow(p)  # interlaced 16-bit colour: Pillow keeps the high byte
+            return img, [*conv, "16bit-truncated"]
+    if suffix in (".tif", ".tiff"):
+        try:
+            import tifffile
+
+            arr = tifffile.imread(p)
+            if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):
+                arr = np.moveaxis(arr, 0, -1)  # planar configuration
+            return to_rgb8(arr, name=str(p))
+        except FileNotFoundError:
+            raise
+        except Exception:  # noqa: BLE001 - not a TIFF tifffile can read: let Pillow try and report
+            pass
+    return _read_pillow(p)
+
+
+def _read_head(p: Path) -> tuple[int, int, int, int, int] | None:
+    try:
+        with open(p, "rb") as f:
+            return png_header(f.read(33))
+    except FileNotFoundError:
+        raise
+    except OSError:
+        return None
+
+
+def _read_pillow(p: Path) -> tuple[np.ndarray, list[str]]:
+    try:
+        with Image.open(p) as im:
+            im.load()
+            mode = im.mode
+            if mode in ("P", "PA"):
+                im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
+                arr = np.asarray(im)
+                arr, conv = to_rgb8(arr, name=str(p))
+                return arr, ["palette", *conv]
+            if mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = (np.asarray(im).astype(np.uint16) if mode != "I"
+                       else np.clip(np.asarray(im), 0, 65535).astype(np.uint16))
+                return to_rgb8(arr, name=str(p))
+            if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                im = im.convert("RGB")
+            if mode == "1":
+                im = im.convert("L")
+            if mode == "F":
+                arr = np.asarray(im)
+                return to_rgb8(arr / max(float(arr.max()), 1.0), name=str(p))
+            arr = np.asarray(im)
+    except FileNotFoundError:
+        raise
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ImageReadError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from exc
+    return to_rgb8(arr, name=str(p))
+
+
+def write_png(path: str | os.PathLike[str], img: np.ndarray, *, compress_level: int = 1) -> None:
+    """Write uint8 H×W×3 as PNG, atomically (temporary name, then rename)."""
+    p = Path(path)
+    tmp = p.with_name(f".{p.name}.tmp")
+    Image.fromarray(np.ascontiguousarray(img)).save(tmp, format="PNG", compress_level=compress_level)
+    os.replace(tmp, p)

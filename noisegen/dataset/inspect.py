@@ -1,0 +1,185 @@
+"""`noisegen inspect OUT [--verify]`: what a dataset holds, and whether its shards are intact.
+
+The summary (counts, shard sizes, sources, parameter distributions, cheap statistics) reads only
+dataset.json and index.parquet. ``--verify`` reads every shard: it must exist, have the recorded
+size and sha256, be a readable tar of regular files named KEY.MEMBER, hold exactly the members
+listed in dataset.json for every key (no pickle), and hold the keys that index.parquet lists for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tarfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from noisegen.dataset.manifest import INDEX_NAME, read_index, read_manifest
+from noisegen.dataset.writer import PARTIAL_DIR
+
+__all__ = ["Damage", "verify_dataset", "describe_dataset"]
+
+_PICKLE = (".pyd", ".pickle", ".pkl")
+
+
+@dataclass(frozen=True)
+class Damage:
+    """A problem found by verify_dataset: the shard (or file) and what is wrong with it."""
+
+    name: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.problem}"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _check_members(path: Path, expected: set[str], index_keys: list[str]) -> list[str]:
+    problems: list[str] = []
+    members: dict[str, set[str]] = defaultdict(set)
+    order: list[str] = []
+    try:
+        with tarfile.open(path, "r:") as tar:
+            for info in tar:
+                if not info.isreg():
+                    problems.append(f"member {info.name!r} is not a regular file")
+                    continue
+                key, dot, member = info.name.partition(".")
+                if not dot or "/" in info.name:
+                    problems.append(f"member {info.name!r} is not named KEY.MEMBER")
+                    continue
+                if member.lower().endswith(_PICKLE):
+                    problems.append(f"member {info.name!r} is a pickle (never allowed)")
+                if key not in members:
+                    order.append(key)
+                if member in members[key]:
+                    problems.append(f"member {info.name!r} appears twice")
+                members[key].add(member)
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        return [f"unreadable tar ({type(exc).__name__}: {exc})"]
+    for key in order:
+        if members[key] != expected:
+            missing, extra = sorted(expected - members[key]), sorted(members[key] - expected)
+            problems.append(f"sample {key}: " + ", ".join(
+                ([f"missing {missing}"] if missing else []) + ([f"unexpected {extra}"] if extra else [])))
+    if order != index_keys:
+        problems.append(f"holds {len(order)} samples, index.parquet lists {len(index_keys)} "
+                        f"({'different keys' if len(order) == len(index_keys) else 'counts differ'})")
+    return problems
+
+
+def verify_dataset(folder: str | os.PathLike[str]) -> list[Damage]:
+    """Check every shard of the dataset in ``folder`` (see module docstring); [] when intact."""
+    folder = Path(folder)
+    m = read_manifest(folder)
+    damages: list[Damage] = []
+    try:
+        index = read_index(folder / INDEX_NAME)
+        keys_by_shard: dict[str, list[str]] = defaultdict(list)
+        for shard, key in zip(index.column("shard").to_pylist(), index.column("key").to_pylist()):
+            keys_by_shard[shard].append(key)
+    except (OSError, ValueError) as exc:
+        damages.append(Damage(INDEX_NAME, f"unreadable ({type(exc).__name__}: {exc})"))
+        keys_by_shard = None
+    expected = set(m.get("members", {}))
+    for s in m["shards"]:
+        p = folder / s["name"]
+        if not p.is_file():
+            damages.append(Damage(s["name"], "missing"))
+            continue
+        size = p.stat().st_size
+        if size != s["bytes"]:
+            damages.append(Damage(s["name"], f"size {size} bytes, dataset.json records {s['bytes']} "
+                                  "(truncated or replaced)"))
+        digest = _sha256(p)
+        if digest != s["sha256"]:
+            damages.append(Damage(s["name"], f"sha256 {digest[:16]}…, dataset.json records {s['sha256'][:16]}…"))
+        index_keys = keys_by_shard.get(s["name"], []) if keys_by_shard is not None else None
+        if index_keys is not None and len(index_keys) != s["samples"]:
+            damages.append(Damage(s["name"],
+                                  f"index.parquet lists {len(index_keys)} samples, dataset.json {s['samples']}"))
+        problems = _check_members(p, expected, index_keys if index_keys is not None else [])
+        if index_keys is None:
+            problems = [q for q in problems if "index.parquet" not in q]
+        damages.extend(Damage(s["name"], q) for q in problems[:5])
+        if len(problems) > 5:
+            damages.append(Damage(s["name"], f"... and {len(problems) - 5} more problems"))
+    return damages
+
+
+def _dist(values: list, label: str) -> str:
+    v = np.array([x for x in values if x is not None], dtype=np.float64)
+    if v.size == 0:
+        return f"  {label}: none"
+    p5, p50, p95 = np.percentile(v, [5, 50, 95])
+    return (f"  {label}: mean {v.mean():.4f}, median {p50:.4f}, 5-95% [{p5:.4f}, {p95:.4f}], "
+            f"range [{v.min():.4f}, {v.max():.4f}]")
+
+
+def _shares(values: list, top: int = 6) -> str:
+    c = Counter("none" if v is None else str(v) for v in values)
+    n = max(sum(c.values()), 1)
+    parts = [f"{k} {100 * k_n / n:.0f}%" for k, k_n in c.most_common(top)]
+    if len(c) > top:
+        parts.append(f"... {len(c) - top} more")
+    return ", ".join(parts)
+
+
+def describe_dataset(folder: str | os.PathLike[str]) -> str:
+    """A human summary of the dataset in ``folder`` from dataset.json and index.parquet."""
+    folder = Path(folder)
+    m = read_manifest(folder)
+    c, cfg = m["counts"], m["config"]
+    sizes = np.array([s["bytes"] for s in m["shards"]] or [0], dtype=np.float64)
+    lines = [
+        f"dataset {folder}  (format {m['format']} v{m['format_version']}, {m['created_by']})",
+        f"  {c['samples']} samples in {c['shards']} shards, {c['bytes'] / 1e6:.1f} MB, "
+        f"{c['bytes'] / max(c['samples'], 1) / 1e3:.0f} KB/sample; shard size min {sizes.min() / 1e6:.1f} / "
+        f"median {np.median(sizes) / 1e6:.1f} / max {sizes.max() / 1e6:.1f} MB",
+        f"  profile {cfg['profile']['name']}, patch {cfg['patch']}, {cfg['patches_per_image']} per image "
+        f"({cfg['crop']} crops), seed {cfg['seed']}",
+        f"  sources: {c['images_used']} images used of {c['files_found']} files found; {c['skipped']} skipped"
+        + (" (" + _shares([s["stage"] for s in m["skipped"]]) + ")" if m["skipped"] else ""),
+    ]
+    if m.get("conversions"):
+        lines.append("  conversions: " + ", ".join(f"{k} {v}" for k, v in m["conversions"].items()))
+    try:
+        t = read_index(folder / INDEX_NAME)
+    except (OSError, ValueError) as exc:
+        lines.append(f"  {INDEX_NAME}: unreadable ({exc})")
+        return "\n".join(lines)
+    col = {name: t.column(name).to_pylist() for name in t.column_names}
+    lines.append("parameters:")
+    for name in ("camera", "crf", "pattern", "demosaic", "noise_model"):
+        if name in col:
+            lines.append(f"  {name}: {_shares(col[name])}")
+    if "jpeg_quality" in col:
+        q = [v for v in col["jpeg_quality"] if v is not None]
+        frac = len(q) / max(len(col["jpeg_quality"]), 1)
+        quality = f", quality {min(q)}..{max(q)} (median {int(np.median(q))})" if q else ""
+        lines.append(f"  jpeg: {100 * frac:.0f}% compressed{quality}")
+    for name in ("sigma_s", "sigma_c", "wb_gains"):
+        for ch in "rgb":
+            if f"{name}_{ch}" in col and any(v is not None for v in col[f"{name}_{ch}"]):
+                lines.append(_dist(col[f"{name}_{ch}"], f"{name}_{ch}"))
+    lines.append("statistics:")
+    for name in ("mean_intensity", "residual_std", "sigma_mean", "sigma_max"):
+        if name in col:
+            lines.append(_dist(col[name], name))
+    if (folder / PARTIAL_DIR).exists() or list(folder.glob(".shard-*.tmp")):
+        lines.append("note: leftover files of an interrupted run (.partial/ or .shard-*.tmp) are present")
+    listed = {s["name"] for s in m["shards"]}
+    extra = sorted(p.name for p in folder.glob("shard-*.tar") if p.name not in listed)
+    if extra:
+        lines.append(f"note: shard files not listed in dataset.json: {', '.join(extra[:5])}")
+    return "\n".join(lines)

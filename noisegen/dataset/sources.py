@@ -1,0 +1,207 @@
+"""Finding the clean source photos of a dataset: recursive discovery, probing, skips with reasons.
+
+A source root is a folder (searched recursively) or a single image file. Files are PNG, JPEG, BMP
+or TIFF by extension; anything else is skipped and listed. The Waterloo Exploration Database
+(Ma et al., IEEE TIP 2017; 4,744 pristine BMP photos) works as is: a root that holds
+``pristine_images/`` (directly or inside ``exploration_database_and_code/``) contributes that
+folder only, not the MATLAB code beside it.
+
+Probing reads each file's header only (size and mode, no pixels), so a scan of thousands of photos
+takes seconds. Files that cannot be identified as images, and images smaller than the patch, are
+skipped here; files whose header is fine but whose pixels are not (a truncated PNG) are found
+when a worker decodes them and are skipped there. Either way the reason is recorded and the run
+goes on (STYLE.md: bad inputs are skipped, counted and listed).
+
+Every image gets a stable id ``LABEL/relative/path`` (LABEL = the root folder's name, made unique
+when two roots share a name; ``skimage`` for the embedded photos). Ids are sorted, so the scan
+result does not depend on the file system's listing order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from PIL import Image
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "SourceImage",
+    "Skipped",
+    "SourceScan",
+    "waterloo_root",
+    "discover",
+    "probe",
+    "scan_sources",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+# Pillow modes read_rgb8 knows how to turn into uint8 RGB (noisegen.dataset.images).
+_READABLE_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV",
+                   "I", "I;16", "I;16B", "I;16L", "F"}
+
+
+@dataclass(frozen=True)
+class SourceImage:
+    """One usable source photo.
+
+    id: stable name ``LABEL/relative/path`` recorded with every sample.
+    path: absolute path of the file.
+    height, width: pixel size read from the header.
+    mode: Pillow mode from the header ("RGB", "L", "I;16", ...).
+    """
+
+    id: str
+    path: str
+    height: int
+    width: int
+    mode: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An input that was not used.
+
+    source: image id (or the path, for a root that does not exist).
+    path: file path. reason: what was wrong, in words.
+    stage: "scan" (not an image file), "probe" (header unreadable or image too small),
+        "decode" (pixels unreadable, found by a worker).
+    """
+
+    source: str
+    path: str
+    reason: str
+    stage: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SourceScan:
+    """Result of scan_sources: usable images (sorted by id), skipped inputs, files seen."""
+
+    images: tuple[SourceImage, ...]
+    skipped: tuple[Skipped, ...]
+    found: int
+
+
+def waterloo_root(root: Path) -> Path | None:
+    """The ``pristine_images`` folder of a Waterloo Exploration layout under ``root``, or None."""
+    for candidate in (root, root / "exploration_database_and_code"):
+        p = candidate / "pristine_images"
+        if p.is_dir():
+            return p
+    return None
+
+
+def _labels(roots: Sequence[Path]) -> list[str]:
+    labels: list[str] = []
+    for r in roots:
+        base = r.name if r.is_dir() else r.parent.name
+        base = base or "images"
+        label, n = base, 2
+        while label in labels:
+            label, n = f"{base}~{n}", n + 1
+        labels.append(label)
+    return labels
+
+
+def discover(
+    roots: Sequence[str | os.PathLike[str]], *, label: str | None = None
+) -> tuple[list[tuple[str, Path]], list[Skipped]]:
+    """List candidate image files under each root.
+
+    Args:
+        roots: folders (searched recursively, symlinked folders are not followed) or image files.
+        label: id prefix for every root (used for the embedded photos); default: each root's name.
+    Returns:
+        ([(id, path), ...] sorted by id, [Skipped, ...] for files with other extensions and for
+        roots that do not exist).
+    """
+    paths = [Path(r).expanduser().resolve() for r in roots]
+    labels = [label] * len(paths) if label else _labels(paths)
+    found: dict[str, Path] = {}
+    skipped: list[Skipped] = []
+    for root, lab in zip(paths, labels):
+        if not root.exists():
+            skipped.append(Skipped(str(root), str(root), "no such file or folder", "scan"))
+            continue
+        if root.is_file():
+            files = [(root.name, root)]
+        else:
+            base = waterloo_root(root) or root
+            prefix = base.relative_to(root).as_posix()
+            files = []
+            for dirpath, dirnames, filenames in os.walk(base):
+                dirnames.sort()
+                for fn in filenames:
+                    p = Path(dirpath) / fn
+                    rel = p.relative_to(base).as_posix()
+                    files.append((rel if prefix == "." else f"{prefix}/{rel}", p))
+        for rel, p in files:
+            sid = f"{lab}/{rel}"
+            if p.suffix.lower() not in IMAGE_EXTENSIONS:
+                skipped.append(Skipped(sid, str(p), f"not an image file (extension {p.suffix or 'none'!r}; "
+                                       f"expected one of {', '.join(IMAGE_EXTENSIONS)})", "scan"))
+                continue
+            found.setdefault(sid, p)
+    return sorted(found.items()), sorted(skipped, key=lambda s: s.source)
+
+
+def probe(path: str | os.PathLike[str]) -> tuple[int, int, str]:
+    """(height, width, mode) from an image file's header, without decoding its pixels.
+
+    Raises:
+        ValueError: the file is not an image Pillow can identify, or has an unsupported mode.
+    """
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            mode = im.mode
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"not a readable image ({type(exc).__name__}: {exc})") from None
+    if mode not in _READABLE_MODES:
+        raise ValueError(f"unsupported pixel mode {mode!r}")
+    if w < 1 or h < 1:
+        raise ValueError(f"empty image ({w}×{h})")
+    return h, w, mode
+
+
+def scan_sources(
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    min_size: int,
+    max_images: int | None = None,
+    label: str | None = None,
+) -> SourceScan:
+    """Discover and probe the source photos.
+
+    Args:
+        roots: folders or files (see discover).
+        min_size: smallest usable height and width in pixels (the patch size).
+        max_images: keep only the first N usable images in id order (None: all).
+        label: id prefix for every root (see discover).
+    Returns:
+        SourceScan with usable images sorted by id and every skipped input with its reason.
+    """
+    candidates, skipped = discover(roots, label=label)
+    images: list[SourceImage] = []
+    for sid, p in candidates:
+        try:
+            h, w, mode = probe(p)
+        except ValueError as exc:
+            skipped.append(Skipped(sid, str(p), str(exc), "probe"))
+            continue
+        if h < min_size or w < min_size:
+            skipped.append(Skipped(sid, str(p), f"image is {w}×{h} pixels, smaller than the "
+                                   f"{min_size}×{min_size} patch", "probe"))
+            continue
+        images.append(SourceImage(id=sid, path=str(p), height=h, width=w, mode=mode))
+    if max_images is not None:
+        images = images[:max_images]
+    found = len(candidates) + sum(1 for s in skipped if s.stage == "scan" and Path(s.path).is_file())
+    return SourceScan(images=tuple(images), skipped=tuple(sorted(skipped, key=lambda s: s.source)), found=found)

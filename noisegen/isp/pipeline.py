@@ -1,0 +1,110 @@
+"""The per-sample camera noise simulation (DESIGN.md §2), read top to bottom like the paper's figure.
+
+    x (sRGB, 8-bit) ──f⁻¹──▶ L ──CCM⁻¹, WB⁻¹──▶ raw ──mosaic + noise──▶ noisy raw
+      ──demosaic──▶ ──WB, CCM──▶ L̃ ──f, clip, 8-bit──▶ y ──JPEG(q)──▶ noisy
+
+References: Guo et al., CBDNet, CVPR 2019, Eq. (3)-(4); Brooks et al., Unprocessing, CVPR 2019;
+Kim et al., AINDNet, CVPR 2020, §3.1. The clean target is the source image itself (as in CBDNet
+and AINDNet); the ground-truth noise level is σ_raw = sqrt(L·σ_s² + σ_c²), in the raw domain where
+the noise is added. All randomness comes from ``np.random.default_rng(seed)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from noisegen.checks import check_image_u8
+from noisegen.crf.bank import CRF, crf_inverse_u8
+from noisegen.crf.io import load_bank
+from noisegen.isp.bayer import demosaic
+from noisegen.isp.color import process_color, unprocess_color
+from noisegen.isp.jpeg import jpeg_roundtrip
+from noisegen.isp.noise import add_raw_noise, add_raw_noise_u8
+from noisegen.isp.params import SampleParams
+from noisegen.kernels.render import _crf_quantize
+
+__all__ = ["Synthesis", "synthesize", "render_u8", "make_rng"]
+
+Seed = int | Sequence[int] | np.random.SeedSequence
+
+
+@dataclass(frozen=True, eq=False)
+class Synthesis:
+    """One synthetic pair.
+
+    clean: uint8 H×W×3, the source image (the training target).
+    noisy: uint8 H×W×3, what the simulated camera wrote (after JPEG when simulated).
+    sigma_raw: float32 H×W×3, std of the noise added in the raw domain at each pixel/channel.
+    params: the SampleParams that produced it (params.to_json() records them).
+    """
+
+    clean: np.ndarray
+    noisy: np.ndarray
+    sigma_raw: np.ndarray
+    params: SampleParams
+
+
+def make_rng(seed: Seed) -> np.random.Generator:
+    """np.random.default_rng(seed) with a clear error for seeds numpy cannot use."""
+    if isinstance(seed, np.random.Generator):
+        raise TypeError("seed: pass an int, a sequence of ints or a SeedSequence, not a Generator "
+                        "(the seed is recorded with every sample)")
+    try:
+        return np.random.default_rng(seed)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"seed: expected a non-negative int, a sequence of them or a SeedSequence, got {seed!r} ({exc})"
+        ) from None
+
+
+def render_u8(L: np.ndarray, crf: CRF) -> np.ndarray:
+    """Forward CRF, clip to [0, 1] and quantise to 8 bits: uint8 = round(255·f(clip(L, 0, 1))).
+
+    L: float32 H×W×3 irradiance (any finite values). Returns uint8 H×W×3.
+    """
+    L = np.ascontiguousarray(L, dtype=np.float32)
+    out = np.empty(L.shape, dtype=np.uint8)
+    _crf_quantize(L.reshape(-1), crf.forward_lut, out.reshape(-1))
+    return out
+
+
+def synthesize(clean: np.ndarray, params: SampleParams, seed: Seed = 0) -> Synthesis:
+    """Simulate the camera of ``params`` on one clean image.
+
+    Args:
+        clean: uint8 H×W×3 sRGB image (any H, W ≥ 1; odd and non-square sizes work).
+        params: SampleParams (from sample_params or written by hand).
+        seed: noise seed (int ≥ 0, sequence of ints, or SeedSequence). Same inputs → same bytes.
+    Returns:
+        Synthesis(clean, noisy, sigma_raw, params).
+    Raises:
+        TypeError / ValueError: bad image or seed; KeyError: unknown curve or bank name.
+    """
+    clean = check_image_u8(clean, "clean")
+    if not isinstance(params, SampleParams):
+        raise TypeError(f"params: expected SampleParams, got {type(params).__name__}")
+    rng = make_rng(seed)
+    crf = load_bank(params.crf_bank).get(params.crf)
+    ccm = None if params.rgb_to_camera is None else np.reshape(params.rgb_to_camera, (3, 3))
+
+    if ccm is None and params.wb_gains is None and params.noise_model == "gaussian":
+        # 1.-4. fused: inverse CRF by table, σ map and noise on the mosaic in one pass.
+        noisy_raw = add_raw_noise_u8(clean, crf.inverse_u8, params.sigma_s, params.sigma_c, rng,
+                                     pattern=params.pattern)
+        gain_map = None
+    else:
+        L = crf_inverse_u8(clean, crf)                                  # 1. inverse CRF
+        raw, gain_map = unprocess_color(L, ccm, params.wb_gains)        # 2. CCM⁻¹, WB⁻¹
+        noisy_raw = add_raw_noise(raw, params.sigma_s, params.sigma_c, rng,  # 3.+4. noise on the mosaic
+                                  model=params.noise_model, pattern=params.pattern)
+    rgb = noisy_raw.noisy
+    if params.pattern is not None:
+        rgb = demosaic(rgb, params.pattern, params.demosaic)            # 4. demosaic
+    L_noisy = process_color(rgb, ccm, gain_map)                         # 5. WB, CCM
+    noisy = render_u8(L_noisy, crf)                                     # 6. f, clip, 8-bit
+    if params.jpeg_quality is not None:
+        noisy = jpeg_roundtrip(noisy, params.jpeg_quality, params.jpeg_subsampling)  # 7. JPEG
+    return Synthesis(clean=clean, noisy=noisy, sigma_raw=noisy_raw.sigma_raw, params=params)

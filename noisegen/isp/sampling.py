@@ -1,0 +1,103 @@
+"""Drawing per-sample parameters from a camera profile.
+
+Sampling is separate from the deterministic pipeline (as in Brooks et al.'s unprocess.py): this
+module turns (profile, Generator) into a frozen SampleParams; noisegen.isp.pipeline turns
+(image, SampleParams, seed) into pixels. The order of draws is fixed, so the same Generator state
+gives the same parameters on every machine.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from noisegen.crf.io import load_bank
+from noisegen.isp.color import XYZ_TO_CAMERA_BROOKS, random_rgb_to_camera
+from noisegen.isp.noise import sample_brooks_shot_read
+from noisegen.isp.params import SampleParams
+from noisegen.isp.profiles import CameraProfile
+
+__all__ = ["sample_params"]
+
+
+def _uniform3(rng: np.random.Generator, lo_hi: tuple[float, float], per_channel: bool) -> tuple[float, float, float]:
+    lo, hi = lo_hi
+    if per_channel:
+        v = rng.uniform(lo, hi, size=3)
+        return (float(v[0]), float(v[1]), float(v[2]))
+    x = float(rng.uniform(lo, hi))
+    return (x, x, x)
+
+
+def _sigmas(profile: CameraProfile, rng: np.random.Generator) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    if profile.sigma_law == "uniform":
+        return (_uniform3(rng, profile.sigma_s, profile.per_channel),
+                _uniform3(rng, profile.sigma_c, profile.per_channel))
+    if profile.sigma_law == "log_linear":
+        if profile.per_channel:
+            pairs = [sample_brooks_shot_read(rng, profile.log_shot, profile.log_read) for _ in range(3)]
+        else:
+            pairs = [sample_brooks_shot_read(rng, profile.log_shot, profile.log_read)] * 3
+        return tuple(math.sqrt(s) for s, _ in pairs), tuple(math.sqrt(r) for _, r in pairs)
+    # poisson_lambda: λ photons at full scale, variance L/λ.
+    lam = _uniform3(rng, profile.poisson_lambda, profile.per_channel)
+    return tuple(1.0 / math.sqrt(v) for v in lam), _uniform3(rng, profile.sigma_c, profile.per_channel)
+
+
+def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SampleParams:
+    """Draw one sample's camera parameters from ``profile``.
+
+    Draw order: CRF curve, σ_s/σ_c, Bayer pattern, CCM, white-balance gains, JPEG on/off and quality.
+
+    Args:
+        profile: a CameraProfile (e.g. noisegen.get_profile("cbdnet")).
+        rng: numpy Generator; the only source of randomness.
+    Returns:
+        a frozen SampleParams; every curve name it holds exists in the profile's bank.
+    Raises:
+        KeyError: a curve named by the profile is not in its bank (with close matches).
+    """
+    if not isinstance(profile, CameraProfile):
+        raise TypeError(f"profile: expected a CameraProfile, got {type(profile).__name__}")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
+    bank = load_bank(profile.crf_bank)
+    curves = profile.crf_curves or tuple(bank.names)
+    for name in curves:
+        bank.index(name)  # unknown names fail here, before any sample is made
+    crf = curves[int(rng.integers(len(curves)))]
+    sigma_s, sigma_c = _sigmas(profile, rng)
+    if profile.channel_scale != (1.0, 1.0, 1.0):
+        sigma_s = tuple(v * k for v, k in zip(sigma_s, profile.channel_scale))
+        sigma_c = tuple(v * k for v, k in zip(sigma_c, profile.channel_scale))
+    pattern = profile.patterns[int(rng.integers(len(profile.patterns)))]
+    rgb_to_camera = None
+    if profile.ccm == "brooks":
+        rgb_to_camera = tuple(float(v) for v in random_rgb_to_camera(rng, XYZ_TO_CAMERA_BROOKS).ravel())
+    wb_gains = None
+    if profile.white_balance:
+        red = rng.uniform(*profile.red_gain)
+        blue = rng.uniform(*profile.blue_gain)
+        mean, std = profile.rgb_gain
+        # Brooks et al.: overall gain = 1 / N(0.8, 0.1); guard the (rare) non-positive draw.
+        digital = 1.0 / max(float(rng.normal(mean, std)), 0.05)
+        wb_gains = (float(red * digital), float(digital), float(blue * digital))
+    jpeg_quality = None
+    if rng.random() < profile.jpeg_probability:
+        lo, hi = profile.jpeg_quality
+        jpeg_quality = int(rng.integers(lo, hi + 1))
+    return SampleParams(
+        camera=profile.name,
+        crf=crf,
+        crf_bank=profile.crf_bank,
+        noise_model=profile.noise_model,
+        sigma_s=sigma_s,
+        sigma_c=sigma_c,
+        pattern=pattern,
+        demosaic=profile.demosaic,
+        rgb_to_camera=rgb_to_camera,
+        wb_gains=wb_gains,
+        jpeg_quality=jpeg_quality,
+        jpeg_subsampling=profile.jpeg_subsampling,
+    )

@@ -37,8 +37,8 @@ import psutil
 import torch
 
 from noisegen.dataset.generate import GenerateConfig, generate
+from noisegen.dataset.reader import list_shards
 from trainer.config import MODEL_CONFIGS
-from trainer.data import expand_shards
 from trainer.loader import build_train_stream, make_train_loader
 from trainer.losses import sn_loss
 from trainer.metrics import read_metrics
@@ -98,7 +98,7 @@ def make_dataset(root: Path, patch: int, per_image: int) -> Path:
 
 
 def bench_loader(data: Path, *, patch: int, batch: int, workers: int, device: torch.device, batches: int) -> float:
-    stream, _ = build_train_stream(expand_shards(str(data)), patch=patch, batch=batch, seed=0, workers=workers)
+    stream, _ = build_train_stream(list_shards(str(data)), patch=patch, batch=batch, seed=0, workers=workers)
     it = iter(make_train_loader(stream, device=device, seed=0))
     for _ in range(max(2, workers * 2)):  # start-up and first rounds
         next(it)

@@ -10,10 +10,10 @@ import pytest
 from datagen import make_photos, small_config
 
 import noisegen as ng
+from noisegen.dataset.format import MEMBERS
 from noisegen.dataset.generate import generate
-from noisegen.dataset.manifest import read_index
-from noisegen.dataset.reader import DamagedDataWarning, decode_sample
-from noisegen.dataset.writer import MEMBERS, DeterministicTarWriter
+from noisegen.dataset.reader import DamagedDataWarning, decode_sample, read_index
+from noisegen.dataset.writer import DeterministicTarWriter
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ from PIL import Image
 
 import noisegen as ng
 from noisegen.cli.main import main
+from noisegen.dataset.format import MEMBERS, decode_sigma
 from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.images import read_rgb8
-from noisegen.dataset.manifest import read_index
-from noisegen.dataset.writer import MEMBERS, decode_sigma
+from noisegen.dataset.reader import read_index
 
 QUIET = dict(progress=False, echo=lambda s: None)
 

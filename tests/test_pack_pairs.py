@@ -10,9 +10,9 @@ from PIL import Image
 
 import noisegen as ng
 from noisegen.cli.main import main
-from noisegen.dataset.manifest import read_index
 from noisegen.dataset.pack_pairs import PackPairsConfig, assign_splits, pack_pairs, parse_split
 from noisegen.dataset.pairs import scan_pairs
+from noisegen.dataset.reader import read_index
 
 SCENES = ("desk", "toy", "wall", "door", "lamp")
 

@@ -10,7 +10,9 @@ import pytest
 from PIL import Image
 
 import noisegen as ng
-from noisegen.dataset.writer import SIGMA_STEP, DeterministicTarWriter, decode_sigma, encode_png, encode_sigma
+from noisegen.dataset.format import SIGMA_STEP, decode_sigma, encode_sigma
+from noisegen.dataset.png import encode_png
+from noisegen.dataset.writer import DeterministicTarWriter
 
 
 @pytest.mark.parametrize("profile", ["cbdnet", "unprocess", "gauss", "poisson5_50"])

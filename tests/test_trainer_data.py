@@ -16,19 +16,17 @@ torch = pytest.importorskip("torch")
 from conftest import shared_data  # noqa: E402
 from datagen import make_photos, make_train_shards  # noqa: E402
 
-from noisegen.dataset.writer import DeterministicTarWriter  # noqa: E402
-from trainer.data import (  # noqa: E402
+from noisegen.dataset.reader import (  # noqa: E402
     QuietDamageCounter,
     ShardSet,
-    crop_and_augment,
-    decode_samples,
-    dihedral,
-    expand_shards,
+    iter_samples,
+    list_shards,
     read_shard,
-    shard_pass,
     split_by_rank,
     split_by_worker,
 )
+from noisegen.dataset.writer import DeterministicTarWriter  # noqa: E402
+from trainer.data import crop_and_augment, decode_items, dihedral  # noqa: E402
 from trainer.loader import StreamState, build_train_stream, make_train_loader  # noqa: E402
 from trainer.validate import match_pairs, open_val_source  # noqa: E402
 
@@ -43,23 +41,23 @@ def dataset(tmp_path_factory) -> Path:
 
 def _keys(urls) -> list[str]:
     h = QuietDamageCounter()
-    return [s["key"] for s in shard_pass(urls, handler=h)]
+    return [s["key"] for s in iter_samples(urls, handler=h)]
 
 
 # ------------------------------------------------------------------------------------------------
 # Shard sources
 
 
-def test_expand_shards_folder_pattern_and_pipe(dataset):
-    folder = expand_shards(dataset)
+def test_list_shards_folder_pattern_and_pipe(dataset):
+    folder = list_shards(dataset)
     assert len(folder.urls) == 6 and all(folder.counts[u] == 2 for u in folder.urls)
     assert folder.profile()["name"].startswith("cbdnet") and folder.profile()["sigma_s"] == [0.12, 0.12]
-    pattern = expand_shards(str(dataset / "shard-{000001..000003}.tar"))
+    pattern = list_shards(str(dataset / "shard-{000001..000003}.tar"))
     assert pattern.urls == folder.urls[1:4] and pattern.counts == {}
-    pipe = expand_shards([f"pipe:cat {dataset}/shard-00000{{0..1}}.tar"])
+    pipe = list_shards([f"pipe:cat {dataset}/shard-00000{{0..1}}.tar"])
     assert pipe.urls == (f"pipe:cat {dataset}/shard-000000.tar", f"pipe:cat {dataset}/shard-000001.tar")
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        expand_shards(str(dataset / "shard-{000005..000006}.tar"))
+        list_shards(str(dataset / "shard-{000005..000006}.tar"))
 
 
 def test_pipe_url_reads_the_same_samples(dataset):
@@ -83,10 +81,10 @@ def test_split_by_rank_is_disjoint_and_complete():
 
 
 def test_shard_pass_sees_every_sample_once_across_ranks(dataset):
-    urls = expand_shards(dataset).urls
+    urls = list_shards(dataset).urls
     everything = _keys(urls)
     h = QuietDamageCounter()
-    per_rank = [[s["key"] for s in shard_pass(urls, rank=r, world=4, handler=h)] for r in range(4)]
+    per_rank = [[s["key"] for s in iter_samples(urls, rank=r, world=4, handler=h)] for r in range(4)]
     assert sorted(itertools.chain(*per_rank)) == sorted(everything) and len(everything) == 12
 
 
@@ -108,7 +106,7 @@ def test_pickle_members_are_never_read(dataset, tmp_path):
                     w.add(f"{s['__key__']}.{name}", data)
         w.close()
     h = QuietDamageCounter()
-    got = list(shard_pass([str(tmp_path / "evil.tar")], handler=h, require_sigma=True))
+    got = list(iter_samples([str(tmp_path / "evil.tar")], handler=h, require_sigma=True))
     assert len(got) == 2 and h.count == 0 and not marker.exists()
 
 
@@ -148,9 +146,9 @@ def test_crop_and_flips_are_identical_for_clean_noisy_and_sigma():
 
 
 def test_batches_from_real_shards_are_consistent_crops(dataset):
-    shards = expand_shards(dataset)
+    shards = list_shards(dataset)
     stream, _ = build_train_stream(shards, patch=32, batch=4, seed=1, workers=0, buffer=8, shards_per_round=2)
-    originals = {s["key"]: s for s in shard_pass(shards.urls, handler=QuietDamageCounter())}
+    originals = {s["key"]: s for s in iter_samples(shards.urls, handler=QuietDamageCounter())}
     batch = next(iter(stream))
     assert batch["clean"].shape == batch["noisy"].shape == batch["sigma"].shape == (4, 3, 32, 32)
     assert batch["clean"].dtype == torch.uint8 and batch["sigma"].dtype == torch.float32
@@ -176,7 +174,7 @@ def _take(loader_iter, stream, n):
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_stream_resumes_exactly_from_its_saved_state(dataset, workers):
-    shards = expand_shards(dataset)
+    shards = list_shards(dataset)
     kw = dict(patch=32, batch=3, seed=2, workers=workers, buffer=4, shards_per_round=2)
     s1, _ = build_train_stream(shards, **kw)
     whole = _take(iter(make_train_loader(s1, device=CPU, seed=2)), s1, 9)
@@ -195,14 +193,14 @@ def test_stream_resumes_exactly_from_its_saved_state(dataset, workers):
 
 
 def test_stream_pickles_for_spawned_workers(dataset):
-    stream, _ = build_train_stream(expand_shards(dataset), patch=32, batch=2, seed=0, workers=0, buffer=2)
+    stream, _ = build_train_stream(list_shards(dataset), patch=32, batch=2, seed=0, workers=0, buffer=2)
     copy = pickle.loads(pickle.dumps(stream))
     a, b = next(iter(stream)), next(iter(copy))
     assert a["keys"] == b["keys"] and torch.equal(a["noisy"], b["noisy"])
 
 
 def test_streams_of_two_ranks_read_disjoint_shards(dataset):
-    shards = expand_shards(dataset)
+    shards = list_shards(dataset)
     seen = []
     for rank in range(2):
         stream, _ = build_train_stream(shards, patch=32, batch=2, seed=0, workers=0, rank=rank, world=2, buffer=2)
@@ -216,7 +214,7 @@ def test_truncated_shard_is_reported_and_skipped(dataset, tmp_path):
     ds = Path(shutil.copytree(dataset, tmp_path / "ds"))
     bad = ds / "shard-000001.tar"
     bad.write_bytes(bad.read_bytes()[:3000])  # cut inside the first sample
-    shards = expand_shards(ds)
+    shards = list_shards(ds)
     stream, _ = build_train_stream(shards, patch=32, batch=2, seed=0, workers=0, buffer=2, shards_per_round=6)
     it = iter(stream)
     messages, keys = [], set()
@@ -232,7 +230,7 @@ def test_truncated_shard_is_reported_and_skipped(dataset, tmp_path):
 def test_decode_failure_is_counted_not_fatal():
     h = QuietDamageCounter()
     raw = {"__key__": "bad", "__url__": "x.tar", "json": b"{}", "clean.png": b"junk", "noisy.png": b"junk"}
-    assert list(decode_samples([(0, 0, raw)], handler=h)) == []
+    assert list(decode_items([(0, 0, raw)], handler=h)) == []
     assert h.count == 1 and "bad" in h.messages[0]
 
 

@@ -1,13 +1,16 @@
-"""Streaming training samples from noisegen shards (DESIGN.md §4): small picklable generator stages.
+"""The training stages of the streaming loader (DESIGN.md §4): resampled rounds, shuffling, crops,
+batches. Reading the format (shard lists, splitting, safe tar reading, decoding, validation) is
+noisegen.dataset.reader's; these stages sit on top of it.
 
 Each DataLoader worker composes its own chain, webdataset style (trainer.loader.TrainStream):
 
-    shard list ─ split_by_rank ─ split_by_worker ─ resampled_rounds ─ mix_rounds (read tars,
-    interleave, shuffle buffer; raw bytes) ─ decode_samples (PNG/JSON only, never pickle) ─
-    crop_and_augment (random P×P crop + one of the 8 flips/rotations, the same for clean, noisy
-    and σ) ─ collate_batches (batches made in the worker)
+    list_shards ─ split_by_rank ─ split_by_worker ─ resampled_rounds ─ mix_rounds (read_shard of
+    each shard of the round, interleaved, shuffle buffer; raw bytes) ─ decode_items (the reader's
+    decode_sample: PNG/JSON only, never pickle, validated) ─ crop_and_augment (random P×P crop +
+    one of the 8 flips/rotations, the same for clean, noisy and σ) ─ collate_batches (batches made
+    in the worker)
 
-Validation reads shards with ``shard_pass``: one exact, ordered pass, every sample once across ranks.
+Validation reads shards with the reader's ``iter_samples``: one exact, ordered pass.
 
 **Splitting.** Rank r of a world of size R takes shards r, r+R, r+2R, ... (``split_by_rank``),
 so ranks read disjoint shards; within a rank, data stream v of the W worker streams takes every
@@ -32,131 +35,15 @@ goes on.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from noisegen.dataset.reader import PICKLE_SUFFIXES, DamageCounter, DamagedDataWarning, decode_sample, shard_urls
+from noisegen.dataset.reader import DamageCounter, decode_sample, read_shard
 
-__all__ = [
-    "ShardSet",
-    "QuietDamageCounter",
-    "expand_shards",
-    "split_by_rank",
-    "split_by_worker",
-    "resampled_rounds",
-    "read_shard",
-    "mix_rounds",
-    "decode_samples",
-    "crop_and_augment",
-    "dihedral",
-    "collate_batches",
-    "shard_pass",
-]
-
-
-class QuietDamageCounter(DamageCounter):
-    """DamageCounter that only counts and keeps messages (no warning in the worker process).
-
-    The training loop reports the messages it receives with the batches, once, in the main process.
-    """
-
-    def __call__(self, exn: BaseException) -> bool:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DamagedDataWarning)
-            return super().__call__(exn)
-
-
-# ------------------------------------------------------------------------------------------------
-# Shard lists
-
-
-@dataclass(frozen=True)
-class ShardSet:
-    """The training shards: ``urls`` in order, ``counts`` (url → samples listed in dataset.json,
-    where known) and ``manifests`` (the dataset.json of each dataset folder given)."""
-
-    urls: tuple[str, ...]
-    counts: dict[str, int] = field(default_factory=dict)
-    manifests: tuple[dict, ...] = ()
-
-    def fingerprint(self) -> str:
-        """sha256 of the URL list (identifies the data layout in checkpoints)."""
-        return hashlib.sha256(json.dumps(list(self.urls)).encode()).hexdigest()[:16]
-
-    def profile(self) -> dict | None:
-        """The camera profile (as a dict) the first dataset folder was generated with, if any."""
-        for m in self.manifests:
-            p = m.get("config", {}).get("profile")
-            if isinstance(p, dict):
-                return p
-        return None
-
-
-def expand_shards(sources: str | os.PathLike[str] | Sequence[str]) -> ShardSet:
-    """Shard URLs of one or more sources.
-
-    Args:
-        sources: each a noisegen dataset folder (its dataset.json lists the shards and their sample
-            counts), a shard file, a brace pattern (``d/shard-{000000..000009}.tar``, expanded with
-            braceexpand) or a ``pipe:`` URL (``pipe:curl -s https://host/shard-000000.tar``; braces
-            are expanded there too).
-    Raises:
-        FileNotFoundError: a local source (not ``pipe:``) does not exist.
-        ValueError: no shards at all.
-    """
-    import braceexpand
-
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
-    urls: list[str] = []
-    counts: dict[str, int] = {}
-    manifests: list[dict] = []
-    for src in map(str, sources):
-        if not src.startswith("pipe:") and Path(src).is_dir():
-            found, manifest = shard_urls(src)
-            urls += found
-            if manifest:
-                manifests.append(manifest)
-                counts.update({u: s["samples"] for u, s in zip(found, manifest["shards"])})
-            continue
-        for u in braceexpand.braceexpand(src):
-            if not u.startswith("pipe:") and "://" not in u and not Path(u).is_file():
-                raise FileNotFoundError(
-                    f"shard {u!r} (from {src!r}) does not exist; give a noisegen dataset folder, shard files, "
-                    "a brace pattern such as d/shard-{000000..000009}.tar, or pipe: URLs")
-            urls.append(u)
-    if not urls:
-        raise ValueError(f"no shards in {list(map(str, sources))}")
-    return ShardSet(urls=tuple(urls), counts=counts, manifests=tuple(manifests))
-
-
-def split_by_rank(urls: Sequence[str], rank: int, world: int, *, allow_empty: bool = False) -> list[str]:
-    """Shards of rank ``rank``: urls[rank::world] (disjoint across ranks, together all of them)."""
-    if not 0 <= rank < world:
-        raise ValueError(f"split_by_rank: rank must be in [0, {world}), got {rank}")
-    mine = list(urls)[rank::world]
-    if not mine and not allow_empty:
-        raise ValueError(f"{len(urls)} shards cannot give each of {world} ranks its own shards; make more, smaller "
-                         "shards (noisegen generate --samples-per-shard N) or use fewer processes")
-    return mine
-
-
-def split_by_worker(urls: Sequence[str], worker: int, workers: int) -> list[str]:
-    """Shards of data stream ``worker`` of a rank: every ``workers``-th one, or all when there are fewer
-    shards than streams (the streams then differ by their seeds only)."""
-    if not 0 <= worker < workers:
-        raise ValueError(f"split_by_worker: worker must be in [0, {workers}), got {worker}")
-    urls = list(urls)
-    return urls[worker::workers] if len(urls) >= workers else urls
+__all__ = ["resampled_rounds", "mix_rounds", "decode_items", "crop_and_augment", "dihedral", "collate_batches"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -175,26 +62,6 @@ def resampled_rounds(urls: Sequence[str], *, seed: int, stream: int, first_round
         rng = np.random.default_rng([seed, stream, k, 1])
         yield k, [urls[i] for i in rng.integers(len(urls), size=shards_per_round)]
         k += 1
-
-
-def _not_pickle(fname: str) -> bool:
-    return not fname.lower().endswith(PICKLE_SUFFIXES)
-
-
-def read_shard(url: str, *, handler: DamageCounter, expected: int | None = None) -> Iterator[dict]:
-    """Raw samples (member name → bytes, plus __key__ and __url__) of one shard, in order.
-
-    Pickle members (*.pyd, *.pickle, *.pkl) are not even read. Read errors go to ``handler`` and
-    end the shard; a shard that yields fewer than ``expected`` samples is reported too.
-    """
-    import webdataset as wds
-
-    n = 0
-    for sample in wds.tariterators.tarfile_samples([{"url": url}], handler=handler, select_files=_not_pickle):
-        n += 1
-        yield sample
-    if expected is not None and n < expected:
-        handler(ValueError(f"only {n} of {expected} samples could be read (truncated shard?)", url))
 
 
 def mix_rounds(rounds: Iterable[tuple[int, list[str]]], *, seed: int, stream: int, buffer: int,
@@ -246,9 +113,9 @@ def mix_rounds(rounds: Iterable[tuple[int, list[str]]], *, seed: int, stream: in
         skip = 0
 
 
-def decode_samples(items: Iterable[tuple[int, int, dict]], *, handler: DamageCounter,
-                   require_sigma: bool = True) -> Iterator[tuple[int, int, dict]]:
-    """noisegen.dataset.reader.decode_sample on each raw sample (PNG and JSON only); failures → handler."""
+def decode_items(items: Iterable[tuple[int, int, dict]], *, handler: DamageCounter,
+                 require_sigma: bool = True) -> Iterator[tuple[int, int, dict]]:
+    """The reader's decode_sample on the raw sample of each (round, position, raw) item; failures → handler."""
     for k, i, raw in items:
         try:
             yield k, i, decode_sample(raw, require_sigma=require_sigma)
@@ -315,18 +182,3 @@ def collate_batches(items: Iterable[tuple[int, int, dict]], *, batch: int, strea
         reported = handler.count
         buf = []
         yield out
-
-
-def shard_pass(urls: Sequence[str], *, rank: int = 0, world: int = 1, handler: DamageCounter,
-               require_sigma: bool = False, counts: dict[str, int] | None = None) -> Iterator[dict]:
-    """One exact, ordered pass over this rank's shards (validation): decoded samples, each once.
-
-    Across ranks every sample is seen exactly once (ranks take disjoint shards; a rank may get none).
-    """
-    counts = counts or {}
-    for url in split_by_rank(urls, rank, world, allow_empty=True):
-        for raw in read_shard(url, handler=handler, expected=counts.get(url)):
-            try:
-                yield decode_sample(raw, require_sigma=require_sigma)
-            except ValueError as exc:
-                handler(exc)

@@ -20,12 +20,12 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from noisegen.dataset.reader import PairSource, read_pairs
 from trainer.inference import (
     auto_tile,
     check_tiling,
@@ -110,77 +110,13 @@ def ssim_u8(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(vals))
 
 
-@dataclass
-class _Item:
-    id: str
-    group: str
-    noisy: np.ndarray | None = None
-    clean: np.ndarray | None = None
-    error: str | None = None
-
-
-@dataclass
-class _Source:
-    path: str
-    kind: str
-    count: int
-    skipped: list[str] = field(default_factory=list)
-    items: object = None
-
-
-def _group(camera: str | None, iso: int | None) -> str:
-    return " · ".join([camera or "unknown camera"] + ([f"ISO {iso}"] if iso is not None else []))
-
-
-def iter_pairs(path: str, *, group_regex: str | None = None, max_images: int | None = None) -> _Source:
-    """A pair source: (kind, count, skipped) and ``items``, a callable yielding _Items (decoded lazily).
-
-    Raises:
-        FileNotFoundError: ``path`` is not a folder, or holds no usable pairs.
-    """
-    from noisegen.dataset.images import ImageReadError
-    from noisegen.dataset.pairs import load_pair, scan_pairs
-
-    p = Path(path)
-    if not p.is_dir():
-        raise FileNotFoundError(f"--pairs {path}: not a folder (expected noisy/ + gt/ folders, *_real/*_mean files, "
-                                "SIDD scene folders, or a `noisegen pack-pairs` dataset)")
-    if (p / "dataset.json").exists():
-        from trainer.data import QuietDamageCounter, expand_shards, shard_pass
-
-        shards = expand_shards(str(p))
-        total = sum(shards.counts.values()) if shards.counts else 0
-        count = min(total, max_images) if max_images is not None else total
-
-        def from_shards() -> Iterator[_Item]:
-            handler = QuietDamageCounter()
-            for i, s in enumerate(shard_pass(shards.urls, handler=handler, counts=shards.counts)):
-                if max_images is not None and i >= max_images:
-                    break
-                meta = s.get("params") or {}
-                yield _Item(str(meta.get("source") or s["key"]), _group(meta.get("camera"), meta.get("iso")),
-                            s["noisy"], s["clean"])
-
-        return _Source(str(p), "dataset", count, items=from_shards)
-
-    scan = scan_pairs([p], group_regex)
-    pairs = list(scan.pairs)[:max_images]
-    skipped = [f"{s.source}: {s.reason}" for s in scan.skipped]
-    if not pairs:
-        raise FileNotFoundError(f"--pairs {path}: no noisy/clean pairs found ({scan.found} image files; "
-                                f"{'; '.join(skipped[:3]) or 'none skipped'})")
-
-    def from_folder() -> Iterator[_Item]:
-        for pair in pairs:
-            try:
-                clean, noisy = load_pair(pair)
-            except (ImageReadError, OSError) as exc:
-                yield _Item(pair.id, pair.group(), error=str(exc))
-                continue
-            yield _Item(pair.id, pair.group(), noisy, clean)
-
-    return _Source(str(p), "pairs", len(pairs), skipped, items=from_folder)
-
+def iter_pairs(path: str, *, group_regex: str | None = None, max_images: int | None = None) -> PairSource:
+    """Real pairs of a folder or pack-pairs dataset (noisegen.dataset.reader.read_pairs), with this command's
+    flag named in errors."""
+    try:
+        return read_pairs(path, group_regex=group_regex, max_images=max_images)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"--pairs {exc}") from None
 
 
 def _mean(rows: list[dict], key: str) -> float:

@@ -25,17 +25,8 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from trainer.data import (
-    QuietDamageCounter,
-    ShardSet,
-    collate_batches,
-    crop_and_augment,
-    decode_samples,
-    mix_rounds,
-    resampled_rounds,
-    split_by_rank,
-    split_by_worker,
-)
+from noisegen.dataset.reader import QuietDamageCounter, ShardSet, split_by_rank, split_by_worker
+from trainer.data import collate_batches, crop_and_augment, decode_items, mix_rounds, resampled_rounds
 
 __all__ = ["StreamState", "TrainStream", "build_train_stream", "make_train_loader"]
 
@@ -129,7 +120,7 @@ class TrainStream(IterableDataset):
                                   shards_per_round=self.shards_per_round)
         items = mix_rounds(rounds, seed=self.seed, stream=g, buffer=self.buffer, handler=handler,
                            counts=self.shards.counts, skip=skip)
-        items = decode_samples(items, handler=handler, require_sigma=True)
+        items = decode_items(items, handler=handler, require_sigma=True)
         items = crop_and_augment(items, patch=self.patch, seed=self.seed, stream=g, handler=handler)
         return collate_batches(items, batch=self.batch, stream=v, handler=handler)
 

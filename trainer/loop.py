@@ -37,11 +37,10 @@ import numpy as np
 import torch
 
 from noisegen.atomic import atomic_write_bytes
-from noisegen.dataset.reader import DamagedDataWarning
+from noisegen.dataset.reader import DamagedDataWarning, list_shards
 from noisegen.isp.profiles import CameraProfile, resolve_profile
 from trainer.checkpoint import load_checkpoint, save_checkpoint, set_rng_state, versions
 from trainer.config import MODEL_CONFIGS, ModelConfig
-from trainer.data import expand_shards
 from trainer.distributed import DistInfo, all_gather_objects, all_mean, all_sum, barrier, init_distributed
 from trainer.loader import build_train_stream, make_train_loader
 from trainer.losses import sn_loss
@@ -174,7 +173,7 @@ def _train(cfg: TrainConfig, d: DistInfo, resume: bool, stop_after: int | None,
         net = torch.compile(net)
 
     # Data: this rank's disjoint shards, streams continued from the checkpoint.
-    shards = expand_shards(cfg.data)
+    shards = list_shards(cfg.data)
     stream, note = build_train_stream(shards, patch=cfg.patch, batch=cfg.batch, seed=cfg.seed, workers=cfg.workers,
                                       rank=rank, world=world, buffer=cfg.shuffle_buffer,
                                       shards_per_round=cfg.shards_per_round, saved=ckpt["data"] if ckpt else None)

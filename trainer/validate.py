@@ -11,7 +11,7 @@ Three kinds of source, recognised from the folder (``open_val_source``):
   (real, noisy, noise, mean, gt, clean) from the name: ``noisy/X_real.png`` ↔ ``gt/X_mean.png``.
   Unmatched files are listed in ``skipped``.
 - **a noisegen dataset** (a folder with dataset.json): one exact pass over its shards
-  (trainer.data.shard_pass), every sample once across DDP ranks.
+  (noisegen.dataset.reader.iter_samples), every sample once across DDP ranks.
 
 Images are split across ranks (image i on rank i mod world) and the PSNR sums all-reduced.
 """
@@ -26,8 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from noisegen.dataset.images import read_rgb8
-from noisegen.dataset.sources import IMAGE_EXTENSIONS
+from noisegen.dataset.reader import IMAGE_EXTENSIONS, QuietDamageCounter, iter_samples, list_shards, read_rgb8
 from trainer.metrics import psnr_u8
 
 __all__ = ["ValImage", "ValSource", "open_val_source", "match_pairs", "evaluate"]
@@ -133,13 +132,11 @@ def open_val_source(path: str, *, profile=None, seed: int = 0, max_images: int |
                                 "folders of real pairs, or a noisegen dataset)")
     name = p.name
     if (p / "dataset.json").exists():
-        from trainer.data import QuietDamageCounter, expand_shards, shard_pass
-
-        shards = expand_shards(str(p))
+        shards = list_shards(str(p))
 
         def from_shards(rank: int, world: int) -> Iterator[ValImage]:
             handler = QuietDamageCounter()
-            samples = shard_pass(shards.urls, rank=rank, world=world, handler=handler, counts=shards.counts)
+            samples = iter_samples(shards.urls, rank=rank, world=world, handler=handler, counts=shards.counts)
             for i, s in enumerate(samples):
                 if max_images is not None and i >= max_images:
                     break

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from noisegen.analysis.plot import _save_compact
+from noisegen.dataset.writer import versions
 from noisegen.isp.profiles import CameraProfile
 
 __all__ = ["PATTERN", "Candidate", "GroupFit", "Calibration", "build_profile", "plot_calibration"]
@@ -68,8 +70,6 @@ class Calibration:
     elapsed: float = 0.0
 
     def to_dict(self) -> dict:
-        from noisegen.dataset.manifest import versions
-
         return {"format": "noisegen-calibration/1", "camera": self.camera, "crf": self.crf, "crf_bank": self.crf_bank,
                 "demosaic": self.demosaic, "pattern": None if self.demosaic == "none" else PATTERN,
                 "jpeg_quality": self.jpeg, "loss": self.loss, "profile": self.profile.to_dict(),
@@ -138,8 +138,6 @@ def plot_calibration(cal: Calibration, out: str | os.PathLike[str], dpi: int = 1
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from noisegen.analysis.plot import _save_compact
 
     n = len(cal.groups)
     cols = min(n, 4)

@@ -19,6 +19,9 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from noisegen.analysis.nlf import psnr
+from noisegen.analysis.stats import tar_samples
+from noisegen.dataset.format import INDEX_NAME
+from noisegen.dataset.reader import decode_sample, read_index, read_manifest
 
 __all__ = ["PreviewConfig", "select_keys", "load_samples", "contact_sheet", "run_preview"]
 
@@ -53,8 +56,6 @@ class PreviewConfig:
 
 def select_keys(folder: str | os.PathLike[str], n: int, seed: int | None = None) -> list[tuple[str, str]]:
     """(shard, key) of the samples to show: the first n in index order, or n drawn with default_rng(seed)."""
-    from noisegen.dataset.manifest import INDEX_NAME, read_index, read_manifest
-
     folder = Path(folder)
     m = read_manifest(folder)
     if (folder / INDEX_NAME).is_file():
@@ -73,9 +74,6 @@ def select_keys(folder: str | os.PathLike[str], n: int, seed: int | None = None)
 def load_samples(folder: str | os.PathLike[str], chosen: list[tuple[str, str]]) -> list[dict]:
     """Decoded samples (noisegen.dataset.reader.decode_sample) for (shard, key) pairs; key None = every sample
     of that shard. Damaged samples are skipped."""
-    from noisegen.analysis.stats import tar_samples
-    from noisegen.dataset.reader import decode_sample
-
     by_shard: dict[str, set | None] = {}
     for shard, key in chosen:
         by_shard.setdefault(shard, set())

@@ -30,7 +30,14 @@ from pathlib import Path
 import numpy as np
 
 from noisegen.analysis.nlf import RAW_BINS, NoiseStats, accumulate, image_stats, summarize
+from noisegen.analysis.table import format_table
+from noisegen.crf.bank import crf_inverse_u8
+from noisegen.crf.io import load_bank
+from noisegen.dataset.format import INDEX_NAME
 from noisegen.dataset.pairs import load_pair, scan_pairs
+from noisegen.dataset.reader import decode_sample, read_index, read_manifest
+from noisegen.dataset.writer import versions
+from noisegen.isp.color import unprocess_color
 
 __all__ = ["GROUP_KEYS", "StatsConfig", "GroupStats", "StatsReport", "group_of", "dataset_stats", "pairs_stats",
            "run_stats", "sample_irradiance", "tar_samples", "shard_stats"]
@@ -113,8 +120,6 @@ class StatsReport:
     layouts: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        from noisegen.dataset.manifest import versions
-
         return {"format": "noisegen-stats/1", "kind": self.kind, "mode": self.mode, "sources": self.sources,
                 "config": self.config, "versions": versions(), "elapsed_s": round(self.elapsed, 3),
                 "units": "std and σ in full-scale units [0, 1] (×255 for 8-bit levels) unless the name ends in _8bit; "
@@ -125,8 +130,6 @@ class StatsReport:
 
     def table(self, markdown: bool = False) -> str:
         """One row per group (noisegen.analysis.table.format_table); Markdown when ``markdown``."""
-        from noisegen.analysis.table import format_table
-
         return format_table(self, markdown=markdown)
 
 
@@ -156,10 +159,6 @@ def sample_irradiance(clean: np.ndarray, params: dict) -> np.ndarray | None:
 
     Returns None when the sample's CRF bank is not available on this machine.
     """
-    from noisegen.crf.bank import crf_inverse_u8
-    from noisegen.crf.io import load_bank
-    from noisegen.isp.color import unprocess_color
-
     try:
         crf = load_bank(params.get("crf_bank", "default")).get(params.get("crf", "linear"))
     except (FileNotFoundError, KeyError, ValueError):
@@ -200,8 +199,6 @@ def shard_stats(path: str, by: tuple[str, ...], keys: frozenset[str] | None = No
 
     keys: only these sample keys (None: all). A shard that cannot be read is one damage entry.
     """
-    from noisegen.dataset.reader import decode_sample
-
     groups: dict[str, list] = {}
     damaged: list[dict] = []
     n = 0
@@ -280,8 +277,6 @@ def _select(keys: list[str], max_samples: int | None) -> frozenset[str] | None:
 
 def dataset_stats(config: StatsConfig, echo: Callable[[str], None] = lambda s: None) -> StatsReport:
     """Statistics of a dataset folder (see the module docstring)."""
-    from noisegen.dataset.manifest import INDEX_NAME, read_index, read_manifest
-
     t0 = time.perf_counter()
     folder = Path(config.dataset)
     manifest = read_manifest(folder)

@@ -27,29 +27,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from noisegen.atomic import atomic_write_bytes
-from noisegen.dataset.manifest import (
+from noisegen.dataset.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
     INDEX_NAME,
     MANIFEST_NAME,
-    read_manifest,
-    versions,
-    write_index,
-    write_manifest,
-)
-from noisegen.dataset.plan import CROP_MODES, ShardPlan, samples_per_shard_for
-from noisegen.dataset.sources import SourceScan, scan_sources
-from noisegen.dataset.writer import (
     PARTIAL_DIR,
-    PNG_ENCODER,
     SIGMA_ENCODING,
     SIGMA_STEP,
-    ShardRecord,
-    ShardTask,
-    read_record,
     shard_name,
-    write_shard,
 )
+from noisegen.dataset.make_shard import ShardRecord, ShardTask, read_record, record_path, write_shard
+from noisegen.dataset.plan import CROP_MODES, ShardPlan, samples_per_shard_for
+from noisegen.dataset.png import PNG_ENCODER
+from noisegen.dataset.reader import read_manifest
+from noisegen.dataset.samples import sample_photo_paths
+from noisegen.dataset.sources import SourceScan, scan_sources
+from noisegen.dataset.writer import versions, write_index, write_manifest
 from noisegen.isp.profiles import CameraProfile, get_profile
 
 __all__ = ["BACKENDS", "GenerateConfig", "GenerateSummary", "generate", "default_workers"]
@@ -171,8 +165,6 @@ class GenerateSummary:
 def _scan(config: GenerateConfig) -> SourceScan:
     if config.images:
         return scan_sources(config.images, min_size=config.patch, max_images=config.max_images)
-    from noisegen.dataset.samples import sample_photo_paths
-
     return scan_sources([str(p) for p in sample_photo_paths()], min_size=config.patch,
                         max_images=config.max_images, label="skimage")
 
@@ -239,7 +231,7 @@ def _prepare_out(config: GenerateConfig, fingerprint: dict) -> bool:
 def _finished(out: Path, plan: ShardPlan) -> dict[int, ShardRecord]:
     done = {}
     for i in range(plan.n_shards):
-        rec_path = out / PARTIAL_DIR / f"{shard_name(i)[:-4]}.json"
+        rec_path = record_path(out, i)
         tar = out / shard_name(i)
         if rec_path.is_file() and tar.is_file():
             try:
@@ -252,13 +244,13 @@ def _finished(out: Path, plan: ShardPlan) -> dict[int, ShardRecord]:
     return done
 
 
-def _tasks(config: GenerateConfig, plan: ShardPlan, shards: Iterable[int], threads: int | None) -> Iterator[ShardTask]:
+def _tasks(config: GenerateConfig, plan: ShardPlan, shards: Iterable[int]) -> Iterator[ShardTask]:
     for i in shards:
         jobs = plan.shard_jobs(i)
         used = sorted({j.image for j in jobs})
         yield ShardTask(shard=i, out_dir=str(Path(config.out).resolve()), jobs=tuple(jobs),
                         images=tuple((k, plan.images[k]) for k in used), profile=config.profile,
-                        seed=config.seed, threads=threads)
+                        seed=config.seed)
 
 
 def _run_local(tasks: Iterator[ShardTask], workers: int, on_sample: Callable[[], None]) -> Iterator[ShardRecord]:
@@ -301,7 +293,7 @@ def _run_dask(tasks: Iterator[ShardTask], workers: int, scheduler: str | None) -
 
 def _rows_by_shard(out: Path, records: list[ShardRecord], used: set[str]) -> Iterator[list[dict]]:
     for r in records:  # read back from the records on disk: one shard's rows in memory at a time
-        rows = read_record(out / PARTIAL_DIR / f"{r.name[:-4]}.json").rows
+        rows = read_record(record_path(out, r.shard)).rows
         used.update(row["source"] for row in rows)
         yield rows
 
@@ -388,8 +380,7 @@ def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[s
 
     bar = tqdm(total=plan.n_samples, initial=sum(len(plan.shard_range(i)) for i in done), unit="patch",
                desc="generate", disable=not progress, smoothing=0.1, mininterval=0.5, dynamic_ncols=True)
-    threads = max(1, default_workers() // config.workers) if config.workers > 1 and config.backend == "local" else None
-    tasks = _tasks(config, plan, pending, threads)
+    tasks = _tasks(config, plan, pending)
     written: list[ShardRecord] = []
     in_process = config.backend == "local" and config.workers == 1
     try:

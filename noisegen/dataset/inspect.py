@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.dataset.manifest import INDEX_NAME, read_index, read_manifest
-from noisegen.dataset.writer import PARTIAL_DIR
+from noisegen.dataset.format import INDEX_NAME, PARTIAL_DIR
+from noisegen.dataset.reader import read_index, read_manifest
 
 __all__ = ["Damage", "verify_dataset", "describe_dataset"]
 

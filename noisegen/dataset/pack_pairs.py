@@ -32,19 +32,11 @@ from pathlib import Path
 import numpy as np
 
 from noisegen.atomic import atomic_write, atomic_write_bytes
-from noisegen.dataset.manifest import (
-    FORMAT_NAME,
-    FORMAT_VERSION,
-    INDEX_NAME,
-    MANIFEST_NAME,
-    versions,
-    write_index,
-    write_manifest,
-)
+from noisegen.dataset.format import FORMAT_NAME, FORMAT_VERSION, INDEX_NAME, MANIFEST_NAME, sample_key, shard_name
 from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
-from noisegen.dataset.plan import sample_key, samples_per_shard_for
+from noisegen.dataset.plan import samples_per_shard_for
 from noisegen.dataset.png import PNG_ENCODER, encode_png
-from noisegen.dataset.writer import DeterministicTarWriter, shard_name
+from noisegen.dataset.writer import DeterministicTarWriter, versions, write_index, write_manifest
 from noisegen.version import __version__
 
 __all__ = ["PackPairsConfig", "parse_split", "assign_splits", "pack_pairs", "MEMBERS"]

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from noisegen.dataset.format import sample_key
 from noisegen.dataset.sources import SourceImage
 
-__all__ = ["CROP_MODES", "PatchJob", "ShardPlan", "image_key", "sample_key", "samples_per_shard_for",
+__all__ = ["CROP_MODES", "PatchJob", "ShardPlan", "image_key", "samples_per_shard_for",
            "BYTES_PER_PIXEL_ESTIMATE", "MIN_SHARDS"]
 
 CROP_MODES = ("random", "grid")
@@ -77,11 +78,6 @@ class PatchJob:
     crop_seed: tuple[int, ...] | None
     params_seed: tuple[int, ...]
     noise_seed: tuple[int, ...]
-
-
-def sample_key(index: int) -> str:
-    """WebDataset key of sample ``index`` (no dots: webdataset splits member names at the first dot)."""
-    return f"s{index:09d}"
 
 
 @dataclass(frozen=True, eq=False)

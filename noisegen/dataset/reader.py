@@ -1,39 +1,82 @@
-"""Reading noisegen datasets: a WebDataset pipeline of decoded samples (DESIGN.md §4, §8).
+"""Reading noisegen datasets (DESIGN.md §4, §8): small composable stages, and ``open_dataset``.
 
     ds = noisegen.open_dataset("out/")          # or a list of shard paths / URLs
     for s in ds:  s["clean"], s["noisy"] (uint8 H×W×3), s["sigma"] (float32 H×W×3 or None), s["params"]
     ds.errors.count                              # damaged samples and shards skipped so far
 
-The pipeline is webdataset's own (shard list → node split → worker split → tar reader → decode),
-so the trainer can iterate it in a torch DataLoader. It never unpickles: members named *.pyd,
-*.pickle or *.pkl are not even read, and only clean.png, noisy.png, sigma.png and json are decoded
-(PNG with Pillow, JSON with the json module). A truncated or corrupt shard, a sample with a
-missing or undecodable member, or a shard with fewer samples than dataset.json lists, is reported
-with a DamagedDataWarning, counted in ``ds.errors``, and skipped; the stream goes on with the
-next sample or shard. Counts are per process (each DataLoader worker has its own).
+Stages (generator functions; bind keyword arguments with functools.partial; all picklable):
+
+    list_shards      dataset folders, shard files, brace patterns, pipe: URLs → ShardSet
+    split_by_rank    a process's disjoint shards; split_by_worker: a loader worker's
+    read_shard       one tar, streamed: only the format's members are read (pickles and unknown
+                     members are skipped without reading), each within a size limit; members
+                     grouped into raw samples {member: bytes, "__key__", "__url__"}
+    check_counts     a shard that yields fewer samples than dataset.json lists is reported
+    decode_samples   PNG and JSON only (decode_sample), σ from its 16-bit PNG; then validate_sample:
+                     shapes, dtypes, the json schema and σ finite, ≥ 0, within the format's range
+    iter_samples     one exact, ordered pass over a rank's shards (validation, evaluation)
+
+Everything that fails (a truncated or corrupt shard, a missing or undecodable member, a member over
+its size limit, a decompression bomb, a json nested too deep, a σ out of range) goes to an error
+handler (``DamageCounter``: warn, count, continue) and the stream goes on with the next sample or
+shard: one bad sample never ends a run.
+
+The reader imports neither the writer, nor the camera pipeline, nor numba (a test checks
+``sys.modules``). Real pairs and plain image folders are read here too (``read_pairs``,
+``read_rgb8``, ``list_images``), so that the trainer reads everything through this module.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import json
 import os
 import random
+import re
+import tarfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
-from noisegen.dataset.manifest import read_manifest
-from noisegen.dataset.writer import SIGMA_MEMBER, SIGMA_STEP, decode_sigma
+from noisegen.dataset.format import (
+    CLEAN,
+    JSON,
+    KNOWN_MEMBERS,
+    MANIFEST_NAME,
+    NOISY,
+    PARTIAL_DIR,
+    PICKLE_SUFFIXES,
+    SIGMA,
+    SIGMA_MAX,
+    check_manifest,
+    check_sample_meta,
+    decode_sigma,
+    sigma_step_of,
+)
+from noisegen.dataset.images import ImageReadError, read_rgb8, write_png
+from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
+from noisegen.dataset.sources import IMAGE_EXTENSIONS
 
-__all__ = ["open_dataset", "decode_sample", "check_counts", "shard_urls", "DamageCounter", "DamagedDataWarning",
-           "PICKLE_SUFFIXES"]
+__all__ = [
+    "DamageCounter", "QuietDamageCounter", "DamagedDataWarning", "ShardSet", "Limits", "PairItem", "PairSource",
+    "read_manifest", "read_index", "list_shards", "shard_urls", "split_by_rank", "split_by_worker", "read_shard",
+    "check_counts", "decode_sample", "validate_sample", "decode_samples", "iter_samples", "open_dataset",
+    "read_pairs", "list_images", "read_rgb8", "write_png", "ImageReadError", "IMAGE_EXTENSIONS", "Pair",
+    "PICKLE_SUFFIXES",
+]
 
-PICKLE_SUFFIXES = (".pyd", ".pickle", ".pkl")
+_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+# ------------------------------------------------------------------------------------------------
+# Errors
 
 
 class DamagedDataWarning(UserWarning):
@@ -41,80 +84,248 @@ class DamagedDataWarning(UserWarning):
 
 
 class DamageCounter:
-    """webdataset exception handler: warn, count, keep the last messages, continue (return True)."""
+    """Error handler of the stages: warn, count, keep the last messages, continue (returns True)."""
 
     def __init__(self, keep: int = 100) -> None:
         self.count = 0
         self.messages: list[str] = []
         self._keep = keep
 
-    def __call__(self, exn: BaseException) -> bool:
-        self.count += 1
+    def message(self, exn: BaseException) -> str:
         where = next((a for a in reversed(exn.args) if isinstance(a, str) and a.endswith(".tar")), None)
         text = str(exn.args[0]) if exn.args else repr(exn)
-        msg = f"skipping damaged data{' in ' + where if where else ''}: {type(exn).__name__}: {text[:300]}"
+        return f"skipping damaged data{' in ' + where if where else ''}: {type(exn).__name__}: {text[:300]}"
+
+    def __call__(self, exn: BaseException) -> bool:
+        self.count += 1
+        msg = self.message(exn)
         self.messages = (self.messages + [msg])[-self._keep:]
-        warnings.warn(msg, DamagedDataWarning, stacklevel=2)
+        self.warn(msg)
         return True
 
-
-def shard_urls(source: str | os.PathLike[str] | Sequence[str]) -> tuple[list[str], dict | None]:
-    """Shard paths of a dataset folder (from its dataset.json), or the given list; plus the manifest."""
-    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-        m = read_manifest(source)
-        return [str(Path(source) / s["name"]) for s in m["shards"]], m
-    if isinstance(source, (str, os.PathLike)):
-        return [str(source)], None
-    return [str(u) for u in source], None
+    def warn(self, msg: str) -> None:
+        warnings.warn(msg, DamagedDataWarning, stacklevel=3)
 
 
-def _rgb(data: bytes, name: str) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as im:
-        if im.format != "PNG" or im.mode != "RGB":
-            raise ValueError(f"{name}: expected an 8-bit RGB PNG, got {im.format} mode {im.mode}")
-        return np.asarray(im).copy()
+class QuietDamageCounter(DamageCounter):
+    """A DamageCounter that only counts and keeps messages (loader workers report through their batches)."""
+
+    def warn(self, msg: str) -> None:
+        pass
 
 
-def decode_sample(sample: dict, *, require_sigma: bool = False) -> dict:
-    """Decode one raw webdataset sample (bytes per member) of the noisegen format.
+# ------------------------------------------------------------------------------------------------
+# Summary files
 
-    Returns:
-        {"key", "url", "clean": uint8 H×W×3, "noisy": uint8 H×W×3,
-         "sigma": float32 H×W×3 σ_raw or None (real pairs), "params": the sample's json as a dict}.
+
+def read_manifest(folder: str | os.PathLike[str]) -> dict:
+    """Read and check FOLDER/dataset.json (noisegen.dataset.format.check_manifest).
+
     Raises:
-        ValueError: a member is missing (sigma.png only when ``require_sigma``) or undecodable.
+        FileNotFoundError: no dataset.json (the message says when the folder holds an unfinished run).
+        ValueError: not JSON, not a noisegen manifest, or damaged; the message says what to do.
     """
-    key = sample.get("__key__", "?")
-    where = f"sample {key}" + (f" in {sample['__url__']}" if sample.get("__url__") else "")
-    missing = [m for m in ("clean.png", "noisy.png", "json") if m not in sample]
-    if require_sigma and SIGMA_MEMBER not in sample:
-        missing.append(SIGMA_MEMBER)
-    if missing:
-        raise ValueError(
-            f"{where}: missing members {missing} (have {sorted(k for k in sample if not k.startswith('__'))})"
-        )
+    p = Path(folder) / MANIFEST_NAME
+    if not p.is_file():
+        if Path(folder).is_dir() and (Path(folder) / PARTIAL_DIR).is_dir():
+            raise FileNotFoundError(f"{folder}: no {MANIFEST_NAME}; the folder holds an unfinished run: "
+                                    f"finish it with `noisegen generate --resume` and the same options")
+        raise FileNotFoundError(f"{p} not found: {folder} is not a noisegen dataset folder")
     try:
-        meta = json.loads(sample["json"])
-        clean = _rgb(sample["clean.png"], "clean.png")
-        noisy = _rgb(sample["noisy.png"], "noisy.png")
-        sigma = None
-        if SIGMA_MEMBER in sample:
-            step = float(meta.get("sigma", {}).get("step", SIGMA_STEP))
-            sigma = decode_sigma(sample[SIGMA_MEMBER], step)
-    except (OSError, ValueError, TypeError, KeyError, AttributeError, SyntaxError) as exc:
-        raise ValueError(f"{where}: {type(exc).__name__}: {exc}") from None
-    if noisy.shape != clean.shape or (sigma is not None and sigma.shape != clean.shape):
-        raise ValueError(f"{where}: member shapes differ: clean {clean.shape}, noisy {noisy.shape}, "
-                         f"sigma {None if sigma is None else sigma.shape}")
-    return {"key": key, "url": sample.get("__url__"), "clean": clean, "noisy": noisy, "sigma": sigma, "params": meta}
+        m = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(f"{p}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]}); the file is damaged "
+                         "(regenerate the dataset, or restore dataset.json)") from None
+    return check_manifest(m, str(p))
 
 
-def _not_pickle(fname: str) -> bool:
-    return not fname.lower().endswith(PICKLE_SUFFIXES)
+def read_index(path: str | os.PathLike[str]):
+    """index.parquet as a pyarrow Table (read from the path: DESIGN.md §9 on BytesIO)."""
+    import pyarrow.parquet as pq  # here: only `inspect` and statistics need pyarrow
+
+    return pq.read_table(str(path))
 
 
-def check_counts(samples, expected: dict[str, int], handler):
-    """Pipeline stage: report a shard that yields fewer samples than its manifest lists.
+# ------------------------------------------------------------------------------------------------
+# Shard lists and splitting
+
+
+@dataclass(frozen=True)
+class ShardSet:
+    """Shards to read: ``urls`` in order, ``counts`` (url → samples listed in dataset.json, where known)
+    and ``manifests`` (the dataset.json of each dataset folder given)."""
+
+    urls: tuple[str, ...]
+    counts: dict[str, int] = field(default_factory=dict)
+    manifests: tuple[dict, ...] = ()
+
+    def fingerprint(self) -> str:
+        """sha256 of the URL list (identifies the data layout, e.g. in checkpoints)."""
+        return hashlib.sha256(json.dumps(list(self.urls)).encode()).hexdigest()[:16]
+
+    def profile(self) -> dict | None:
+        """The camera profile (as a dict) the first dataset folder was generated with, if any."""
+        for m in self.manifests:
+            p = m.get("config", {}).get("profile")
+            if isinstance(p, dict) and m.get("kind") != "real-pairs":
+                return p
+        return None
+
+    def has_sigma(self) -> bool | None:
+        """Whether the datasets carry σ maps (None: unknown, shards given without their folder)."""
+        if not self.manifests:
+            return None
+        return all(SIGMA in m.get("members", {}) for m in self.manifests)
+
+
+def shard_urls(folder: str | os.PathLike[str]) -> tuple[list[str], dict]:
+    """Shard paths of a dataset folder (from its dataset.json) and the manifest."""
+    m = read_manifest(folder)
+    return [str(Path(folder) / s["name"]) for s in m["shards"]], m
+
+
+def list_shards(sources: str | os.PathLike[str] | Sequence[str]) -> ShardSet:
+    """Shards of one or more sources.
+
+    Args:
+        sources: each a dataset folder (its dataset.json lists the shards and their sample counts),
+            a shard file, a brace pattern (``d/shard-{000000..000009}.tar``) or a ``pipe:`` URL
+            (``pipe:curl -s https://host/shard-000000.tar``; braces are expanded there too).
+    Raises:
+        FileNotFoundError: a local source (not ``pipe:`` or a URL) does not exist.
+        ValueError: no shards at all, or a damaged dataset.json.
+    """
+    import braceexpand  # installed with webdataset
+
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    urls: list[str] = []
+    counts: dict[str, int] = {}
+    manifests: list[dict] = []
+    for src in map(str, sources):
+        if not src.startswith("pipe:") and Path(src).is_dir():
+            found, manifest = shard_urls(src)
+            urls += found
+            manifests.append(manifest)
+            counts.update({u: s["samples"] for u, s in zip(found, manifest["shards"])})
+            continue
+        for u in braceexpand.braceexpand(src):
+            if not u.startswith("pipe:") and "://" not in u and not Path(u).is_file():
+                raise FileNotFoundError(
+                    f"shard {u!r} (from {src!r}) does not exist; give a noisegen dataset folder, shard files, "
+                    "a brace pattern such as d/shard-{000000..000009}.tar, or pipe: URLs")
+            urls.append(u)
+    if not urls:
+        raise ValueError(f"no shards in {list(map(str, sources))}")
+    return ShardSet(urls=tuple(urls), counts=counts, manifests=tuple(manifests))
+
+
+def split_by_rank(urls: Sequence[str], rank: int, world: int, *, allow_empty: bool = False) -> list[str]:
+    """Shards of rank ``rank``: urls[rank::world] (disjoint across ranks, together all of them)."""
+    if not 0 <= rank < world:
+        raise ValueError(f"split_by_rank: rank must be in [0, {world}), got {rank}")
+    mine = list(urls)[rank::world]
+    if not mine and not allow_empty:
+        raise ValueError(f"{len(urls)} shards cannot give each of {world} ranks its own shards; make more, smaller "
+                         "shards (noisegen generate --samples-per-shard N) or use fewer processes")
+    return mine
+
+
+def split_by_worker(urls: Sequence[str], worker: int, workers: int) -> list[str]:
+    """Shards of loader worker ``worker``: every ``workers``-th one, or all when there are fewer shards
+    than workers (the workers then differ by their seeds only)."""
+    if not 0 <= worker < workers:
+        raise ValueError(f"split_by_worker: worker must be in [0, {workers}), got {worker}")
+    urls = list(urls)
+    return urls[worker::workers] if len(urls) >= workers else urls
+
+
+# ------------------------------------------------------------------------------------------------
+# Reading tars
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one sample may make the reader allocate.
+
+    image_bytes: largest PNG member read (a whole 24 MP pair packed by pack-pairs is ~40 MB);
+    json_bytes: largest json member; pixels: largest decoded image (H·W; Pillow's own bomb limit is
+    89 MP); json_depth: deepest nesting of the json member (ours is 3 deep).
+    """
+
+    image_bytes: int = 256 * 2**20
+    json_bytes: int = 2**20
+    pixels: int = 64 * 10**6
+    json_depth: int = 16
+
+
+LIMITS = Limits()
+
+
+def _open_url(url: str):
+    if url.startswith("pipe:") or "://" in url:
+        import webdataset as wds  # here: webdataset imports torch; only remote shards need it
+
+        return wds.gopen(url, "rb")
+    return open(url, "rb")
+
+
+def _member(name: str) -> tuple[str, str] | None:
+    """(key, member) of a tar member name, or None when it is not a format member (never read)."""
+    if "/" in name or name.lower().endswith(PICKLE_SUFFIXES):
+        return None
+    key, dot, member = name.partition(".")
+    if not dot or member not in KNOWN_MEMBERS or not _KEY.match(key):
+        return None
+    return key, member
+
+
+def read_shard(url: str, *, handler: Callable[[BaseException], bool], expected: int | None = None,
+               limits: Limits = LIMITS) -> Iterator[dict]:
+    """Raw samples (member → bytes, plus ``__key__`` and ``__url__``) of one shard, in order.
+
+    Streams the tar: members that are not clean.png, noisy.png, sigma.png or json of a plain key
+    (pickles, unknown names, paths) and non-regular entries are skipped without being read; a known
+    member over its size limit is reported and its sample dropped. A read error ends the shard
+    (reported); a shard yielding fewer than ``expected`` samples is reported too.
+    """
+    n = 0
+    current: dict | None = None
+    try:
+        with _open_url(url) as f, tarfile.open(fileobj=f, mode="r|*") as tar:
+            for info in tar:
+                named = _member(info.name) if info.isreg() else None
+                if named is None:
+                    continue
+                key, member = named
+                if current is not None and current["__key__"] != key:
+                    if not current.get("__bad__"):
+                        n += 1
+                        yield current
+                    current = None
+                if current is None:
+                    current = {"__key__": key, "__url__": url}
+                limit = limits.json_bytes if member == JSON else limits.image_bytes
+                if info.size > limit:
+                    handler(ValueError(f"sample {key}: member {member} is {info.size} bytes, over the limit of "
+                                       f"{limit}", url))
+                    current["__bad__"] = True
+                elif member in current:
+                    handler(ValueError(f"sample {key}: member {member} appears twice", url))
+                    current["__bad__"] = True
+                elif not current.get("__bad__"):
+                    current[member] = tar.extractfile(info).read()
+        if current is not None and not current.get("__bad__"):
+            n += 1
+            yield current
+    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        handler(ValueError(f"unreadable shard ({type(exc).__name__}: {exc})", url))
+    if expected is not None and n < expected:
+        handler(ValueError(f"only {n} of {expected} samples could be read (truncated shard?)", url))
+
+
+def check_counts(samples: Iterable[dict], expected: dict[str, int], handler) -> Iterator[dict]:
+    """Stage: report a shard that yields fewer samples than its manifest lists.
 
     A tar cut at a member boundary reads as a shorter, valid tar; only the recorded count shows
     the loss. Expects samples grouped by shard (place it before any shuffle).
@@ -138,6 +349,116 @@ def check_counts(samples, expected: dict[str, int], handler):
         close(url, n)
 
 
+# ------------------------------------------------------------------------------------------------
+# Decoding and validation
+
+
+def _depth(obj: Any, limit: int) -> int:
+    depth, level = 0, [obj]
+    while level:
+        depth += 1
+        if depth > limit:
+            return depth
+        level = [v for o in level if isinstance(o, (dict, list)) for v in (o.values() if isinstance(o, dict) else o)]
+    return depth
+
+
+def _rgb(data: bytes, name: str, limits: Limits) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        if im.format != "PNG" or im.mode != "RGB":
+            raise ValueError(f"{name}: expected an 8-bit RGB PNG, got {im.format} mode {im.mode}")
+        if im.width * im.height > limits.pixels:
+            raise ValueError(f"{name}: {im.width}×{im.height} is over the limit of {limits.pixels} pixels")
+        return np.asarray(im).copy()
+
+
+def _json(data: bytes, limits: Limits) -> Any:
+    # The json module recurses once per nesting level: a hostile file 10⁵ levels deep raises
+    # RecursionError (caught by the caller); within the interpreter's limit, check the depth here.
+    meta = json.loads(data)
+    if _depth(meta, limits.json_depth) > limits.json_depth:
+        raise ValueError(f"json: nested deeper than {limits.json_depth} levels")
+    return meta
+
+
+def validate_sample(s: dict) -> dict:
+    """Check a decoded sample: same H×W×3 shapes, σ finite, ≥ 0 and ≤ SIGMA_MAX. Returns it.
+
+    Raises:
+        ValueError: naming the sample and what is wrong.
+    """
+    clean, noisy, sigma = s["clean"], s["noisy"], s["sigma"]
+    if noisy.shape != clean.shape or (sigma is not None and sigma.shape != clean.shape):
+        raise ValueError(f"member shapes differ: clean {clean.shape}, noisy {noisy.shape}, "
+                         f"sigma {None if sigma is None else sigma.shape}")
+    if sigma is not None and not (np.isfinite(sigma).all() and sigma.min(initial=0) >= 0
+                                  and sigma.max(initial=0) <= SIGMA_MAX):
+        raise ValueError(f"σ map outside the format's range [0, {SIGMA_MAX}] (or not finite)")
+    return s
+
+
+def decode_sample(sample: dict, *, require_sigma: bool = False, limits: Limits = LIMITS) -> dict:
+    """Decode and validate one raw sample of the noisegen format.
+
+    Returns:
+        {"key", "url", "clean": uint8 H×W×3, "noisy": uint8 H×W×3,
+         "sigma": float32 H×W×3 σ_raw or None (real pairs), "params": the sample's json as a dict}.
+    Raises:
+        ValueError: a member is missing (sigma.png only when ``require_sigma``), undecodable, over a
+            limit, or the sample fails validate_sample; the message names the sample and shard.
+    """
+    key = sample.get("__key__", "?")
+    where = f"sample {key}" + (f" in {sample['__url__']}" if sample.get("__url__") else "")
+    missing = [m for m in (CLEAN, NOISY, JSON) if m not in sample]
+    if require_sigma and SIGMA not in sample:
+        missing.append(SIGMA)
+    if missing:
+        have = sorted(k for k in sample if not k.startswith("__"))
+        raise ValueError(f"{where}: missing members {missing} (have {have})")
+    try:
+        meta = check_sample_meta(_json(sample[JSON], limits), synthetic=SIGMA in sample)
+        clean, noisy = _rgb(sample[CLEAN], CLEAN, limits), _rgb(sample[NOISY], NOISY, limits)
+        sigma = None
+        if SIGMA in sample:
+            with Image.open(io.BytesIO(sample[SIGMA])) as im:
+                if im.width * im.height > 3 * limits.pixels:
+                    raise ValueError(f"{SIGMA}: {im.width}×{im.height} is over the limit")
+            sigma = decode_sigma(sample[SIGMA], sigma_step_of(meta))
+        out = {"key": key, "url": sample.get("__url__"), "clean": clean, "noisy": noisy, "sigma": sigma,
+               "params": meta}
+        return validate_sample(out)
+    except Exception as exc:  # noqa: BLE001 - Pillow's DecompressionBombError, RecursionError, ...: all mean damaged
+        raise ValueError(f"{where}: {type(exc).__name__}: {str(exc)[:300]}") from None
+
+
+def decode_samples(raws: Iterable[dict], *, handler, require_sigma: bool = False,
+                   limits: Limits = LIMITS) -> Iterator[dict]:
+    """Stage: decode_sample on each raw sample; failures go to ``handler`` and are skipped."""
+    for raw in raws:
+        try:
+            yield decode_sample(raw, require_sigma=require_sigma, limits=limits)
+        except ValueError as exc:
+            handler(exc)
+
+
+def iter_samples(urls: Sequence[str], *, handler, rank: int = 0, world: int = 1, require_sigma: bool = False,
+                 counts: dict[str, int] | None = None, limits: Limits = LIMITS) -> Iterator[dict]:
+    """One exact, ordered pass over this rank's shards: decoded samples, each once.
+
+    Across ranks every sample is seen exactly once (ranks take disjoint shards; a rank may get none).
+    """
+    counts = counts or {}
+    for url in split_by_rank(urls, rank, world, allow_empty=True):
+        raws = read_shard(url, handler=handler, expected=counts.get(url), limits=limits)
+        yield from decode_samples(raws, handler=handler, require_sigma=require_sigma, limits=limits)
+
+
+def _shard_samples(urls: Iterable[dict], *, handler, limits: Limits) -> Iterator[dict]:
+    # webdataset's shard stages yield {"url": ...}; read each with the safe reader.
+    for item in urls:
+        yield from read_shard(item["url"], handler=handler, limits=limits)
+
+
 def open_dataset(
     source: str | os.PathLike[str] | Sequence[str],
     *,
@@ -146,8 +467,9 @@ def open_dataset(
     split_by_node: bool = True,
     split_by_worker: bool = True,
     require_sigma: bool | None = None,
+    limits: Limits = LIMITS,
 ):
-    """A webdataset pipeline of decoded noisegen samples.
+    """A webdataset pipeline of decoded noisegen samples (the stages above).
 
     Args:
         source: dataset folder (shards listed in its dataset.json), one shard path/URL, or a list.
@@ -156,17 +478,19 @@ def open_dataset(
         seed: seed of the shuffles.
         split_by_node: give each torch.distributed rank its own shards (webdataset.split_by_node).
         split_by_worker: give each DataLoader worker its own shards.
-        require_sigma: treat a sample without sigma.png as damaged; default: True for a dataset
-            folder whose manifest lists sigma.png, else False.
+        require_sigma: treat a sample without sigma.png as damaged; default: True for dataset
+            folders whose manifests list sigma.png, else False.
+        limits: size limits of members and decoded images.
     Returns:
         webdataset.DataPipeline yielding decode_sample dicts, with attributes ``errors``
         (DamageCounter) and ``urls`` (the shard list).
     """
-    import webdataset as wds  # imported here: webdataset imports torch when it is installed
+    import webdataset as wds  # here: webdataset imports torch when it is installed
 
-    urls, manifest = shard_urls(source)
+    shards = list_shards(source)
+    urls = list(shards.urls)
     if require_sigma is None:
-        require_sigma = bool(manifest) and SIGMA_MEMBER in manifest.get("members", {})
+        require_sigma = bool(shards.has_sigma())
     errors = DamageCounter()
     stages: list = [wds.SimpleShardList(urls)]
     if shuffle:
@@ -175,14 +499,101 @@ def open_dataset(
         stages.append(wds.split_by_node)
     if split_by_worker:
         stages.append(wds.split_by_worker)
-    stages.append(wds.tarfile_to_samples(handler=errors, select_files=_not_pickle))
-    if manifest:
-        counts = {u: s["samples"] for u, s in zip(urls, manifest["shards"])}
-        stages.append(functools.partial(check_counts, expected=counts, handler=errors))
+    stages.append(functools.partial(_shard_samples, handler=errors, limits=limits))
+    if shards.counts:
+        stages.append(functools.partial(check_counts, expected=shards.counts, handler=errors))
     if shuffle:
         stages.append(wds.shuffle(shuffle, initial=min(shuffle, 100), rng=random.Random(seed + 1)))
-    stages.append(wds.map(functools.partial(decode_sample, require_sigma=require_sigma), handler=errors))
+    stages.append(functools.partial(decode_samples, handler=errors, require_sigma=require_sigma, limits=limits))
     pipeline = wds.DataPipeline(*stages)
     pipeline.errors = errors
     pipeline.urls = urls
     return pipeline
+
+
+# ------------------------------------------------------------------------------------------------
+# Real pairs and image folders
+
+
+def list_images(folder: str | os.PathLike[str]) -> list[Path]:
+    """Image files directly in ``folder`` (not its subfolders), sorted by name."""
+    return sorted(f for f in Path(folder).iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+@dataclass
+class PairItem:
+    """One real pair: id, camera/ISO group label, uint8 H×W×3 noisy and clean (None when unreadable,
+    with ``error`` saying why)."""
+
+    id: str
+    group: str
+    noisy: np.ndarray | None = None
+    clean: np.ndarray | None = None
+    error: str | None = None
+
+
+@dataclass
+class PairSource:
+    """Real pairs of one folder: its kind ("pairs": a folder of pairs, "dataset": a pack-pairs dataset),
+    how many, files skipped while scanning, and ``items()`` yielding PairItems, decoded lazily."""
+
+    path: str
+    kind: str
+    count: int
+    skipped: list[str] = field(default_factory=list)
+    _items: Callable[[], Iterator[PairItem]] | None = field(default=None, repr=False)
+
+    def items(self) -> Iterator[PairItem]:
+        return self._items()
+
+
+def group_label(camera: str | None, iso: int | None) -> str:
+    """'Camera · ISO n' label of a camera/ISO group."""
+    return " · ".join([camera or "unknown camera"] + ([f"ISO {iso}"] if iso is not None else []))
+
+
+def read_pairs(path: str | os.PathLike[str], *, group_regex: str | None = None,
+               max_images: int | None = None) -> PairSource:
+    """Real noisy/clean pairs from a folder of pairs (noisegen.dataset.pairs layouts) or a dataset
+    written by `noisegen pack-pairs` (in its stored, scene-permuted order).
+
+    Raises:
+        FileNotFoundError: ``path`` is not a folder, or holds no usable pairs.
+    """
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"{path}: not a folder (expected noisy/ + gt/ folders, *_real/*_mean files, "
+                                "SIDD scene folders, or a `noisegen pack-pairs` dataset)")
+    if (p / MANIFEST_NAME).exists():
+        shards = list_shards(str(p))
+        total = sum(shards.counts.values())
+        count = min(total, max_images) if max_images is not None else total
+
+        def from_shards() -> Iterator[PairItem]:
+            handler = QuietDamageCounter()
+            for i, s in enumerate(iter_samples(shards.urls, handler=handler, counts=shards.counts)):
+                if max_images is not None and i >= max_images:
+                    break
+                meta = s["params"]
+                yield PairItem(str(meta.get("source") or s["key"]), group_label(meta.get("camera"), meta.get("iso")),
+                               s["noisy"], s["clean"])
+
+        return PairSource(str(p), "dataset", count, _items=from_shards)
+    scan = scan_pairs([p], group_regex)
+    pairs = list(scan.pairs)[:max_images]
+    skipped = [f"{s.source}: {s.reason}" for s in scan.skipped]
+    if not pairs:
+        raise FileNotFoundError(f"{path}: no noisy/clean pairs found ({scan.found} image files; "
+                                f"{'; '.join(skipped[:3]) or 'none skipped'})")
+
+    def from_folder() -> Iterator[PairItem]:
+        for pair in pairs:
+            try:
+                clean, noisy = load_pair(pair)
+            except (ImageReadError, OSError) as exc:
+                yield PairItem(pair.id, pair.group(), error=str(exc))
+                continue
+            yield PairItem(pair.id, pair.group(), noisy, clean)
+
+    return PairSource(str(p), "pairs", len(pairs), skipped, _items=from_folder)
+

@@ -34,18 +34,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import colour
+import colour.models as cm
 import numpy as np
 
-try:
-    import noisegen  # noqa: F401
-except ImportError:  # running the script from a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import colour  # noqa: E402
-import colour.models as cm  # noqa: E402
-
 from noisegen.crf.bank import LINEAR, CRFBank
-from noisegen.crf.io import save_bank  # noqa: E402
+from noisegen.crf.io import save_bank
 
 GRID_POINTS = 1024
 GAMMAS = (1.6, 1.8, 2.0, 2.2, 2.4, 2.6)

@@ -1,4 +1,5 @@
-"""noisegen.dataset.pairs: layouts (noisy/+gt/, SIDD, flat), name rules, --group-regex, bad inputs listed and skipped."""
+"""noisegen.dataset.pairs: layouts (noisy/+gt/, SIDD, flat), name rules, --group-regex, bad inputs listed and
+skipped."""
 
 from collections import Counter
 from pathlib import Path

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from noisegen.atomic import atomic_write
+from noisegen.version import __version__
 
 __all__ = ["CHECKPOINT_FORMAT", "rng_state", "set_rng_state", "unwrap", "versions", "save_checkpoint",
            "load_checkpoint"]
@@ -78,10 +79,8 @@ def versions() -> dict[str, str | None]:
     """Versions that produced a checkpoint."""
     import webdataset
 
-    import noisegen
-
     return {"torch": str(torch.__version__), "numpy": str(np.__version__), "python": platform.python_version(),
-            "noisegen": noisegen.__version__, "webdataset": getattr(webdataset, "__version__", None),
+            "noisegen": __version__, "webdataset": getattr(webdataset, "__version__", None),
             "cuda": torch.version.cuda,
             "cudnn": str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None}
 

@@ -16,7 +16,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from noisegen.argtypes import int_at_least
+from noisegen.command import int_at_least, run_command
 from trainer.train_config import AMP_MODES, DEVICES, SCHEDULES, TrainConfig
 
 __all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval_command", "add_denoise_command",
@@ -233,7 +233,8 @@ examples:
                    "`noisegen pack-pairs` dataset folder; repeatable")
     p.add_argument("--json", metavar="OUT", help="write the full report (per image, per group, overall) as JSON")
     _add_inference_options(p)
-    p.add_argument("--group-regex", metavar="REGEX", help="regex with named groups camera, iso (noisegen.dataset.pairs)")
+    p.add_argument("--group-regex", metavar="REGEX",
+                   help="regex with named groups camera, iso (noisegen.dataset.pairs)")
     p.add_argument("--max-images", type=int_at_least(1), metavar="N", help="first N pairs of each source")
     p.set_defaults(func=_cmd_eval)
 
@@ -381,8 +382,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from noisegen.cli.main import run_command
-
     args = build_parser().parse_args(argv)
     hint = f"interrupted; continue with: noisegen-train {args.command} --out {getattr(args, 'out', 'RUN')} --resume"
     return run_command("noisegen-train", args, interrupted=hint)

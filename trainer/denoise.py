@@ -16,8 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from noisegen.dataset.images import ImageReadError, read_rgb8, write_png
-from noisegen.dataset.sources import IMAGE_EXTENSIONS
+from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, write_png
 from trainer.inference import (
     auto_tile,
     check_tiling,

@@ -156,9 +156,7 @@ def _load_noisy(data: str, k: int | None) -> tuple[list[tuple[np.ndarray]], str,
     noisy side (kind "pairs", first K pairs as ``_load_pairs``); any other folder gives the images
     directly in it, sorted by name, the first K readable ones (kind "images").
     """
-    from noisegen.dataset.images import ImageReadError, read_rgb8
-    from noisegen.dataset.pairs import scan_pairs
-    from noisegen.dataset.sources import IMAGE_EXTENSIONS
+    from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, scan_pairs
 
     p = Path(data)
     if not p.is_dir():

@@ -27,6 +27,9 @@ import numpy as np
 import torch
 
 from noisegen.dataset.reader import IMAGE_EXTENSIONS, QuietDamageCounter, iter_samples, list_shards, read_rgb8
+from noisegen.isp.pipeline import synthesize
+from noisegen.isp.profiles import get_profile
+from noisegen.isp.sampling import sample_params
 from trainer.metrics import psnr_u8
 
 __all__ = ["ValImage", "ValSource", "open_val_source", "match_pairs", "evaluate"]
@@ -124,8 +127,6 @@ def open_val_source(path: str, *, profile=None, seed: int = 0, max_images: int |
     Raises:
         FileNotFoundError: ``path`` is not a folder, or holds no images.
     """
-    import noisegen as ng
-
     p = Path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"validation source {path!r} is not a folder (expected clean images, noisy/ + gt/ "
@@ -164,13 +165,13 @@ def open_val_source(path: str, *, profile=None, seed: int = 0, max_images: int |
     files = _images_in(p)[:max_images]
     if not files:
         raise FileNotFoundError(f"validation source {path}: no images ({', '.join(IMAGE_EXTENSIONS)})")
-    prof = profile if profile is not None else ng.get_profile("cbdnet")
+    prof = profile if profile is not None else get_profile("cbdnet")
 
     def synthetic(rank: int, world: int) -> Iterator[ValImage]:
         for i in range(rank, len(files), world):
             clean = _centre_crop(read_rgb8(files[i])[0], crop)
-            params = ng.sample_params(prof, np.random.default_rng([seed, i, 1]))
-            s = ng.synthesize(clean, params, seed=[seed, i, 2])
+            params = sample_params(prof, np.random.default_rng([seed, i, 1]))
+            s = synthesize(clean, params, seed=[seed, i, 2])
             yield ValImage(files[i].stem, s.noisy, s.clean)
 
     return ValSource(name, "synthetic", str(p), f"{len(files)} clean images + {prof.name} noise (seed {seed})",

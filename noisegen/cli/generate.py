@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from noisegen.argtypes import nonneg_int, parse_size, positive_int
 from noisegen.cli.profile import add_profile_arguments, profile_from_args
+from noisegen.command import nonneg_int, parse_size, positive_int
 
 __all__ = ["add_generate_commands", "parse_size"]
 
@@ -30,7 +30,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     except FileExistsError as exc:
         print(f"noisegen generate: error: {exc}", file=sys.stderr)
         return 2
-    print(summary.text())
+    print(summary_text(summary))
     return 0
 
 
@@ -138,3 +138,21 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--keep-archive", action="store_true", help="keep the archive after extraction")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_download)
+
+
+def summary_text(summary) -> str:
+    """What `noisegen generate` prints at the end: sizes, rate, conversions, skipped inputs."""
+    made = sum(r.samples for r in summary.records)
+    rate = f", {made / summary.elapsed:.1f} patches/s" if made and summary.elapsed > 0 else ""
+    per = f" ({summary.bytes / summary.samples / 1e3:.0f} KB/patch)" if summary.samples else ""
+    lines = [f"{summary.out}: {summary.samples} patches in {summary.shards} shards, {summary.bytes / 1e6:.1f} MB"
+             f"{per}; {summary.elapsed:.1f} s{rate}"
+             + (f"; {summary.resumed_shards} shards kept from the interrupted run" if summary.resumed_shards else "")]
+    if summary.conversions:
+        lines.append("converted inputs: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.conversions.items())))
+    lines.append(f"skipped inputs: {len(summary.skipped)}" + (" (reasons in dataset.json)" if summary.skipped else ""))
+    for s in summary.skipped[:5]:
+        lines.append(f"  {s['source']}: {s['reason']}")
+    if len(summary.skipped) > 5:
+        lines.append(f"  ... and {len(summary.skipped) - 5} more")
+    return "\n".join(lines)

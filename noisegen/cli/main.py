@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from noisegen.command import run_command
 from noisegen.version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -30,21 +31,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_generate_commands(sub)
     add_stats_commands(sub)
     return parser
-
-
-def run_command(prog: str, args: argparse.Namespace, *, interrupted: str = "interrupted") -> int:
-    """Run a parsed subcommand (args.func): expected errors (bad input, missing files, unknown names)
-    become one line on stderr and exit code 2; Ctrl-C prints ``interrupted`` and gives 130.
-    Shared by `noisegen` and `noisegen-train`."""
-    try:
-        return int(args.func(args) or 0)
-    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"{prog} {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from noisegen.argtypes import fraction, nonneg_int, positive_int
+from noisegen.command import fraction, nonneg_int, positive_int
 
 __all__ = ["add_stats_commands"]
 

@@ -278,7 +278,8 @@ class CRF:
 
 def _check_crf(crf: object) -> CRF:
     if not isinstance(crf, CRF):
-        raise TypeError(f"crf: expected a noisegen.crf.bank.CRF (e.g. load_bank().get('sRGB')), got {type(crf).__name__}")
+        raise TypeError(f"crf: expected a noisegen.crf.bank.CRF (e.g. load_bank().get('sRGB')), "
+                        f"got {type(crf).__name__}")
     return crf
 
 

@@ -4,14 +4,15 @@ Files (``save_bank``/``load_bank``) are ``.npz`` archives read with ``allow_pick
 ``format`` ("noisegen-crf-bank/1"), ``bank_name``, ``grid`` (K,), ``curves`` (N, K), ``names`` (N,)
 and ``sources`` (N,) as unicode arrays. Banks are looked up by name in the user directory
 (``$NOISEGEN_CRF_DIR``, else ``$XDG_DATA_HOME/noisegen/crf``, else ``~/.local/share/noisegen/crf``)
-and then among the banks shipped in ``crf_data/``. The bank itself (validation of the curves, the
-lookup tables) is ``noisegen.crf.bank.CRFBank``.
+and then among the banks shipped with the package (``crf_data/``, see ``shipped_bank_dir``). The
+bank itself (validation of the curves, the lookup tables) is ``noisegen.crf.bank.CRFBank``.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import importlib.resources
 import os
 import stat
 import tempfile
@@ -25,6 +26,7 @@ from noisegen.crf.bank import CRFBank
 __all__ = ["BANK_FORMAT", "user_bank_dir", "shipped_bank_dir", "list_banks", "load_bank", "save_bank"]
 
 BANK_FORMAT = "noisegen-crf-bank/1"
+SHIPPED_PACKAGE = "noisegen.crf.shipped"  # package data: the crf_data/ folder (see shipped_bank_dir)
 _KEYS = ("format", "bank_name", "grid", "curves", "names", "sources")
 
 
@@ -40,13 +42,14 @@ def user_bank_dir() -> Path:
 
 
 def shipped_bank_dir() -> Path:
-    """Directory of the banks shipped with the package (the ``crf_data`` package)."""
-    try:
-        import crf_data
+    """Directory of the banks shipped with the package: the package data ``noisegen.crf.shipped``.
 
-        return Path(crf_data.BANK_DIR)
-    except (ImportError, AttributeError):
-        return Path(__file__).resolve().parent.parent / "crf_data"
+    pyproject.toml maps that package name onto the project's top-level ``crf_data/`` folder (which
+    holds the ``.npz`` banks and the script that builds them), so a wheel installs the banks under
+    ``noisegen/crf/shipped/`` and an editable install reads them from ``crf_data/`` in place. This is
+    the one lookup of shipped banks.
+    """
+    return Path(str(importlib.resources.files(SHIPPED_PACKAGE)))
 
 
 def list_banks() -> dict[str, Path]:

@@ -249,6 +249,17 @@ MANIFEST_FIELDS: dict[str, type] = {
 }
 
 
+def _count(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _shard_entry_ok(s: Any) -> bool:
+    """A shard entry names a file in the folder (no path) and records its samples, bytes and sha256."""
+    return (isinstance(s, dict) and isinstance(s.get("name"), str) and "/" not in s["name"]
+            and s["name"] not in ("", ".", "..") and _count(s.get("samples")) and _count(s.get("bytes"))
+            and isinstance(s.get("sha256"), str))
+
+
 def check_manifest(m: Any, where: str) -> dict:
     """Check a parsed dataset.json; returns it unchanged.
 
@@ -267,11 +278,7 @@ def check_manifest(m: Any, where: str) -> dict:
         raise ValueError(f"{where}: format version {m['format_version']} is newer than this noisegen reads "
                          f"({FORMAT_VERSION}); upgrade noisegen")
     for i, s in enumerate(m["shards"]):
-        ok = isinstance(s, dict) and isinstance(s.get("name"), str) and "/" not in s["name"] \
-            and s["name"] not in ("", ".", "..") and all(
-                isinstance(s.get(k), int) and not isinstance(s.get(k), bool) and s[k] >= 0 for k in ("samples", "bytes")) \
-            and isinstance(s.get("sha256"), str)
-        if not ok:
+        if not _shard_entry_ok(s):
             raise ValueError(f"{where}: shard entry {i} is damaged ({str(s)[:120]}); expected name (a file in the "
                              "folder), samples, bytes, sha256")
     return m

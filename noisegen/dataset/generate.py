@@ -145,22 +145,6 @@ class GenerateSummary:
     records: list[ShardRecord] = field(default_factory=list)
     already_complete: bool = False
 
-    def text(self) -> str:
-        made = sum(r.samples for r in self.records)
-        rate = f", {made / self.elapsed:.1f} patches/s" if made and self.elapsed > 0 else ""
-        per = f" ({self.bytes / self.samples / 1e3:.0f} KB/patch)" if self.samples else ""
-        lines = [f"{self.out}: {self.samples} patches in {self.shards} shards, {self.bytes / 1e6:.1f} MB"
-                 f"{per}; {self.elapsed:.1f} s{rate}"
-                 + (f"; {self.resumed_shards} shards kept from the interrupted run" if self.resumed_shards else "")]
-        if self.conversions:
-            lines.append("converted inputs: " + ", ".join(f"{k} {v}" for k, v in sorted(self.conversions.items())))
-        lines.append(f"skipped inputs: {len(self.skipped)}" + (" (reasons in dataset.json)" if self.skipped else ""))
-        for s in self.skipped[:5]:
-            lines.append(f"  {s['source']}: {s['reason']}")
-        if len(self.skipped) > 5:
-            lines.append(f"  ... and {len(self.skipped) - 5} more")
-        return "\n".join(lines)
-
 
 def _scan(config: GenerateConfig) -> SourceScan:
     if config.images:

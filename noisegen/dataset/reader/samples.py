@@ -1,35 +1,9 @@
-"""Reading noisegen datasets (DESIGN.md §4, §8): small composable stages, and ``open_dataset``.
-
-    ds = noisegen.open_dataset("out/")          # or a list of shard paths / URLs
-    for s in ds:  s["clean"], s["noisy"] (uint8 H×W×3), s["sigma"] (float32 H×W×3 or None), s["params"]
-    ds.errors.count                              # damaged samples and shards skipped so far
-
-Stages (generator functions; bind keyword arguments with functools.partial; all picklable):
-
-    list_shards      dataset folders, shard files, brace patterns, pipe: URLs → ShardSet
-    split_by_rank    a process's disjoint shards; split_by_worker: a loader worker's
-    read_shard       one tar, streamed: only the format's members are read (pickles and unknown
-                     members are skipped without reading), each within a size limit; members
-                     grouped into raw samples {member: bytes, "__key__", "__url__"}
-    check_counts     a shard that yields fewer samples than dataset.json lists is reported
-    decode_samples   PNG and JSON only (decode_sample), σ from its 16-bit PNG; then validate_sample:
-                     shapes, dtypes, the json schema and σ finite, ≥ 0, within the format's range
-    iter_samples     one exact, ordered pass over a rank's shards (validation, evaluation)
-
-Everything that fails (a truncated or corrupt shard, a missing or undecodable member, a member over
-its size limit, a decompression bomb, a json nested too deep, a σ out of range) goes to an error
-handler (``DamageCounter``: warn, count, continue) and the stream goes on with the next sample or
-shard: one bad sample never ends a run.
-
-The reader imports neither the writer, nor the camera pipeline, nor numba (a test checks
-``sys.modules``). Real pairs and plain image folders are read here too (``read_pairs``,
-``read_rgb8``, ``list_images``), so that the trainer reads everything through this module.
-"""
+"""From shards to validated samples: the error handler, the safe streaming tar reader, decoding and
+validation, one exact pass (``iter_samples``) and the webdataset pipeline of ``open_dataset``."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import json
 import os
@@ -38,8 +12,7 @@ import re
 import tarfile
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,28 +22,18 @@ from noisegen.dataset.format import (
     CLEAN,
     JSON,
     KNOWN_MEMBERS,
-    MANIFEST_NAME,
     NOISY,
-    PARTIAL_DIR,
     PICKLE_SUFFIXES,
     SIGMA,
     SIGMA_MAX,
-    check_manifest,
     check_sample_meta,
     decode_sigma,
     sigma_step_of,
 )
-from noisegen.dataset.images import ImageReadError, read_rgb8, write_png
-from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
-from noisegen.dataset.sources import IMAGE_EXTENSIONS
+from noisegen.dataset.reader.shards import list_shards, split_by_rank
 
-__all__ = [
-    "DamageCounter", "QuietDamageCounter", "DamagedDataWarning", "ShardSet", "Limits", "PairItem", "PairSource",
-    "read_manifest", "read_index", "list_shards", "shard_urls", "split_by_rank", "split_by_worker", "read_shard",
-    "check_counts", "decode_sample", "validate_sample", "decode_samples", "iter_samples", "open_dataset",
-    "read_pairs", "list_images", "read_rgb8", "write_png", "ImageReadError", "IMAGE_EXTENSIONS", "Pair",
-    "PICKLE_SUFFIXES",
-]
+__all__ = ["DamagedDataWarning", "DamageCounter", "QuietDamageCounter", "Limits", "LIMITS", "read_shard",
+           "check_counts", "validate_sample", "decode_sample", "decode_samples", "iter_samples", "open_dataset"]
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -112,132 +75,6 @@ class QuietDamageCounter(DamageCounter):
 
     def warn(self, msg: str) -> None:
         pass
-
-
-# ------------------------------------------------------------------------------------------------
-# Summary files
-
-
-def read_manifest(folder: str | os.PathLike[str]) -> dict:
-    """Read and check FOLDER/dataset.json (noisegen.dataset.format.check_manifest).
-
-    Raises:
-        FileNotFoundError: no dataset.json (the message says when the folder holds an unfinished run).
-        ValueError: not JSON, not a noisegen manifest, or damaged; the message says what to do.
-    """
-    p = Path(folder) / MANIFEST_NAME
-    if not p.is_file():
-        if Path(folder).is_dir() and (Path(folder) / PARTIAL_DIR).is_dir():
-            raise FileNotFoundError(f"{folder}: no {MANIFEST_NAME}; the folder holds an unfinished run: "
-                                    f"finish it with `noisegen generate --resume` and the same options")
-        raise FileNotFoundError(f"{p} not found: {folder} is not a noisegen dataset folder")
-    try:
-        m = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise ValueError(f"{p}: not valid JSON ({type(exc).__name__}: {str(exc)[:200]}); the file is damaged "
-                         "(regenerate the dataset, or restore dataset.json)") from None
-    return check_manifest(m, str(p))
-
-
-def read_index(path: str | os.PathLike[str]):
-    """index.parquet as a pyarrow Table (read from the path: DESIGN.md §9 on BytesIO)."""
-    import pyarrow.parquet as pq  # here: only `inspect` and statistics need pyarrow
-
-    return pq.read_table(str(path))
-
-
-# ------------------------------------------------------------------------------------------------
-# Shard lists and splitting
-
-
-@dataclass(frozen=True)
-class ShardSet:
-    """Shards to read: ``urls`` in order, ``counts`` (url → samples listed in dataset.json, where known)
-    and ``manifests`` (the dataset.json of each dataset folder given)."""
-
-    urls: tuple[str, ...]
-    counts: dict[str, int] = field(default_factory=dict)
-    manifests: tuple[dict, ...] = ()
-
-    def fingerprint(self) -> str:
-        """sha256 of the URL list (identifies the data layout, e.g. in checkpoints)."""
-        return hashlib.sha256(json.dumps(list(self.urls)).encode()).hexdigest()[:16]
-
-    def profile(self) -> dict | None:
-        """The camera profile (as a dict) the first dataset folder was generated with, if any."""
-        for m in self.manifests:
-            p = m.get("config", {}).get("profile")
-            if isinstance(p, dict) and m.get("kind") != "real-pairs":
-                return p
-        return None
-
-    def has_sigma(self) -> bool | None:
-        """Whether the datasets carry σ maps (None: unknown, shards given without their folder)."""
-        if not self.manifests:
-            return None
-        return all(SIGMA in m.get("members", {}) for m in self.manifests)
-
-
-def shard_urls(folder: str | os.PathLike[str]) -> tuple[list[str], dict]:
-    """Shard paths of a dataset folder (from its dataset.json) and the manifest."""
-    m = read_manifest(folder)
-    return [str(Path(folder) / s["name"]) for s in m["shards"]], m
-
-
-def list_shards(sources: str | os.PathLike[str] | Sequence[str]) -> ShardSet:
-    """Shards of one or more sources.
-
-    Args:
-        sources: each a dataset folder (its dataset.json lists the shards and their sample counts),
-            a shard file, a brace pattern (``d/shard-{000000..000009}.tar``) or a ``pipe:`` URL
-            (``pipe:curl -s https://host/shard-000000.tar``; braces are expanded there too).
-    Raises:
-        FileNotFoundError: a local source (not ``pipe:`` or a URL) does not exist.
-        ValueError: no shards at all, or a damaged dataset.json.
-    """
-    import braceexpand  # installed with webdataset
-
-    if isinstance(sources, (str, os.PathLike)):
-        sources = [sources]
-    urls: list[str] = []
-    counts: dict[str, int] = {}
-    manifests: list[dict] = []
-    for src in map(str, sources):
-        if not src.startswith("pipe:") and Path(src).is_dir():
-            found, manifest = shard_urls(src)
-            urls += found
-            manifests.append(manifest)
-            counts.update({u: s["samples"] for u, s in zip(found, manifest["shards"])})
-            continue
-        for u in braceexpand.braceexpand(src):
-            if not u.startswith("pipe:") and "://" not in u and not Path(u).is_file():
-                raise FileNotFoundError(
-                    f"shard {u!r} (from {src!r}) does not exist; give a noisegen dataset folder, shard files, "
-                    "a brace pattern such as d/shard-{000000..000009}.tar, or pipe: URLs")
-            urls.append(u)
-    if not urls:
-        raise ValueError(f"no shards in {list(map(str, sources))}")
-    return ShardSet(urls=tuple(urls), counts=counts, manifests=tuple(manifests))
-
-
-def split_by_rank(urls: Sequence[str], rank: int, world: int, *, allow_empty: bool = False) -> list[str]:
-    """Shards of rank ``rank``: urls[rank::world] (disjoint across ranks, together all of them)."""
-    if not 0 <= rank < world:
-        raise ValueError(f"split_by_rank: rank must be in [0, {world}), got {rank}")
-    mine = list(urls)[rank::world]
-    if not mine and not allow_empty:
-        raise ValueError(f"{len(urls)} shards cannot give each of {world} ranks its own shards; make more, smaller "
-                         "shards (noisegen generate --samples-per-shard N) or use fewer processes")
-    return mine
-
-
-def split_by_worker(urls: Sequence[str], worker: int, workers: int) -> list[str]:
-    """Shards of loader worker ``worker``: every ``workers``-th one, or all when there are fewer shards
-    than workers (the workers then differ by their seeds only)."""
-    if not 0 <= worker < workers:
-        raise ValueError(f"split_by_worker: worker must be in [0, {workers}), got {worker}")
-    urls = list(urls)
-    return urls[worker::workers] if len(urls) >= workers else urls
 
 
 # ------------------------------------------------------------------------------------------------
@@ -509,91 +346,3 @@ def open_dataset(
     pipeline.errors = errors
     pipeline.urls = urls
     return pipeline
-
-
-# ------------------------------------------------------------------------------------------------
-# Real pairs and image folders
-
-
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly in ``folder`` (not its subfolders), sorted by name."""
-    return sorted(f for f in Path(folder).iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
-
-
-@dataclass
-class PairItem:
-    """One real pair: id, camera/ISO group label, uint8 H×W×3 noisy and clean (None when unreadable,
-    with ``error`` saying why)."""
-
-    id: str
-    group: str
-    noisy: np.ndarray | None = None
-    clean: np.ndarray | None = None
-    error: str | None = None
-
-
-@dataclass
-class PairSource:
-    """Real pairs of one folder: its kind ("pairs": a folder of pairs, "dataset": a pack-pairs dataset),
-    how many, files skipped while scanning, and ``items()`` yielding PairItems, decoded lazily."""
-
-    path: str
-    kind: str
-    count: int
-    skipped: list[str] = field(default_factory=list)
-    _items: Callable[[], Iterator[PairItem]] | None = field(default=None, repr=False)
-
-    def items(self) -> Iterator[PairItem]:
-        return self._items()
-
-
-def group_label(camera: str | None, iso: int | None) -> str:
-    """'Camera · ISO n' label of a camera/ISO group."""
-    return " · ".join([camera or "unknown camera"] + ([f"ISO {iso}"] if iso is not None else []))
-
-
-def read_pairs(path: str | os.PathLike[str], *, group_regex: str | None = None,
-               max_images: int | None = None) -> PairSource:
-    """Real noisy/clean pairs from a folder of pairs (noisegen.dataset.pairs layouts) or a dataset
-    written by `noisegen pack-pairs` (in its stored, scene-permuted order).
-
-    Raises:
-        FileNotFoundError: ``path`` is not a folder, or holds no usable pairs.
-    """
-    p = Path(path)
-    if not p.is_dir():
-        raise FileNotFoundError(f"{path}: not a folder (expected noisy/ + gt/ folders, *_real/*_mean files, "
-                                "SIDD scene folders, or a `noisegen pack-pairs` dataset)")
-    if (p / MANIFEST_NAME).exists():
-        shards = list_shards(str(p))
-        total = sum(shards.counts.values())
-        count = min(total, max_images) if max_images is not None else total
-
-        def from_shards() -> Iterator[PairItem]:
-            handler = QuietDamageCounter()
-            for i, s in enumerate(iter_samples(shards.urls, handler=handler, counts=shards.counts)):
-                if max_images is not None and i >= max_images:
-                    break
-                meta = s["params"]
-                yield PairItem(str(meta.get("source") or s["key"]), group_label(meta.get("camera"), meta.get("iso")),
-                               s["noisy"], s["clean"])
-
-        return PairSource(str(p), "dataset", count, _items=from_shards)
-    scan = scan_pairs([p], group_regex)
-    pairs = list(scan.pairs)[:max_images]
-    skipped = [f"{s.source}: {s.reason}" for s in scan.skipped]
-    if not pairs:
-        raise FileNotFoundError(f"{path}: no noisy/clean pairs found ({scan.found} image files; "
-                                f"{'; '.join(skipped[:3]) or 'none skipped'})")
-
-    def from_folder() -> Iterator[PairItem]:
-        for pair in pairs:
-            try:
-                clean, noisy = load_pair(pair)
-            except (ImageReadError, OSError) as exc:
-                yield PairItem(pair.id, pair.group(), error=str(exc))
-                continue
-            yield PairItem(pair.id, pair.group(), noisy, clean)
-
-    return PairSource(str(p), "pairs", len(pairs), skipped, _items=from_folder)
-

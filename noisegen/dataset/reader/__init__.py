@@ -1,0 +1,66 @@
+"""The reader of noisegen datasets (DESIGN.md §4, §8): small composable stages, and ``open_dataset``.
+
+    ds = noisegen.open_dataset("out/")          # or a list of shard paths / URLs
+    for s in ds:  s["clean"], s["noisy"] (uint8 H×W×3), s["sigma"] (float32 H×W×3 or None), s["params"]
+    ds.errors.count                              # damaged samples and shards skipped so far
+
+Stages (generator functions; bind keyword arguments with functools.partial; all picklable):
+
+    list_shards      dataset folders, shard files, brace patterns, pipe: URLs → ShardSet
+    split_by_rank    a process's disjoint shards; split_by_worker: a loader worker's
+    read_shard       one tar, streamed: only the format's members are read (pickles and unknown
+                     members are skipped without reading), each within a size limit; members
+                     grouped into raw samples {member: bytes, "__key__", "__url__"}
+    check_counts     a shard that yields fewer samples than dataset.json lists is reported
+    decode_samples   PNG and JSON only (decode_sample), σ from its 16-bit PNG; then validate_sample:
+                     shapes, dtypes, the json schema and σ finite, ≥ 0, within the format's range
+    iter_samples     one exact, ordered pass over a rank's shards (validation, evaluation)
+
+Everything that fails (a truncated or corrupt shard, a missing or undecodable member, a member over
+its size limit, a decompression bomb, a json nested too deep, a σ out of range) goes to an error
+handler (``DamageCounter``: warn, count, continue) and the stream goes on with the next sample or
+shard: one bad sample never ends a run.
+
+The reader imports neither the writer, nor the camera pipeline, nor numba (a test checks
+``sys.modules``). Real pairs and plain image folders are read here too (``read_pairs``,
+``read_rgb8``, ``list_images``), so that the trainer reads everything through this package.
+Modules: ``shards`` (manifest, shard lists, splitting), ``samples`` (tar reading, decoding,
+validation, ``open_dataset``), ``pairs`` (real pairs, image folders); this file exports them.
+"""
+
+from noisegen.dataset.format import PICKLE_SUFFIXES
+from noisegen.dataset.images import ImageReadError, read_rgb8, write_png
+from noisegen.dataset.pairs import Pair, scan_pairs
+from noisegen.dataset.reader.pairs import PairItem, PairSource, group_label, list_images, read_pairs
+from noisegen.dataset.reader.samples import (
+    LIMITS,
+    DamageCounter,
+    DamagedDataWarning,
+    Limits,
+    QuietDamageCounter,
+    check_counts,
+    decode_sample,
+    decode_samples,
+    iter_samples,
+    open_dataset,
+    read_shard,
+    validate_sample,
+)
+from noisegen.dataset.reader.shards import (
+    ShardSet,
+    list_shards,
+    read_index,
+    read_manifest,
+    shard_urls,
+    split_by_rank,
+    split_by_worker,
+)
+from noisegen.dataset.sources import IMAGE_EXTENSIONS
+
+__all__ = [
+    "DamageCounter", "QuietDamageCounter", "DamagedDataWarning", "ShardSet", "Limits", "LIMITS", "PairItem",
+    "PairSource", "read_manifest", "read_index", "list_shards", "shard_urls", "split_by_rank", "split_by_worker",
+    "read_shard", "check_counts", "decode_sample", "validate_sample", "decode_samples", "iter_samples",
+    "open_dataset", "read_pairs", "group_label", "list_images", "read_rgb8", "write_png", "ImageReadError",
+    "IMAGE_EXTENSIONS", "Pair", "scan_pairs", "PICKLE_SUFFIXES",
+]

@@ -150,3 +150,24 @@ def test_channel_scale_ties_channels():
     assert CameraProfile.from_dict(prof.to_dict()) == prof
     with pytest.raises(ValueError, match="channel_scale"):
         CameraProfile(name="x", channel_scale=(1.0, 0.0, 1.0))
+
+
+def test_pinning_one_parameter_leaves_the_other_draws_unchanged():
+    # Every parameter has its own random stream (noisegen.isp.sampling.STREAMS): for the same seed,
+    # pinning the curve, the pattern or the JPEG quality changes nothing else.
+    prof = ng.get_profile("unprocess")
+    cb = ng.get_profile("cbdnet")
+    for seed in range(20):
+        def draw(p):
+            return ng.sample_params(p, np.random.default_rng([seed, 3]))
+
+        base, crf = draw(cb), draw(ng.fix(cb, crf="sRGB"))
+        assert crf.crf == "sRGB"
+        assert (crf.sigma_s, crf.sigma_c, crf.pattern, crf.jpeg_quality) == (
+            base.sigma_s, base.sigma_c, base.pattern, base.jpeg_quality)
+        nopat = draw(ng.fix(cb, pattern=None, jpeg_quality=None))
+        assert (nopat.crf, nopat.sigma_s, nopat.sigma_c) == (base.crf, base.sigma_s, base.sigma_c)
+        u, u_crf = draw(prof), draw(ng.fix(prof, crf="sRGB"))
+        assert (u_crf.sigma_s, u_crf.rgb_to_camera, u_crf.wb_gains) == (u.sigma_s, u.rgb_to_camera, u.wb_gains)
+    # and the draws still differ between seeds
+    assert len({ng.sample_params(cb, np.random.default_rng([s, 3])).sigma_s for s in range(20)}) == 20

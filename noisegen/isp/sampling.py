@@ -2,8 +2,14 @@
 
 Sampling is separate from the deterministic pipeline (as in Brooks et al.'s unprocess.py): this
 module turns (profile, Generator) into a frozen SampleParams; noisegen.isp.pipeline turns
-(image, SampleParams, seed) into pixels. The order of draws is fixed, so the same Generator state
-gives the same parameters on every machine.
+(image, SampleParams, seed) into pixels.
+
+Independent streams: every parameter is drawn from its own child of the Generator
+(``rng.spawn``; child i is SeedSequence(entropy, spawn_key=(..., i)), see ``STREAMS``), so pinning
+one parameter (``--crf sRGB``, ``--pattern none``) never changes the draws of the others for the
+same seed, and adding a stream later leaves the existing ones as they are. The same Generator state
+gives the same parameters on every machine. (noisegen 0.1 drew all parameters in sequence from the
+Generator itself; datasets of 0.1 and 0.2 differ for the same seed.)
 """
 
 from __future__ import annotations
@@ -18,7 +24,10 @@ from noisegen.isp.noise import sample_brooks_shot_read
 from noisegen.isp.params import SampleParams
 from noisegen.isp.profiles import CameraProfile
 
-__all__ = ["sample_params"]
+__all__ = ["sample_params", "STREAMS"]
+
+# Child stream of each parameter (index into rng.spawn): fixed forever, new ones appended.
+STREAMS = ("crf", "sigma", "pattern", "ccm", "white_balance", "jpeg", "iso")
 
 
 def _uniform3(rng: np.random.Generator, lo_hi: tuple[float, float], per_channel: bool) -> tuple[float, float, float]:
@@ -45,10 +54,19 @@ def _sigmas(profile: CameraProfile, rng: np.random.Generator) -> tuple[tuple[flo
     return tuple(1.0 / math.sqrt(v) for v in lam), _uniform3(rng, profile.sigma_c, profile.per_channel)
 
 
+def _wb_gains(profile: CameraProfile, rng: np.random.Generator) -> tuple[float, float, float]:
+    red = rng.uniform(*profile.red_gain)
+    blue = rng.uniform(*profile.blue_gain)
+    mean, std = profile.rgb_gain
+    # Brooks et al.: overall gain = 1 / N(0.8, 0.1); guard the (rare) non-positive draw.
+    digital = 1.0 / max(float(rng.normal(mean, std)), 0.05)
+    return (float(red * digital), float(digital), float(blue * digital))
+
+
 def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SampleParams:
     """Draw one sample's camera parameters from ``profile``.
 
-    Draw order: CRF curve, σ_s/σ_c, Bayer pattern, CCM, white-balance gains, JPEG on/off and quality.
+    Each parameter comes from its own child stream of ``rng`` (``STREAMS``; module docstring).
 
     Args:
         profile: a CameraProfile (e.g. noisegen.get_profile("cbdnet")).
@@ -66,27 +84,21 @@ def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SamplePar
     curves = profile.crf_curves or tuple(bank.names)
     for name in curves:
         bank.index(name)  # unknown names fail here, before any sample is made
-    crf = curves[int(rng.integers(len(curves)))]
-    sigma_s, sigma_c = _sigmas(profile, rng)
+    r = dict(zip(STREAMS, rng.spawn(len(STREAMS))))
+    crf = curves[int(r["crf"].integers(len(curves)))]
+    sigma_s, sigma_c = _sigmas(profile, r["sigma"])
     if profile.channel_scale != (1.0, 1.0, 1.0):
         sigma_s = tuple(v * k for v, k in zip(sigma_s, profile.channel_scale))
         sigma_c = tuple(v * k for v, k in zip(sigma_c, profile.channel_scale))
-    pattern = profile.patterns[int(rng.integers(len(profile.patterns)))]
+    pattern = profile.patterns[int(r["pattern"].integers(len(profile.patterns)))]
     rgb_to_camera = None
     if profile.ccm == "brooks":
-        rgb_to_camera = tuple(float(v) for v in random_rgb_to_camera(rng, XYZ_TO_CAMERA_BROOKS).ravel())
-    wb_gains = None
-    if profile.white_balance:
-        red = rng.uniform(*profile.red_gain)
-        blue = rng.uniform(*profile.blue_gain)
-        mean, std = profile.rgb_gain
-        # Brooks et al.: overall gain = 1 / N(0.8, 0.1); guard the (rare) non-positive draw.
-        digital = 1.0 / max(float(rng.normal(mean, std)), 0.05)
-        wb_gains = (float(red * digital), float(digital), float(blue * digital))
+        rgb_to_camera = tuple(float(v) for v in random_rgb_to_camera(r["ccm"], XYZ_TO_CAMERA_BROOKS).ravel())
+    wb_gains = _wb_gains(profile, r["white_balance"]) if profile.white_balance else None
     jpeg_quality = None
-    if rng.random() < profile.jpeg_probability:
+    if r["jpeg"].random() < profile.jpeg_probability:
         lo, hi = profile.jpeg_quality
-        jpeg_quality = int(rng.integers(lo, hi + 1))
+        jpeg_quality = int(r["jpeg"].integers(lo, hi + 1))
     return SampleParams(
         camera=profile.name,
         crf=crf,

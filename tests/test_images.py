@@ -94,3 +94,34 @@ def test_corrupt_16bit_png_is_a_clear_error(tmp_path):
     p.write_bytes(bytes(data))
     with pytest.raises(ImageReadError, match="bad16.png"):
         read_rgb8(p)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+def test_read_rgb8_applies_exif_orientation(tmp_path, orientation):
+    # A camera stores a portrait photo as landscape pixels plus an Orientation tag; readers must
+    # show it upright. The oracle is the pixel layout itself: a 3×5 image with distinct corners.
+    from PIL import Image
+
+    from noisegen.dataset.sources import probe
+
+    img = np.zeros((30, 50, 3), dtype=np.uint8)
+    img[:10, :10] = (255, 0, 0)  # red top-left block in the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}.png"
+    Image.fromarray(img).save(path, exif=exif.tobytes())
+    got, conv = read_rgb8(path)
+    expect = {1: img, 3: np.rot90(img, 2), 6: np.rot90(img, -1), 8: np.rot90(img, 1)}[orientation]
+    np.testing.assert_array_equal(got, expect)
+    assert ("exif-orientation" in conv) == (orientation != 1)
+    assert probe(path)[:2] == got.shape[:2]  # the scan's size is the displayed size
+
+
+def test_read_rgb8_records_cmyk_conversion(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (16, 12), (0, 255, 255, 0)).save(path)
+    got, conv = read_rgb8(path)
+    assert got.shape == (12, 16, 3) and "cmyk" in conv
+    assert got[..., 0].mean() > 200 and got[..., 1].mean() < 60  # cyan-free, magenta+yellow: red

@@ -10,11 +10,14 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from noisegen.dataset.png import decode_png16, png_header
 
-__all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError"]
+__all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError", "exif_orientation", "oriented_size"]
+
+# EXIF Orientation values (tag 0x0112) whose display swaps width and height (TIFF 6.0 / EXIF 2.3).
+_TRANSPOSED = (5, 6, 7, 8)
 
 
 class ImageReadError(ValueError):
@@ -59,6 +62,21 @@ def to_rgb8(arr: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, list[s
     else:
         raise ImageReadError(f"{name}: unsupported pixel type {a.dtype}")
     return np.ascontiguousarray(a), conv
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF Orientation of an opened image (1 = as stored; 1 when absent or unreadable)."""
+    try:
+        o = im.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - a damaged EXIF block must not make the image unreadable
+        return 1
+    return int(o) if isinstance(o, int) and 1 <= o <= 8 else 1
+
+
+def oriented_size(im: Image.Image) -> tuple[int, int]:
+    """(height, width) of an opened image as displayed, i.e. after its EXIF orientation is applied."""
+    w, h = im.size
+    return (w, h) if exif_orientation(im) in _TRANSPOSED else (h, w)
 
 
 def read_rgb8(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
@@ -110,29 +128,37 @@ def _read_pillow(p: Path) -> tuple[np.ndarray, list[str]]:
     try:
         with Image.open(p) as im:
             im.load()
+            conv0: list[str] = []
+            if exif_orientation(im) != 1:  # cameras store portrait photos rotated, with a flag
+                im = ImageOps.exif_transpose(im)
+                conv0.append("exif-orientation")
             mode = im.mode
             if mode in ("P", "PA"):
                 im = im.convert("RGBA" if "transparency" in im.info or mode == "PA" else "RGB")
                 arr = np.asarray(im)
                 arr, conv = to_rgb8(arr, name=str(p))
-                return arr, ["palette", *conv]
+                return arr, [*conv0, "palette", *conv]
             if mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = (np.asarray(im).astype(np.uint16) if mode != "I"
                        else np.clip(np.asarray(im), 0, 65535).astype(np.uint16))
-                return to_rgb8(arr, name=str(p))
+                arr, conv = to_rgb8(arr, name=str(p))
+                return arr, [*conv0, *conv]
             if mode in ("CMYK", "YCbCr", "LAB", "HSV"):
                 im = im.convert("RGB")
+                conv0.append(mode.lower())  # colour space converted by Pillow (no ICC profile applied)
             if mode == "1":
                 im = im.convert("L")
             if mode == "F":
                 arr = np.asarray(im)
-                return to_rgb8(arr / max(float(arr.max()), 1.0), name=str(p))
+                arr, conv = to_rgb8(arr / max(float(arr.max()), 1.0), name=str(p))
+                return arr, [*conv0, *conv]
             arr = np.asarray(im)
     except FileNotFoundError:
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from exc
-    return to_rgb8(arr, name=str(p))
+    arr, conv = to_rgb8(arr, name=str(p))
+    return arr, [*conv0, *conv]
 
 
 def write_png(path: str | os.PathLike[str], img: np.ndarray, *, compress_level: int = 1) -> None:

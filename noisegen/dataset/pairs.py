@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from noisegen.dataset.images import ImageReadError, read_rgb8
+from noisegen.dataset.images import ImageReadError, oriented_size, read_rgb8
 from noisegen.dataset.sources import IMAGE_EXTENSIONS, Skipped
 
 __all__ = ["Pair", "PairScan", "NOISY_DIRS", "CLEAN_DIRS", "BUILTIN_RULES", "SIDD_PHONES", "scan_pairs",
@@ -170,7 +170,7 @@ def pair_key(rel_path: str) -> tuple[str | None, str]:
 def _probe(path: Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
-            return im.height, im.width
+            return oriented_size(im)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"not a readable image ({type(exc).__name__}: {exc})") from None
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from noisegen.dataset.images import oriented_size
+
 __all__ = [
     "IMAGE_EXTENSIONS",
     "SourceImage",
@@ -160,7 +162,7 @@ def probe(path: str | os.PathLike[str]) -> tuple[int, int, str]:
     """
     try:
         with Image.open(path) as im:
-            w, h = im.size
+            h, w = oriented_size(im)
             mode = im.mode
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ValueError(f"not a readable image ({type(exc).__name__}: {exc})") from None

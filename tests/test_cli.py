@@ -21,7 +21,7 @@ def image_file(tmp_path, photo_u8):
 def test_synth_writes_outputs_and_is_reproducible(tmp_path, image_file, capsys):
     for run in ("a", "b"):
         assert main(["synth", str(image_file), "--profile", "cbdnet", "--seed", "3", "--out", str(tmp_path / run)]) == 0
-    for name in ("clean.png", "noisy.png", "sigma.png", "sigma_raw.npy", "params.json"):
+    for name in ("clean.png", "noisy.png", "sigma_map.png", "sigma_raw.npy", "params.json"):
         assert (tmp_path / "a" / name).stat().st_size > 0
     assert (tmp_path / "a" / "noisy.png").read_bytes() == (tmp_path / "b" / "noisy.png").read_bytes()
     rec = json.loads((tmp_path / "a" / "params.json").read_text())
@@ -29,6 +29,17 @@ def test_synth_writes_outputs_and_is_reproducible(tmp_path, image_file, capsys):
     sig = np.load(tmp_path / "a" / "sigma_raw.npy")
     assert sig.shape == (37, 53, 3) and sig.dtype == np.float32
     assert "PSNR" in capsys.readouterr().out
+
+
+def test_synth_refuses_to_overwrite_without_the_flag(tmp_path, image_file, capsys):
+    out = tmp_path / "o"
+    assert main(["synth", str(image_file), "--seed", "1", "--out", str(out)]) == 0
+    before = (out / "noisy.png").read_bytes()
+    assert main(["synth", str(image_file), "--seed", "2", "--out", str(out)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "noisy.png").read_bytes() == before
+    assert main(["synth", str(image_file), "--seed", "2", "--out", str(out), "--overwrite"]) == 0
+    assert (out / "noisy.png").read_bytes() != before
 
 
 def test_synth_overrides_pin_parameters(tmp_path, image_file):

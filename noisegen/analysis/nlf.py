@@ -49,9 +49,7 @@ from noisegen.kernels.stats import _centred, _cross_sums, _lag_sums, _level_sums
 
 __all__ = [
     "CHANNELS", "LAGS", "PAIRS", "LEVELS", "RAW_BINS", "NoiseStats", "image_stats", "accumulate", "merge",
-    "empty_stats",
-    "NLF", "nlf_from_stats", "raw_nlf_from_stats", "autocorrelation", "cross_correlation", "psnr",
-    "summarize", "to_8bit",
+    "NLF", "nlf_from_stats", "raw_nlf_from_stats", "autocorrelation", "cross_correlation", "psnr", "summarize",
 ]
 
 CHANNELS = ("R", "G", "B")
@@ -63,11 +61,6 @@ RAW_BINS = 32
 _Q_VAR = (1.0 / 255.0) ** 2 / 12.0  # variance of rounding to 8 bits (Sheppard's correction)
 _LAG_ARRAY = np.array([[dy, dx] for _, dy, dx in LAGS], dtype=np.int64)
 _PAIR_ARRAY = np.array([[i, j] for _, i, j in PAIRS], dtype=np.int64)
-
-
-def to_8bit(value: float | np.ndarray | None):
-    """A std in full-scale units [0, 1] expressed in 8-bit levels (×255); None stays None."""
-    return None if value is None else np.asarray(value) * 255.0
 
 
 @dataclass
@@ -104,11 +97,6 @@ class NoiseStats:
 
 _ARRAYS = ("level_n", "level_clip", "level_sum", "level_sum2", "lag_xy", "lag_xx", "lag_yy", "cross_xy",
            "cross_xx", "cross_yy", "raw_n", "raw_sum2", "raw_sumL")
-
-
-def empty_stats() -> NoiseStats:
-    """Statistics of no image (the identity of ``merge``)."""
-    return NoiseStats()
 
 
 def accumulate(total: NoiseStats, part: NoiseStats) -> NoiseStats:

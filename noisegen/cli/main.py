@@ -1,10 +1,21 @@
-"""The `noisegen` command line: one subcommand per job, each built on a module's functions."""
+"""The `noisegen` command line: one subcommand per job, each built on a module's functions.
+
+The subcommand modules import their library code inside their handlers, so that `noisegen --help`
+and light commands do not load numba and the whole pipeline (the one place where project imports
+are function-local; tests/test_import_rules.py)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from noisegen.cli.calibrate import add_calibrate_command
+from noisegen.cli.crf import add_crf_commands
+from noisegen.cli.generate import add_generate_commands
+from noisegen.cli.pack_pairs import add_pack_pairs_command
+from noisegen.cli.profile import add_profile_commands
+from noisegen.cli.stats import add_preview_command, add_stats_command
+from noisegen.cli.synth import add_synth_command
 from noisegen.command import run_command
 from noisegen.version import __version__
 
@@ -12,12 +23,6 @@ __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from noisegen.cli.crf import add_crf_commands
-    from noisegen.cli.generate import add_generate_commands
-    from noisegen.cli.profile import add_profile_commands
-    from noisegen.cli.stats import add_stats_commands
-    from noisegen.cli.synth import add_synth_command
-
     parser = argparse.ArgumentParser(
         prog="noisegen",
         description="Realistic synthetic camera noise: simulate cameras on clean photos, manage camera "
@@ -29,7 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_crf_commands(sub)
     add_profile_commands(sub)
     add_generate_commands(sub)
-    add_stats_commands(sub)
+    add_stats_command(sub)
+    add_calibrate_command(sub)
+    add_preview_command(sub)
+    add_pack_pairs_command(sub)
     return parser
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from noisegen.analysis.nlf import psnr
 from noisegen.cli.profile import add_profile_arguments, profile_from_args
 from noisegen.dataset.images import read_rgb8, write_png
 from noisegen.dataset.samples import default_photo
@@ -41,7 +42,14 @@ def plot_sigma_map(sigma_raw: np.ndarray, path: str | os.PathLike[str], title: s
     os.replace(tmp, path)
 
 
+OUTPUTS = ("clean.png", "noisy.png", "sigma_map.png", "sigma_raw.npy", "params.json")
+
+
 def _cmd_synth(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    clash = [n for n in OUTPUTS if (out / n).exists()]
+    if clash and not args.overwrite:
+        raise FileExistsError(f"{out} already holds {', '.join(clash)}; choose another --out, or pass --overwrite")
     profile = profile_from_args(args)
     if args.image is None:
         args.image = str(default_photo())
@@ -49,37 +57,36 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     clean, conversions = read_rgb8(args.image)
     params = sample_params(profile, np.random.default_rng([args.seed, 0]))
     s = synthesize(clean, params, seed=[args.seed, 1])
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_png(out / "clean.png", s.clean)
     write_png(out / "noisy.png", s.noisy)
     np.save(out / "sigma_raw.npy", s.sigma_raw)
     title = (f"{params.camera}  crf={params.crf}  σ_s={[round(v, 4) for v in params.sigma_s]}  "
              f"σ_c={[round(v, 4) for v in params.sigma_c]}  pattern={params.pattern}  jpeg={params.jpeg_quality}")
-    plot_sigma_map(s.sigma_raw, out / "sigma.png", title)
+    plot_sigma_map(s.sigma_raw, out / "sigma_map.png", title)
     record = {"image": str(args.image), "conversions": conversions, "seed": args.seed,
               "params_seed": [args.seed, 0], "noise_seed": [args.seed, 1], "params": params.to_dict()}
     (out / "params.json").write_text(json.dumps(record, indent=2) + "\n")
-    resid = s.noisy.astype(np.float64) - s.clean
-    psnr = 10 * np.log10(255.0**2 / max(float(np.mean(resid**2)), 1e-12))
-    print(f"wrote {out}/clean.png, noisy.png, sigma.png, sigma_raw.npy, params.json")
-    print(f"{title}\nPSNR(noisy, clean) = {psnr:.2f} dB, residual std = {resid.std() / 255:.4f}, "
-          f"mean σ_raw = {s.sigma_raw.mean():.4f}")
+    print(f"wrote {out}/{', '.join(OUTPUTS)}")
+    print(f"{title}\nPSNR(noisy, clean) = {psnr(s.clean, s.noisy):.2f} dB, mean σ_raw = {s.sigma_raw.mean():.4f}")
     return 0
 
 
 def add_synth_command(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "synth",
-        help="simulate the camera noise model on one image (writes noisy.png, clean.png, sigma.png)",
+        help="simulate the camera noise model on one image (writes noisy.png, clean.png, sigma_map.png)",
         description="Draw camera parameters from a profile (seeded), simulate the camera on IMAGE and write "
-        "clean.png, noisy.png, a picture of the σ map (sigma.png), the σ map itself (sigma_raw.npy, float32 "
-        "H×W×3) and params.json. Parameters are drawn with seed [SEED, 0], noise with [SEED, 1].",
+        "clean.png, noisy.png, a picture of the σ map (sigma_map.png), the σ map itself (sigma_raw.npy, float32 "
+        "H×W×3) and params.json. Parameters are drawn with seed [SEED, 0], noise with [SEED, 1]. "
+        "Existing outputs in --out are not overwritten unless --overwrite is given.",
+        epilog="example: noisegen synth photo.png --profile cbdnet --seed 0 --out out/one",
     )
     p.add_argument("image", metavar="IMAGE", nargs="?", default=None,
                    help="input image (PNG/JPEG/BMP/TIFF; gray, RGBA and 16-bit are converted); "
                    "default: a photo bundled with scikit-image")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --out")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed → same bytes")
     add_profile_arguments(p)
     p.set_defaults(func=_cmd_synth)

@@ -1,0 +1,109 @@
+"""`noisegen calibrate`: fit a camera profile to real pairs of one camera."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from noisegen.cli.output import add_pairs_options, clean_nan, csv_list, skips_text, write_json
+from noisegen.command import nonneg_int, positive_int
+
+__all__ = ["add_calibrate_command"]
+
+
+def _jpeg_list(text: str) -> tuple[int | None, ...]:
+    out: list[int | None] = []
+    for t in csv_list(text):
+        if t.lower() in ("none", "off", "no"):
+            out.append(None)
+        elif t.isdigit() and 1 <= int(t) <= 100:
+            out.append(int(t))
+        else:
+            raise argparse.ArgumentTypeError(f"expected JPEG qualities 1..100 or none, comma-separated, got {t!r}")
+    if not out:
+        raise argparse.ArgumentTypeError("expected at least one JPEG option")
+    return tuple(out)
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from noisegen.analysis.calibrate import CalibrateConfig, calibrate
+    from noisegen.analysis.calibrate_report import plot_calibration
+    from noisegen.isp.profiles import save_profile
+
+    kw = {}
+    if args.crf_curves is not None:
+        kw["crf_curves"] = () if args.crf_curves == ("all",) else args.crf_curves
+    if args.demosaic is not None:
+        kw["demosaic"] = args.demosaic
+    if args.jpeg is not None:
+        kw["jpeg"] = args.jpeg
+    config = CalibrateConfig(pairs=tuple(args.pairs), camera=args.camera, iso=tuple(args.iso or ()),
+                             group_regex=args.group_regex, crf_bank=args.crf_bank, bins=args.bins,
+                             crop=args.crop, max_pixels=args.max_pixels, search_pixels=args.search_pixels,
+                             top_k=args.top_k, channels=args.channels, reference=args.reference, spread=args.spread,
+                             seed=args.seed, name=args.name, **kw)
+    cal = calibrate(config, echo=lambda s: print(s, file=sys.stderr))
+    print(cal.text())
+    print(skips_text(cal.skipped))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_profile(cal.profile, out)
+    report = args.report or str(out.with_name(out.stem + ".report.json"))
+    write_json(report, clean_nan(cal.to_dict()))
+    print(f"wrote {out} (use it with `noisegen generate --profile {out}`) and {report}")
+    if args.plot:
+        plot_calibration(cal, args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register `calibrate`."""
+    from noisegen.analysis.calibrate import DEFAULT_JPEG, DEMOSAIC_OPTIONS
+
+    c = subparsers.add_parser(
+        "calibrate", help="fit a camera profile (σ ranges, CRF, demosaicing, JPEG) to real pairs of one camera",
+        description="Simulate the clean images of the pairs through candidate cameras (a CRF from a bank, "
+        "demosaicing on/off, JPEG quality) and fit σ_s, σ_c so that the simulated NLF, autocorrelation and "
+        "cross-channel correlation match the real ones; report the fit error per statistic and write a "
+        "profile for `noisegen generate --profile OUT`. A full report goes to OUT's name + .report.json.")
+    c.add_argument("--pairs", action="append", required=True, metavar="DIR",
+                   help="folder of real pairs; repeat for several")
+    c.add_argument("--camera", metavar="NAME", help="camera to fit (exact name or a unique part of it); required when "
+                   "the pairs hold several cameras")
+    c.add_argument("--iso", type=positive_int, action="append", metavar="ISO",
+                   help="use only this ISO; repeat for several")
+    c.add_argument("--out", required=True, metavar="PROFILE.json", help="profile file to write")
+    c.add_argument("--report", metavar="REPORT.json", help="full report (default: OUT with .report.json)")
+    c.add_argument("--plot", metavar="FIT.png", help="figure of the real and fitted NLF per ISO")
+    c.add_argument("--name", help="profile name (default calibrated-CAMERA)")
+    add_pairs_options(c)
+    c.add_argument("--crf-bank", default="default", metavar="NAME|FILE.npz",
+                   help="bank of candidate curves (default: default)")
+    c.add_argument("--crf-curves", type=csv_list, metavar="A,B,...",
+                   help="candidate curves ('all' = the whole bank; default: the still-camera curves of the "
+                   "cbdnet profile)")
+    c.add_argument("--demosaic", type=csv_list, metavar="OPT[,OPT]",
+                   help=f"demosaicing options among {', '.join(DEMOSAIC_OPTIONS)} (default: all)")
+    c.add_argument("--jpeg", type=_jpeg_list, metavar="Q[,Q]",
+                   help="JPEG options, 'none' or qualities (default: "
+                   f"{','.join('none' if q is None else str(q) for q in DEFAULT_JPEG)})")
+    c.add_argument("--channels", choices=("scaled", "shared", "independent"), default="scaled",
+                   help="scaled: one σ_s, σ_c with a noise scale for R and B (default); shared: the same σ for all; "
+                   "independent: σ per channel")
+    c.add_argument("--reference", choices=("source", "render"), default="source",
+                   help="simulated residual against the clean source (as the generator's pairs; default) or against "
+                   "the noise-free render through the same curve and demosaicing")
+    c.add_argument("--bins", type=positive_int, default=16, help="NLF bins (default 16)")
+    c.add_argument("--crop", type=positive_int, default=128, help="side of the crops cut from the pairs (default 128)")
+    c.add_argument("--max-pixels", type=positive_int, default=1_000_000, metavar="N",
+                   help="pixels of crops per ISO group (default 1000000; more separates similar curves better)")
+    c.add_argument("--search-pixels", type=positive_int, default=250_000, metavar="N",
+                   help="pixels per group for the demosaicing/JPEG and curve search (default 250000)")
+    c.add_argument("--top-k", type=positive_int, default=3, metavar="K",
+                   help="curves re-fitted on all crops (default 3)")
+    c.add_argument("--spread", type=float, default=0.1,
+                   help="relative widening of the profile's σ ranges (default 0.1)")
+    c.add_argument("--seed", type=nonneg_int, default=0, help="crop choice and simulation noise (default 0)")
+    c.set_defaults(func=_cmd_calibrate)

@@ -67,7 +67,13 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
 def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
     """Register `generate`, `inspect` and `download`."""
-    from noisegen.dataset.download import DATASETS
+    add_generate_command(subparsers)
+    add_inspect_command(subparsers)
+    add_download_command(subparsers)
+
+
+def add_generate_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register `generate`."""
     from noisegen.dataset.plan import MIN_SHARDS
 
     g = subparsers.add_parser(
@@ -113,6 +119,9 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
     add_profile_arguments(g)
     g.set_defaults(func=_cmd_generate)
 
+
+def add_inspect_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register `inspect`."""
     i = subparsers.add_parser(
         "inspect", help="summarise a dataset (counts, sizes, parameter distributions); --verify checks every shard",
         description="Print counts, shard sizes, sources, parameter distributions and statistics of a dataset "
@@ -123,6 +132,11 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("--verify", action="store_true",
                    help="check every shard's size, sha256 and members (reads all data)")
     i.set_defaults(func=_cmd_inspect)
+
+
+def add_download_command(subparsers: argparse._SubParsersAction) -> None:
+    """Register `download`."""
+    from noisegen.dataset.download import DATASETS
 
     d = subparsers.add_parser(
         "download", help="download a public photo collection (resumable, checksum-verified, safe extraction)",

@@ -40,7 +40,8 @@ __all__ = [
     "JSON", "MEMBERS", "PAIR_MEMBERS", "KNOWN_MEMBERS", "PICKLE_SUFFIXES", "SIGMA_ENCODING", "SIGMA_STEP",
     "SIGMA_MAX", "MEMBER_DESCRIPTIONS", "SAMPLE_FIELDS", "shard_name", "sample_key", "encode_sigma",
     "decode_sigma", "sigma_step_of", "synthetic_sample_meta", "encode_meta", "check_sample_meta", "index_row",
-    "index_types", "MANIFEST_FIELDS", "check_manifest",
+    "index_types", "MANIFEST_FIELDS", "check_manifest", "PAIR_MEMBER_DESCRIPTIONS", "real_pair_meta",
+    "real_pair_index_row",
 ]
 
 FORMAT_NAME = "noisegen-webdataset"
@@ -218,6 +219,39 @@ def index_row(meta: dict, *, clean: np.ndarray, noisy: np.ndarray, sigma: np.nda
                noisy_mean=float(noisy.mean()) / 255.0, residual_std=float(resid.std()),
                sigma_mean=float(sigma.mean()), sigma_max=float(sigma.max()))
     return row
+
+
+PAIR_MEMBER_DESCRIPTIONS = {
+    CLEAN: "uint8 RGB PNG, the clean (ground truth) crop",
+    NOISY: "uint8 RGB PNG, the real noisy crop",
+    JSON: "UTF-8 JSON: source pair, crop, camera, ISO, scene, split, seed (params: null, no σ map)",
+}
+
+
+def real_pair_meta(*, key: str, sample: int, source: str, noisy_file: str, clean_file: str,
+                   source_size: tuple[int, int], box: tuple[int, int, int, int], patch: int | None,
+                   camera: str | None, iso: int | None, scene: str | None, naming_rule: str | None, split: str,
+                   dataset: str, seed: int, version: str) -> dict:
+    """The json of a real pair's sample (`noisegen pack-pairs`): which pair, which crop, camera, ISO, scene,
+    split; "real": true and "params": null (no σ map)."""
+    y, x, h, w = box
+    return {"key": key, "sample": sample, "source": source, "noisy_file": noisy_file, "clean_file": clean_file,
+            "source_size": list(source_size), "crop": {"y": y, "x": x, "h": h, "w": w}, "patch": patch,
+            "camera": camera, "iso": iso, "scene": scene, "naming_rule": naming_rule, "split": split,
+            "dataset": dataset, "seed": seed, "real": True, "params": None, "noisegen_version": version}
+
+
+def real_pair_index_row(meta: dict, *, clean: np.ndarray, noisy: np.ndarray) -> dict:
+    """One index.parquet row of a real pair's sample, without ``shard`` and ``bytes``."""
+    c = meta["crop"]
+    resid = (noisy.astype(np.float32) - clean) / 255.0
+    return {"key": meta["key"], "sample": meta["sample"], "source": meta["source"],
+            "source_height": meta["source_size"][0], "source_width": meta["source_size"][1],
+            "crop_y": c["y"], "crop_x": c["x"], "crop_h": c["h"], "crop_w": c["w"],
+            "patch": c["h"] if c["h"] == c["w"] else None, "camera": meta["camera"], "iso": meta["iso"],
+            "scene": meta["scene"], "split": meta["split"], "real": True,
+            "mean_intensity": float(clean.mean()) / 255.0, "noisy_mean": float(noisy.mean()) / 255.0,
+            "residual_std": float(resid.std())}
 
 
 def index_types() -> dict[str, Any]:

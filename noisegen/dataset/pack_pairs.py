@@ -31,17 +31,30 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.atomic import atomic_write, atomic_write_bytes
-from noisegen.dataset.format import FORMAT_NAME, FORMAT_VERSION, INDEX_NAME, MANIFEST_NAME, sample_key, shard_name
+from noisegen.atomic import atomic_write_bytes
+from noisegen.dataset.format import (
+    CLEAN,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    INDEX_NAME,
+    JSON,
+    MANIFEST_NAME,
+    NOISY,
+    PAIR_MEMBER_DESCRIPTIONS,
+    PAIR_MEMBERS,
+    encode_meta,
+    real_pair_index_row,
+    real_pair_meta,
+    sample_key,
+    shard_name,
+)
 from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
 from noisegen.dataset.plan import samples_per_shard_for
 from noisegen.dataset.png import PNG_ENCODER, encode_png
-from noisegen.dataset.writer import DeterministicTarWriter, versions, write_index, write_manifest
+from noisegen.dataset.writer import tar_bytes, versions, write_index, write_manifest, write_tar
 from noisegen.version import __version__
 
-__all__ = ["PackPairsConfig", "parse_split", "assign_splits", "pack_pairs", "MEMBERS"]
-
-MEMBERS = ("clean.png", "noisy.png", "json")
+__all__ = ["PackPairsConfig", "parse_split", "assign_splits", "pack_pairs"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
 
@@ -152,75 +165,70 @@ def _boxes(pair: Pair, h: int, w: int, config: PackPairsConfig, whole: bool) -> 
     return [(y0 + int(c // gx) * p, x0 + int(c % gx) * p, p, p) for c in cells]
 
 
-def _sample_json(key: str, index: int, pair: Pair, box, split: str, config: PackPairsConfig) -> bytes:
-    y, x, h, w = box
-    rec = {"key": key, "sample": index, "source": pair.id, "noisy_file": os.path.basename(pair.noisy),
-           "clean_file": os.path.basename(pair.clean), "source_size": [pair.height, pair.width],
-           "crop": {"y": y, "x": x, "h": h, "w": w}, "patch": config.patch if (h, w) == (config.patch,) * 2 else None,
-           "camera": pair.camera, "iso": pair.iso, "scene": pair.scene, "naming_rule": pair.rule, "split": split,
-           "dataset": pair.root, "seed": config.seed, "real": True, "params": None, "noisegen_version": __version__}
-    return json.dumps(rec, sort_keys=True, separators=(",", ":")).encode("utf-8")
+def _tiles(pair: Pair, clean: np.ndarray, noisy: np.ndarray, boxes: list[tuple[int, int, int, int]], split: str,
+           config: PackPairsConfig, first: int) -> list[tuple[str, dict[str, bytes], dict]]:
+    """The samples (key, members, index row) of one pair's tiles, numbered from ``first``."""
+    out = []
+    for idx, (y, x, bh, bw) in enumerate(boxes, start=first):
+        c, n = np.ascontiguousarray(clean[y:y + bh, x:x + bw]), np.ascontiguousarray(noisy[y:y + bh, x:x + bw])
+        key = sample_key(idx)
+        meta = real_pair_meta(
+            key=key, sample=idx, source=pair.id, noisy_file=os.path.basename(pair.noisy),
+            clean_file=os.path.basename(pair.clean), source_size=(pair.height, pair.width), box=(y, x, bh, bw),
+            patch=config.patch if (bh, bw) == (config.patch,) * 2 else None, camera=pair.camera, iso=pair.iso,
+            scene=pair.scene, naming_rule=pair.rule, split=split, dataset=pair.root, seed=config.seed,
+            version=__version__)
+        members = {CLEAN: encode_png(c), NOISY: encode_png(n), JSON: encode_meta(meta)}
+        out.append((key, members, real_pair_index_row(meta, clean=c, noisy=n)))
+    return out
 
 
-def _write_tar(path: Path, items: list[tuple[str, dict[str, bytes]]]) -> tuple[int, str]:
-    def write(f) -> str:
-        tw = DeterministicTarWriter(f)
-        for key, members in items:
-            for m in MEMBERS:
-                tw.add(f"{key}.{m}", members[m])
-        return tw.close()
+def _pack(out: Path, samples: list[tuple[str, dict[str, bytes], dict]], per_shard: int) -> tuple[list[dict], list]:
+    """Write the samples as shards of ``per_shard``; returns the manifest's shard entries and the index rows."""
+    shards, rows = [], []
+    for si in range(math.ceil(len(samples) / per_shard)):
+        chunk = samples[si * per_shard:(si + 1) * per_shard]
+        name = shard_name(si)
+        nbytes, sha = write_tar(out / name, [(f"{k}.{m}", members[m]) for k, members, _ in chunk for m in PAIR_MEMBERS])
+        shards.append({"name": name, "samples": len(chunk), "bytes": nbytes, "sha256": sha})
+        rows += [{"shard": name, **r, "bytes": sum(tar_bytes(len(v)) for v in m.values())} for _, m, r in chunk]
+    return shards, rows
 
-    sha = atomic_write(path, write)
-    return path.stat().st_size, sha
 
-
-def _write_split(out: Path, split: str, pairs: list[Pair], config: PackPairsConfig, scan_info: dict,
-                 skipped: list[dict], split_record: dict | None, progress) -> dict:
-    out.mkdir(parents=True, exist_ok=True)
+def _load_split(pairs: list[Pair], split: str, config: PackPairsConfig, skipped: list[dict],
+                progress) -> tuple[list[tuple[str, dict[str, bytes], dict]], int]:
+    """Read the split's pairs in its permuted order and cut them; returns the samples and the pairs used."""
     whole = split in config.whole
     k = hashlib.sha256(f"{split}".encode()).digest()
     perm = np.random.default_rng([config.seed, 11, int.from_bytes(k[:4], "little")]).permutation(len(pairs))
-    order = [pairs[i] for i in perm]
     samples: list[tuple[str, dict[str, bytes], dict]] = []
     used = 0
-    for pair in order:
+    for pair in (pairs[i] for i in perm):
         try:
             clean, noisy = load_pair(pair)
         except (ValueError, OSError) as exc:
             skipped.append({"source": pair.id, "path": pair.noisy, "reason": str(exc), "stage": "decode"})
             progress(1)
             continue
-        h, w = clean.shape[:2]
-        boxes = _boxes(pair, h, w, config, whole)
+        boxes = _boxes(pair, *clean.shape[:2], config, whole)
         if not boxes:
             skipped.append({"source": pair.id, "path": pair.noisy, "stage": "probe",
-                            "reason": f"{w}×{h} is smaller than the {config.patch}×{config.patch} patch"})
+                            "reason": f"{clean.shape[1]}×{clean.shape[0]} is smaller than the "
+                            f"{config.patch}×{config.patch} patch"})
         used += bool(boxes)
-        for box in boxes:
-            y, x, bh, bw = box
-            c, n = np.ascontiguousarray(clean[y:y + bh, x:x + bw]), np.ascontiguousarray(noisy[y:y + bh, x:x + bw])
-            idx = len(samples)
-            key = sample_key(idx)
-            members = {"clean.png": encode_png(c), "noisy.png": encode_png(n),
-                       "json": _sample_json(key, idx, pair, box, split, config)}
-            resid = (n.astype(np.float32) - c) / 255.0
-            row = {"key": key, "sample": idx, "source": pair.id, "source_height": h, "source_width": w,
-                   "crop_y": y, "crop_x": x, "crop_h": bh, "crop_w": bw, "patch": bh if bh == bw else None,
-                   "camera": pair.camera, "iso": pair.iso, "scene": pair.scene, "split": split, "real": True,
-                   "mean_intensity": float(c.mean()) / 255.0, "noisy_mean": float(n.mean()) / 255.0,
-                   "residual_std": float(resid.std())}
-            samples.append((key, members, row))
+        samples += _tiles(pair, clean, noisy, boxes, split, config, len(samples))
         progress(1)
+    return samples, used
+
+
+def _write_split(out: Path, split: str, pairs: list[Pair], config: PackPairsConfig, scan_info: dict,
+                 skipped: list[dict], split_record: dict | None, progress) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    whole = split in config.whole
+    samples, used = _load_split(pairs, split, config, skipped, progress)
     side = config.patch if not whole else max([max(p.height, p.width) for p in pairs] or [config.patch])
     sps = config.samples_per_shard or samples_per_shard_for(side, max(len(samples), 1), config.shard_size)
-    shards, rows = [], []
-    for si in range(math.ceil(len(samples) / sps)):
-        chunk = samples[si * sps:(si + 1) * sps]
-        name = shard_name(si)
-        nbytes, sha = _write_tar(out / name, [(k_, m) for k_, m, _ in chunk])
-        shards.append({"name": name, "samples": len(chunk), "bytes": nbytes, "sha256": sha})
-        for _, m, r in chunk:
-            rows.append({"shard": name, **r, "bytes": sum(512 + len(v) + (-len(v) % 512) for v in m.values())})
+    shards, rows = _pack(out, samples, sps)
     write_index([rows], out / INDEX_NAME)
     cfg = {**{k: v for k, v in asdict(config).items() if k not in ("out",)},
            "profile": {"name": "real-pairs"}, "crop": "whole" if whole else "grid",
@@ -228,9 +236,7 @@ def _write_split(out: Path, split: str, pairs: list[Pair], config: PackPairsConf
     manifest = {
         "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "created_by": f"noisegen {__version__} pack-pairs",
         "kind": "real-pairs", "versions": versions(), "config": cfg, "split_name": split,
-        "members": {"clean.png": "uint8 RGB PNG, the clean (ground truth) crop",
-                    "noisy.png": "uint8 RGB PNG, the real noisy crop",
-                    "json": "UTF-8 JSON: source pair, crop, camera, ISO, scene, split, seed (params: null, no σ map)"},
+        "members": {m: PAIR_MEMBER_DESCRIPTIONS[m] for m in PAIR_MEMBERS},
         "samples_per_shard": sps,
         "counts": {"files_found": scan_info["found"], "pairs": len(pairs), "images_planned": len(pairs),
                    "images_used": used, "skipped": len(skipped), "samples": len(samples), "shards": len(shards),

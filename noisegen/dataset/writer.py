@@ -29,7 +29,8 @@ from noisegen.crf.io import shipped_bank_dir
 from noisegen.dataset.format import index_types
 from noisegen.version import __version__
 
-__all__ = ["DeterministicTarWriter", "write_tar", "write_index", "write_manifest", "versions", "code_fingerprint"]
+__all__ = ["DeterministicTarWriter", "tar_bytes", "write_tar", "write_index", "write_manifest", "versions",
+           "code_fingerprint"]
 
 _TAR_BLOCK = 512
 _TAR_RECORD = 20 * _TAR_BLOCK  # tar's default blocking factor, as written by GNU tar and tarfile
@@ -74,6 +75,11 @@ class DeterministicTarWriter:
         if pad:
             self._write(b"\0" * pad)
         return self._hash.hexdigest()
+
+
+def tar_bytes(size: int) -> int:
+    """Bytes a member of ``size`` bytes takes in a tar: its 512-byte header and the data padded to 512."""
+    return _TAR_BLOCK + size + (-size % _TAR_BLOCK)
 
 
 def write_tar(path: str | os.PathLike[str], members: Iterable[tuple[str, bytes]]) -> tuple[int, str]:

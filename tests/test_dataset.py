@@ -97,7 +97,7 @@ def test_corrupt_member_and_missing_sigma_are_skipped(dataset, tmp_path):
     samples = _raw_samples(dataset / "shard-000000.tar")
     assert len(samples) == 2
     samples[0]["noisy.png"] = b"\x89PNG garbage"
-    del samples[1]["sigma.png"]
+    del samples[1]["sigma.png16"]
     _write_shard(tmp_path / "bad.tar", samples + _raw_samples(dataset / "shard-000002.tar"))
     ds = ng.open_dataset(str(tmp_path / "bad.tar"), require_sigma=True)
     with pytest.warns(DamagedDataWarning):

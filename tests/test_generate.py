@@ -17,7 +17,7 @@ from PIL import Image
 
 import noisegen as ng
 from noisegen.cli.main import main
-from noisegen.dataset.format import MEMBERS, decode_sigma
+from noisegen.dataset.format import MEMBERS, SIGMA, decode_sigma
 from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.images import read_rgb8
 from noisegen.dataset.reader import read_index
@@ -94,7 +94,8 @@ def test_sample_json_reproduces_the_sample_and_sigma_within_1e4(reference, photo
         clean = np.asarray(Image.open(io.BytesIO(raw["clean.png"])))
         noisy = np.asarray(Image.open(io.BytesIO(raw["noisy.png"])))
         assert np.array_equal(clean, crop) and np.array_equal(noisy, s.noisy)
-        sigma = decode_sigma(raw["sigma.png"], meta["sigma"]["step"])
+        sigma = decode_sigma(raw[SIGMA], meta["sigma"]["step"])
+        assert meta["sigma"]["member"] == SIGMA and np.array_equal(sigma, decode_sigma(raw[SIGMA]))
         assert np.abs(sigma.astype(np.float64) - s.sigma_raw).max() <= 1e-4
 
 

@@ -92,7 +92,7 @@ def test_pack_with_split_reads_back_and_is_recorded(pairs, tmp_path):
     assert {s["clean"].shape for s in test} == {(70, 100, 3)}
     manifest = json.loads((out / "test" / "dataset.json").read_text())
     assert manifest["split"]["splits"]["test"]["pairs"] == by["test"]["pairs"]
-    assert "sigma.png" not in manifest["members"]
+    assert "sigma.png" not in manifest["members"] and "sigma.png16" not in manifest["members"]
 
 
 def test_same_seed_same_bytes_and_inspect_verify(pairs, tmp_path, capsys):

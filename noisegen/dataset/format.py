@@ -1,23 +1,25 @@
-"""The dataset format (DESIGN.md §4), in one place: names, the σ codec, and the schemas of a sample's
-JSON, of index.parquet and of dataset.json.
+"""The dataset format (DESIGN.md §4), in one place: names, the σ codec (noisegen.dataset.sigma_codec),
+and the schemas of a sample's JSON, of index.parquet and of dataset.json.
 
 A dataset is a folder:
 
     shard-000000.tar ...  USTAR tars; one sample = one patch, key ``s<9-digit index>``, members
-                          clean.png, noisy.png, sigma.png (synthetic samples only) and json
+                          clean.png, noisy.png, sigma.png16 (synthetic samples only) and json
     index.parquet         one row per sample (``index_types``)
     dataset.json          the manifest (``check_manifest``)
 
 Members:
-    clean.png   uint8 RGB PNG, the clean patch (the training target)
-    noisy.png   uint8 RGB PNG (lossless, also when JPEG was simulated)
-    sigma.png   σ_raw as a 16-bit grayscale PNG of shape 3H×W: the R, G and B planes stacked
-                vertically, value v ↦ σ = v·step; step = 2⁻¹⁴ (recorded as ``sigma.step`` in the
-                sample's json) unless σ reaches 4.0, then the smallest power of two that fits.
-                Absolute error ≤ step/2 = 3.05e-5 (contract: ≤ 1e-4). Planar, because PNG's row
-                filters predict a value from its neighbours in the same plane.
-    json        UTF-8 JSON: every parameter of the sample, its source, crop box, seeds, σ encoding
-                and the package version (``SAMPLE_FIELDS``)
+    clean.png    uint8 RGB PNG, the clean patch (the training target)
+    noisy.png    uint8 RGB PNG (lossless, also when JPEG was simulated)
+    sigma.png16  σ_raw as a 16-bit grayscale PNG of shape 3H×W (noisegen.dataset.sigma_codec); the
+                 extension is not ``.png`` so that generic image decoders (webdataset's ``rgb8``,
+                 Hugging Face's Image) leave it alone instead of cutting it to 8 bits. Format 1
+                 named it ``sigma.png``; each sample's json names its member (``sigma.member``).
+    json         UTF-8 JSON: every parameter of the sample, its source, crop box, seeds, σ encoding
+                 and the package version (``SAMPLE_FIELDS``). Format 2 writes every field with one
+                 JSON type in every sample (``to_disk``: "" / 0 / [] / zeros instead of null), so
+                 that Arrow's schema inference (Hugging Face ``datasets``) works; the reader turns
+                 them back into None (``from_disk``).
 
 This module imports neither the writer nor the camera pipeline nor numba: the reader and the writer
 both build on it.
@@ -25,50 +27,53 @@ both build on it.
 
 from __future__ import annotations
 
-import io
 import json
-import math
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
-from noisegen.dataset.png import encode_png
+from noisegen.dataset.sigma_codec import (
+    SIGMA,
+    SIGMA_ENCODING,
+    SIGMA_MAX,
+    SIGMA_MEMBERS,
+    SIGMA_STEP,
+    SIGMA_V1,
+    decode_sigma,
+    encode_sigma,
+    sigma_step_of,
+    wds_decoders,
+)
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_NAME", "INDEX_NAME", "PARTIAL_DIR", "CLEAN", "NOISY", "SIGMA",
     "JSON", "MEMBERS", "PAIR_MEMBERS", "KNOWN_MEMBERS", "PICKLE_SUFFIXES", "SIGMA_ENCODING", "SIGMA_STEP",
-    "SIGMA_MAX", "MEMBER_DESCRIPTIONS", "SAMPLE_FIELDS", "shard_name", "sample_key", "encode_sigma",
-    "decode_sigma", "sigma_step_of", "synthetic_sample_meta", "encode_meta", "check_sample_meta", "index_row",
+    "SIGMA_MAX", "SIGMA_V1", "SIGMA_MEMBERS", "MEMBER_DESCRIPTIONS", "SAMPLE_FIELDS", "shard_name", "sample_key",
+    "encode_sigma", "decode_sigma", "sigma_step_of", "wds_decoders", "synthetic_sample_meta", "encode_meta",
+    "to_disk", "from_disk", "params_from_disk", "check_sample_meta", "index_row",
     "index_types", "MANIFEST_FIELDS", "check_manifest", "PAIR_MEMBER_DESCRIPTIONS", "real_pair_meta",
     "real_pair_index_row",
 ]
 
 FORMAT_NAME = "noisegen-webdataset"
-FORMAT_VERSION = 1
+# 1: sigma.png, nullable json fields. 2: sigma.png16 (the step inside the PNG), json fields of one
+# type in every sample (typed empty values instead of null; see to_disk). Version 1 is still read.
+FORMAT_VERSION = 2
 MANIFEST_NAME = "dataset.json"
 INDEX_NAME = "index.parquet"
 PARTIAL_DIR = ".partial"  # records of finished shards of an unfinished `generate` run
 
-CLEAN, NOISY, SIGMA, JSON = "clean.png", "noisy.png", "sigma.png", "json"
+CLEAN, NOISY, JSON = "clean.png", "noisy.png", "json"
 MEMBERS = (CLEAN, NOISY, SIGMA, JSON)        # a synthetic sample, in write order
 PAIR_MEMBERS = (CLEAN, NOISY, JSON)          # a real pair packed by `noisegen pack-pairs`
-KNOWN_MEMBERS = frozenset(MEMBERS)
+KNOWN_MEMBERS = frozenset(MEMBERS) | {SIGMA_V1}
 PICKLE_SUFFIXES = (".pyd", ".pickle", ".pkl")  # never read, whatever the key (DESIGN.md §4)
-
-SIGMA_ENCODING = "png16-planar"
-SIGMA_STEP = 2.0**-14
-# The σ values the format carries: σ_raw is the standard deviation of noise on an irradiance in
-# [0, 1]; SampleParams bounds σ_s and σ_c by 4, so σ_raw < 16 everywhere. encode_sigma picks
-# steps from 2⁻¹⁴ (σ < 4) up to 2⁻¹² (σ < 16). A sample whose recorded step lies outside
-# [2⁻²⁴, 2⁻⁸], or whose decoded σ exceeds SIGMA_MAX, is damaged.
-SIGMA_MAX = 16.0
-_STEP_RANGE = (2.0**-24, 2.0**-8)
 
 MEMBER_DESCRIPTIONS = {
     CLEAN: "uint8 RGB PNG, the clean patch",
     NOISY: "uint8 RGB PNG (lossless), the simulated camera's output",
-    SIGMA: "σ_raw as 16-bit grayscale PNG, planes R,G,B stacked vertically (3H×W); σ = v·step",
+    SIGMA: "σ_raw as 16-bit grayscale PNG, planes R,G,B stacked vertically (3H×W); σ = v·step (step in the "
+           "PNG's tEXt chunk noisegen:sigma-step and in the json)",
     JSON: "UTF-8 JSON: params (SampleParams), source, crop, seeds, sigma encoding, version",
 }
 
@@ -79,6 +84,7 @@ SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
     "crop": (dict,), "patch": (int,), "seed": (int,), "crop_seed": (list, type(None)), "params_seed": (list,),
     "noise_seed": (list,), "params": (dict,), "sigma": (dict,), "noisegen_version": (str,),
 }
+# In memory (from_disk) the format-2 json has one field more: its format version.
 
 
 def shard_name(shard: int) -> str:
@@ -89,57 +95,6 @@ def shard_name(shard: int) -> str:
 def sample_key(index: int) -> str:
     """WebDataset key of sample ``index`` (no dots: webdataset splits member names at the first dot)."""
     return f"s{index:09d}"
-
-
-# ------------------------------------------------------------------------------------------------
-# σ codec
-
-
-def encode_sigma(sigma_raw: np.ndarray) -> tuple[bytes, float]:
-    """Encode a σ map (float H×W×3, ≥ 0) as a planar 16-bit PNG; returns (png bytes, step).
-
-    σ ≈ v·step with |error| ≤ step/2; step = 2⁻¹⁴ when max σ < 65535·2⁻¹⁴ ≈ 4.0.
-    """
-    s = np.asarray(sigma_raw, dtype=np.float64)
-    if s.ndim != 3 or s.shape[2] != 3:
-        raise ValueError(f"sigma_raw: expected shape (H, W, 3), got {s.shape}")
-    if not np.isfinite(s).all() or (s < 0).any():
-        raise ValueError("sigma_raw: expected finite values >= 0")
-    step = SIGMA_STEP
-    top = float(s.max()) if s.size else 0.0
-    if top / step > 65535.0:
-        step = 2.0 ** math.ceil(math.log2(top / 65535.0))
-    v = np.rint(s / step).astype(np.uint16)
-    planes = np.ascontiguousarray(v.transpose(2, 0, 1)).reshape(3 * s.shape[0], s.shape[1])
-    return encode_png(planes), step
-
-
-def decode_sigma(data: bytes, step: float) -> np.ndarray:
-    """Inverse of encode_sigma: float32 H×W×3 σ map from the PNG bytes and the recorded step."""
-    with Image.open(io.BytesIO(data)) as im:
-        if im.format != "PNG" or im.mode not in ("I;16", "I;16B", "I"):
-            raise ValueError(f"{SIGMA}: expected a 16-bit grayscale PNG, got {im.format} mode {im.mode!r}")
-        planes = np.asarray(im).astype(np.float32)
-    if planes.ndim != 2 or planes.shape[0] % 3:
-        raise ValueError(f"{SIGMA}: expected 3·H rows (R, G, B planes), got shape {planes.shape}")
-    h = planes.shape[0] // 3
-    return np.ascontiguousarray(planes.reshape(3, h, planes.shape[1]).transpose(1, 2, 0)) * np.float32(step)
-
-
-def sigma_step_of(meta: dict) -> float:
-    """The σ step recorded in a sample's json, checked: finite, in the format's range.
-
-    Raises:
-        ValueError: missing, not a number, NaN/inf, ≤ 0 or outside [2⁻²⁴, 2⁻¹].
-    """
-    sigma = meta.get("sigma")
-    step = sigma.get("step") if isinstance(sigma, dict) else None
-    if isinstance(step, bool) or not isinstance(step, (int, float)):
-        raise ValueError(f"json: sigma.step must be a number, got {step!r}")
-    if not (math.isfinite(step) and _STEP_RANGE[0] <= step <= _STEP_RANGE[1]):
-        raise ValueError(f"json: sigma.step {step!r} is outside the format's range "
-                         f"[{_STEP_RANGE[0]:g}, {_STEP_RANGE[1]:g}]")
-    return float(step)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -169,6 +124,8 @@ def check_sample_meta(meta: Any, *, synthetic: bool) -> dict:
             raise ValueError(f"json: field {name!r} must be {' or '.join(t.__name__ for t in types)}, "
                              f"got {type(value).__name__}")
     sigma_step_of(meta)
+    if meta["sigma"].get("member", SIGMA_V1) not in SIGMA_MEMBERS:
+        raise ValueError(f"json: sigma.member {meta['sigma'].get('member')!r} is not one of {list(SIGMA_MEMBERS)}")
     return meta
 
 
@@ -189,9 +146,61 @@ def synthetic_sample_meta(*, key: str, sample: int, source: str, source_size: tu
     }
 
 
+# Format 2's typed empty values: what stands on disk for None (absent), per field. Sentinels are
+# values the field can never take otherwise (a JPEG quality of 0, white-balance gains of 0, a
+# singular colour matrix, an ISO of 0).
+_PARAMS_EMPTY: dict[str, Any] = {"pattern": "", "jpeg_quality": 0, "wb_gains": [0.0] * 3, "rgb_to_camera": [0.0] * 9}
+_REAL_EMPTY: dict[str, Any] = {"camera": "", "iso": 0, "scene": "", "naming_rule": "", "patch": 0}
+
+
+def to_disk(meta: dict) -> dict:
+    """A sample's json as format 2 writes it: no field is null where another sample could hold a value.
+
+    conversions → one string ("gray,alpha"; "" for none); crop_seed None → []; in params, pattern
+    None → "", jpeg_quality None → 0, wb_gains None → [0, 0, 0], rgb_to_camera None → nine zeros;
+    real pairs: camera/scene/naming_rule None → "", iso/patch None → 0. Adds "format_version".
+    """
+    out = dict(meta, format_version=FORMAT_VERSION)
+    if isinstance(meta.get("conversions"), list):
+        out["conversions"] = ",".join(meta["conversions"])
+    if "crop_seed" in meta and meta["crop_seed"] is None:
+        out["crop_seed"] = []
+    if isinstance(meta.get("params"), dict):
+        out["params"] = {k: (_PARAMS_EMPTY[k] if v is None and k in _PARAMS_EMPTY else v)
+                         for k, v in meta["params"].items()}
+    if meta.get("real"):
+        out.update({k: e for k, e in _REAL_EMPTY.items() if k in meta and meta[k] is None})
+    return out
+
+
+def from_disk(meta: Any) -> Any:
+    """Inverse of to_disk: the in-memory form of a sample's json (None for absent values), any version.
+
+    Format-1 json (no "format_version") is returned unchanged.
+    """
+    if not isinstance(meta, dict) or meta.get("format_version") is None:
+        return meta
+    out = dict(meta)
+    if isinstance(meta.get("conversions"), str):
+        out["conversions"] = [c for c in meta["conversions"].split(",") if c]
+    if meta.get("crop_seed") == []:
+        out["crop_seed"] = None
+    if isinstance(meta.get("params"), dict):
+        out["params"] = params_from_disk(meta["params"])
+    if meta.get("real") is True:
+        out.update({k: None for k, e in _REAL_EMPTY.items() if k in meta and meta[k] == e})
+    return out
+
+
+def params_from_disk(params: dict) -> dict:
+    """A sample's ``params`` (SampleParams as a dict) with format 2's typed empty values read as None."""
+    return {k: (None if k in _PARAMS_EMPTY and v == _PARAMS_EMPTY[k] and type(v) is type(_PARAMS_EMPTY[k]) else v)
+            for k, v in params.items()}
+
+
 def encode_meta(meta: dict) -> bytes:
-    """The json member's bytes: sorted keys, no spaces, UTF-8 (same dict → same bytes)."""
-    return json.dumps(meta, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    """The json member's bytes (to_disk form): sorted keys, no spaces, UTF-8 (same dict → same bytes)."""
+    return json.dumps(to_disk(meta), sort_keys=True, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 # SampleParams fields with one value per channel: index columns NAME_r, NAME_g, NAME_b.

@@ -6,7 +6,10 @@ into uint8 H×W×3 and reports which conversions it made, so batch jobs can coun
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -14,14 +17,51 @@ from PIL import Image, ImageOps
 
 from noisegen.dataset.png import decode_png16, png_header
 
-__all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError", "exif_orientation", "oriented_size"]
+__all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError", "PixelLimitError", "DEFAULT_MAX_PIXELS",
+           "check_pixels", "open_image", "exif_orientation", "oriented_size"]
 
 # EXIF Orientation values (tag 0x0112) whose display swaps width and height (TIFF 6.0 / EXIF 2.3).
 _TRANSPOSED = (5, 6, 7, 8)
+# Largest source image decoded by default (H·W). A decoded source costs about 11 bytes per pixel at
+# its peak (Pillow's buffer, the uint8 RGB array, conversions): 100 MP ≈ 1.1 GB per worker. The
+# largest still cameras (Phase One, 150 MP) need --max-pixels; Pillow's own limit warns at 89 MP
+# and fails at 179 MP with text that names neither the file nor a remedy.
+DEFAULT_MAX_PIXELS = 100_000_000
 
 
 class ImageReadError(ValueError):
     """A file could not be read as an image (unreadable, truncated, not an image, empty)."""
+
+
+class PixelLimitError(ImageReadError):
+    """An image has more pixels than the limit (a decompression bomb, or a photo too large to decode)."""
+
+
+def check_pixels(width: int, height: int, max_pixels: int | None, name: str) -> None:
+    """Raise PixelLimitError when width·height exceeds ``max_pixels`` (None: no limit)."""
+    if max_pixels is not None and width * height > max_pixels:
+        raise PixelLimitError(f"{name}: {width}×{height} = {width * height / 1e6:.1f} MP is over the limit of "
+                              f"{max_pixels / 1e6:g} MP (raise it with --max-pixels)")
+
+
+@contextlib.contextmanager
+def open_image(source, *, max_pixels: int | None, name: str = "image") -> Iterator[Image.Image]:
+    """Image.open with our pixel limit (checked from the header, before any pixel is decoded) in
+    place of Pillow's decompression-bomb check, whose warning and error texts are not ours.
+
+    Raises:
+        PixelLimitError: over ``max_pixels``. Pillow's errors otherwise (the caller maps them).
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            im = Image.open(source)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+    with im:
+        check_pixels(im.width, im.height, max_pixels, name)
+        yield im
 
 
 def to_rgb8(arr: np.ndarray, *, name: str = "image") -> tuple[np.ndarray, list[str]]:
@@ -79,39 +119,54 @@ def oriented_size(im: Image.Image) -> tuple[int, int]:
     return (w, h) if exif_orientation(im) in _TRANSPOSED else (h, w)
 
 
-def read_rgb8(path: str | os.PathLike[str]) -> tuple[np.ndarray, list[str]]:
+def read_rgb8(path: str | os.PathLike[str], *,
+              max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
     """Read an image file as uint8 H×W×3 RGB.
 
     16-bit sources keep all their bits until the scaling to 8 bits (round(v·255/65535)): 16-bit
     colour PNGs are decoded by noisegen.dataset.png.decode_png16 (Pillow would drop the low byte) and
-    TIFFs by tifffile. Returns (image, conversions); raises ImageReadError for anything that is
-    not a readable image.
+    TIFFs by tifffile (a multi-page TIFF gives its first page, recorded as "multipage").
+    Returns (image, conversions); raises ImageReadError for anything that is not a readable image,
+    and PixelLimitError (checked from the header, before decoding) above ``max_pixels``.
     """
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix == ".png":
         head = _read_head(p)
         if head is not None and head[2] == 16 and head[3] in (2, 4, 6):
+            check_pixels(head[0], head[1], max_pixels, str(p))
             if head[4] == 0:
                 try:
                     return to_rgb8(decode_png16(p.read_bytes()), name=str(p))
                 except ValueError as exc:
                     raise ImageReadError(f"{p}: not a readable image ({exc})") from exc
-            img, conv = _read_pillow(p)  # interlaced 16-bit colour: Pillow keeps the high byte
+            img, conv = _read_pillow(p, max_pixels)  # interlaced 16-bit colour: Pillow keeps the high byte
             return img, [*conv, "16bit-truncated"]
     if suffix in (".tif", ".tiff"):
-        try:
-            import tifffile
+        got = _read_tiff(p, max_pixels)
+        if got is not None:
+            return got
+    return _read_pillow(p, max_pixels)
 
-            arr = tifffile.imread(p)
-            if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):
-                arr = np.moveaxis(arr, 0, -1)  # planar configuration
-            return to_rgb8(arr, name=str(p))
-        except FileNotFoundError:
-            raise
-        except Exception:  # noqa: BLE001 - not a TIFF tifffile can read: let Pillow try and report
-            pass
-    return _read_pillow(p)
+
+def _read_tiff(p: Path, max_pixels: int | None) -> tuple[np.ndarray, list[str]] | None:
+    """A TIFF through tifffile (all bits of 16-bit and float data), or None to let Pillow try."""
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(p) as tf:
+            page = tf.pages[0]
+            check_pixels(int(page.imagewidth), int(page.imagelength), max_pixels, str(p))
+            arr = page.asarray()
+            pages = len(tf.pages)
+    except (FileNotFoundError, PixelLimitError):
+        raise
+    except Exception:  # noqa: BLE001 - not a TIFF tifffile can read: let Pillow try and report
+        return None
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # planar configuration
+    img, conv = to_rgb8(arr, name=str(p))
+    return img, (["multipage"] if pages > 1 else []) + conv
 
 
 def _read_head(p: Path) -> tuple[int, int, int, int, int] | None:
@@ -124,9 +179,9 @@ def _read_head(p: Path) -> tuple[int, int, int, int, int] | None:
         return None
 
 
-def _read_pillow(p: Path) -> tuple[np.ndarray, list[str]]:
+def _read_pillow(p: Path, max_pixels: int | None) -> tuple[np.ndarray, list[str]]:
     try:
-        with Image.open(p) as im:
+        with open_image(p, max_pixels=max_pixels, name=str(p)) as im:
             im.load()
             conv0: list[str] = []
             if exif_orientation(im) != 1:  # cameras store portrait photos rotated, with a flag
@@ -153,7 +208,7 @@ def _read_pillow(p: Path) -> tuple[np.ndarray, list[str]]:
                 arr, conv = to_rgb8(arr / max(float(arr.max()), 1.0), name=str(p))
                 return arr, [*conv0, *conv]
             arr = np.asarray(im)
-    except FileNotFoundError:
+    except (FileNotFoundError, ImageReadError):
         raise
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from exc

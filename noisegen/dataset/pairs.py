@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from noisegen.dataset.images import ImageReadError, oriented_size, read_rgb8
-from noisegen.dataset.sources import IMAGE_EXTENSIONS, Skipped
+from noisegen.dataset.images import DEFAULT_MAX_PIXELS, ImageReadError, open_image, oriented_size, read_rgb8
+from noisegen.dataset.sources import IMAGE_EXTENSIONS, Skipped, printable_path, undecodable_name
 
 __all__ = ["Pair", "PairScan", "NOISY_DIRS", "CLEAN_DIRS", "BUILTIN_RULES", "SIDD_PHONES", "scan_pairs",
            "parse_name", "pair_key", "load_pair", "compile_group_regex"]
@@ -169,8 +169,10 @@ def pair_key(rel_path: str) -> tuple[str | None, str]:
 
 def _probe(path: Path) -> tuple[int, int]:
     try:
-        with Image.open(path) as im:
+        with open_image(path, max_pixels=DEFAULT_MAX_PIXELS, name="image") as im:
             return oriented_size(im)
+    except ImageReadError as exc:
+        raise ImageReadError(str(exc).removeprefix("image: ")) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ImageReadError(f"not a readable image ({type(exc).__name__}: {exc})") from None
 
@@ -238,6 +240,10 @@ def scan_pairs(roots: Sequence[str | os.PathLike[str]], group_regex: str | re.Pa
                 found += 1
                 p = Path(dirpath) / fn
                 rel = p.relative_to(root).as_posix()
+                if undecodable_name(p):
+                    skipped.append(Skipped(printable_path(f"{label}/{rel}"), printable_path(p),
+                                           "file name is not valid UTF-8 (rename the file to use it)", "scan"))
+                    continue
                 role, key = _role_and_key(rel.split("/"))
                 if role not in ("noisy", "clean"):
                     why = ("its name has both noisy and clean markers" if role == "ambiguous" else

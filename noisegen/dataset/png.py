@@ -31,11 +31,12 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def encode_png(img: np.ndarray) -> bytes:
+def encode_png(img: np.ndarray, text: dict[str, str] | None = None) -> bytes:
     """PNG bytes of an image.
 
     Args:
         img: uint8 H×W×3 (RGB), uint8 H×W (gray) or uint16 H×W (16-bit gray); H, W ≥ 1.
+        text: tEXt chunks (keyword → Latin-1 text) written before the image data, in this order.
     Returns:
         the PNG file as bytes (same input → same bytes for a given zlib version).
     """
@@ -60,7 +61,8 @@ def encode_png(img: np.ndarray) -> bytes:
     z = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     idat = z.compress(body.data) + z.flush()
     ihdr = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, 0)
-    return _SIGNATURE + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    texts = b"".join(_chunk(b"tEXt", k.encode("latin-1") + b"\0" + v.encode("latin-1")) for k, v in (text or {}).items())
+    return _SIGNATURE + _chunk(b"IHDR", ihdr) + texts + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
 _CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}  # PNG colour type → samples per pixel (3, palette, is never 16-bit)

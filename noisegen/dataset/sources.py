@@ -26,7 +26,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from noisegen.dataset.images import oriented_size
+from noisegen.dataset.images import DEFAULT_MAX_PIXELS, ImageReadError, open_image, oriented_size
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -37,6 +37,8 @@ __all__ = [
     "discover",
     "probe",
     "scan_sources",
+    "printable_path",
+    "undecodable_name",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -91,6 +93,26 @@ class SourceScan:
     found: int
 
 
+def printable_path(path: str | os.PathLike[str]) -> str:
+    """A path as text that any UTF-8 writer accepts: bytes that are not UTF-8 become \\xNN escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def undecodable_name(path: str | os.PathLike[str]) -> bool:
+    """True when a path's name bytes are not valid UTF-8 (Python holds them as lone surrogates, which
+    cannot be written to JSON, tar headers or UTF-8 text)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _bad_name(sid: str, p: Path) -> Skipped:
+    return Skipped(printable_path(sid), printable_path(p), "file name is not valid UTF-8 (rename the file to use "
+                   "it)", "scan")
+
+
 def waterloo_root(root: Path) -> Path | None:
     """The ``pristine_images`` folder of a Waterloo Exploration layout under ``root``, or None."""
     for candidate in (root, root / "exploration_database_and_code"):
@@ -130,7 +152,11 @@ def discover(
     skipped: list[Skipped] = []
     for root, lab in zip(paths, labels):
         if not root.exists():
-            skipped.append(Skipped(str(root), str(root), "no such file or folder", "scan"))
+            skipped.append(Skipped(printable_path(root), printable_path(root), "no such file or folder", "scan"))
+            continue
+        if undecodable_name(root):
+            skipped.append(Skipped(printable_path(root), printable_path(root), "folder name is not valid UTF-8 "
+                                   "(rename it, or give a folder above it)", "scan"))
             continue
         if root.is_file():
             files = [(root.name, root)]
@@ -146,6 +172,9 @@ def discover(
                     files.append((rel if prefix == "." else f"{prefix}/{rel}", p))
         for rel, p in files:
             sid = f"{lab}/{rel}"
+            if undecodable_name(sid):
+                skipped.append(_bad_name(sid, p))
+                continue
             if p.suffix.lower() not in IMAGE_EXTENSIONS:
                 skipped.append(Skipped(sid, str(p), f"not an image file (extension {p.suffix or 'none'!r}; "
                                        f"expected one of {', '.join(IMAGE_EXTENSIONS)})", "scan"))
@@ -154,16 +183,19 @@ def discover(
     return sorted(found.items()), sorted(skipped, key=lambda s: s.source)
 
 
-def probe(path: str | os.PathLike[str]) -> tuple[int, int, str]:
+def probe(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:
     """(height, width, mode) from an image file's header, without decoding its pixels.
 
     Raises:
-        ValueError: the file is not an image Pillow can identify, or has an unsupported mode.
+        ValueError: the file is not an image Pillow can identify, has an unsupported mode, or more
+            than ``max_pixels`` pixels (PixelLimitError).
     """
     try:
-        with Image.open(path) as im:
+        with open_image(path, max_pixels=max_pixels, name="image") as im:
             h, w = oriented_size(im)
             mode = im.mode
+    except ImageReadError as exc:
+        raise ValueError(str(exc).removeprefix("image: ")) from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise ValueError(f"not a readable image ({type(exc).__name__}: {exc})") from None
     if mode not in _READABLE_MODES:
@@ -179,6 +211,7 @@ def scan_sources(
     min_size: int,
     max_images: int | None = None,
     label: str | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> SourceScan:
     """Discover and probe the source photos.
 
@@ -187,6 +220,7 @@ def scan_sources(
         min_size: smallest usable height and width in pixels (the patch size).
         max_images: keep only the first N usable images in id order (None: all).
         label: id prefix for every root (see discover).
+        max_pixels: larger images are skipped (listed with the reason) before any pixel is decoded.
     Returns:
         SourceScan with usable images sorted by id and every skipped input with its reason.
     """
@@ -194,7 +228,7 @@ def scan_sources(
     images: list[SourceImage] = []
     for sid, p in candidates:
         try:
-            h, w, mode = probe(p)
+            h, w, mode = probe(p, max_pixels=max_pixels)
         except ValueError as exc:
             skipped.append(Skipped(sid, str(p), str(exc), "probe"))
             continue

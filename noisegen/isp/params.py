@@ -15,11 +15,17 @@ from typing import Any
 import numpy as np
 
 from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
+from noisegen.dataset.format import params_from_disk
 from noisegen.isp.bayer import DEMOSAIC_METHODS, parse_pattern
 from noisegen.isp.jpeg import JPEG_ENCODER, JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import NOISE_MODELS
 
-__all__ = ["SampleParams"]
+__all__ = ["SampleParams", "SIGMA_PARAM_MAX"]
+
+# Upper bound of σ_s and σ_c (full-scale units). The CBDNet ranges end at 0.16 and 0.06 and Brooks'
+# log-linear law below 0.2; 4 is far beyond any camera and keeps σ_raw = sqrt(L·σ_s² + σ_c²) < 16,
+# the range the dataset format's σ codec carries (noisegen.dataset.sigma_codec.SIGMA_MAX).
+SIGMA_PARAM_MAX = 4.0
 
 
 def _floats(value: Any, n: int, name: str, *, positive: bool = False, nonneg: bool = False) -> tuple[float, ...]:
@@ -33,8 +39,8 @@ def _floats(value: Any, n: int, name: str, *, positive: bool = False, nonneg: bo
         raise ValueError(f"{name}: expected {n} values, got {len(out)}: {value!r}")
     if not all(math.isfinite(v) for v in out):
         raise ValueError(f"{name}: values must be finite, got {out}")
-    if nonneg and any(v < 0 for v in out):
-        raise ValueError(f"{name}: values must be >= 0, got {out}")
+    if nonneg and any(not 0 <= v <= SIGMA_PARAM_MAX for v in out):
+        raise ValueError(f"{name}: values must lie in [0, {SIGMA_PARAM_MAX:g}], got {out}")
     if positive and any(v <= 0 for v in out):
         raise ValueError(f"{name}: values must be > 0, got {out}")
     return out
@@ -119,9 +125,11 @@ class SampleParams:
     def from_dict(cls, d: dict[str, Any]) -> SampleParams:
         """Inverse of to_dict; unknown keys are an error (a typo must not pass silently).
 
-        Missing keys take the defaults.
+        Missing keys take the defaults. A sample json's ``params`` in any format version is accepted:
+        format 2's typed empty values (pattern "", jpeg_quality 0, zero wb_gains / rgb_to_camera;
+        noisegen.dataset.format.to_disk) are read as None.
         """
-        return dataclass_from_dict(cls, d)
+        return dataclass_from_dict(cls, params_from_disk(d) if isinstance(d, dict) else d)
 
     @classmethod
     def from_json(cls, text: str) -> SampleParams:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from noisegen.dataset.format import (
     CLEAN,
@@ -26,10 +25,13 @@ from noisegen.dataset.format import (
     PICKLE_SUFFIXES,
     SIGMA,
     SIGMA_MAX,
+    SIGMA_MEMBERS,
     check_sample_meta,
     decode_sigma,
+    from_disk,
     sigma_step_of,
 )
+from noisegen.dataset.images import open_image
 from noisegen.dataset.reader.shards import list_shards, split_by_rank
 
 __all__ = ["DamagedDataWarning", "DamageCounter", "QuietDamageCounter", "Limits", "LIMITS", "read_shard",
@@ -99,8 +101,12 @@ class Limits:
 LIMITS = Limits()
 
 
+def _remote(url: str) -> bool:
+    return url.startswith("pipe:") or "://" in url
+
+
 def _open_url(url: str):
-    if url.startswith("pipe:") or "://" in url:
+    if _remote(url):
         import webdataset as wds  # here: webdataset imports torch; only remote shards need it
 
         return wds.gopen(url, "rb")
@@ -121,15 +127,17 @@ def read_shard(url: str, *, handler: Callable[[BaseException], bool], expected: 
                limits: Limits = LIMITS) -> Iterator[dict]:
     """Raw samples (member → bytes, plus ``__key__`` and ``__url__``) of one shard, in order.
 
-    Streams the tar: members that are not clean.png, noisy.png, sigma.png or json of a plain key
-    (pickles, unknown names, paths) and non-regular entries are skipped without being read; a known
-    member over its size limit is reported and its sample dropped. A read error ends the shard
-    (reported); a shard yielding fewer than ``expected`` samples is reported too.
+    Reads the tar member by member: members that are not clean.png, noisy.png, sigma.png16 (or
+    format 1's sigma.png) or json of a plain key (pickles, unknown names, paths) and non-regular
+    entries are skipped without being read (a local file is seeked past them; a stream is read
+    through in small blocks, never held); a known member over its size limit is reported and its
+    sample dropped. A read error ends the shard (reported); a shard yielding fewer than
+    ``expected`` samples is reported too (also an empty or unreadable one).
     """
     n = 0
     current: dict | None = None
     try:
-        with _open_url(url) as f, tarfile.open(fileobj=f, mode="r|*") as tar:
+        with _open_url(url) as f, tarfile.open(fileobj=f, mode="r|*" if _remote(url) else "r:*") as tar:
             for info in tar:
                 named = _member(info.name) if info.isreg() else None
                 if named is None:
@@ -201,11 +209,9 @@ def _depth(obj: Any, limit: int) -> int:
 
 
 def _rgb(data: bytes, name: str, limits: Limits) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as im:
+    with open_image(io.BytesIO(data), max_pixels=limits.pixels, name=name) as im:
         if im.format != "PNG" or im.mode != "RGB":
             raise ValueError(f"{name}: expected an 8-bit RGB PNG, got {im.format} mode {im.mode}")
-        if im.width * im.height > limits.pixels:
-            raise ValueError(f"{name}: {im.width}×{im.height} is over the limit of {limits.pixels} pixels")
         return np.asarray(im).copy()
 
 
@@ -247,20 +253,23 @@ def decode_sample(sample: dict, *, require_sigma: bool = False, limits: Limits =
     key = sample.get("__key__", "?")
     where = f"sample {key}" + (f" in {sample['__url__']}" if sample.get("__url__") else "")
     missing = [m for m in (CLEAN, NOISY, JSON) if m not in sample]
-    if require_sigma and SIGMA not in sample:
+    sigmas = [m for m in SIGMA_MEMBERS if m in sample]
+    if require_sigma and not sigmas:
         missing.append(SIGMA)
     if missing:
         have = sorted(k for k in sample if not k.startswith("__"))
         raise ValueError(f"{where}: missing members {missing} (have {have})")
     try:
-        meta = check_sample_meta(_json(sample[JSON], limits), synthetic=SIGMA in sample)
+        meta = check_sample_meta(from_disk(_json(sample[JSON], limits)), synthetic=bool(sigmas))
         clean, noisy = _rgb(sample[CLEAN], CLEAN, limits), _rgb(sample[NOISY], NOISY, limits)
         sigma = None
-        if SIGMA in sample:
-            with Image.open(io.BytesIO(sample[SIGMA])) as im:
-                if im.width * im.height > 3 * limits.pixels:
-                    raise ValueError(f"{SIGMA}: {im.width}×{im.height} is over the limit")
-            sigma = decode_sigma(sample[SIGMA], sigma_step_of(meta))
+        if sigmas:
+            member = meta["sigma"].get("member", sigmas[0])
+            if member not in sample:
+                raise ValueError(f"json names σ member {member!r}, the sample holds {sigmas}")
+            with open_image(io.BytesIO(sample[member]), max_pixels=3 * limits.pixels, name=member):
+                pass
+            sigma = decode_sigma(sample[member], sigma_step_of(meta))
         out = {"key": key, "url": sample.get("__url__"), "clean": clean, "noisy": noisy, "sigma": sigma,
                "params": meta}
         return validate_sample(out)
@@ -290,10 +299,11 @@ def iter_samples(urls: Sequence[str], *, handler, rank: int = 0, world: int = 1,
         yield from decode_samples(raws, handler=handler, require_sigma=require_sigma, limits=limits)
 
 
-def _shard_samples(urls: Iterable[dict], *, handler, limits: Limits) -> Iterator[dict]:
-    # webdataset's shard stages yield {"url": ...}; read each with the safe reader.
+def _shard_samples(urls: Iterable[dict], *, handler, limits: Limits, counts: dict[str, int]) -> Iterator[dict]:
+    # webdataset's shard stages yield {"url": ...}; read each with the safe reader, which also reports
+    # the samples missing from a shard that yields fewer than dataset.json lists (even none at all).
     for item in urls:
-        yield from read_shard(item["url"], handler=handler, limits=limits)
+        yield from read_shard(item["url"], handler=handler, expected=counts.get(item["url"]), limits=limits)
 
 
 def open_dataset(
@@ -336,9 +346,7 @@ def open_dataset(
         stages.append(wds.split_by_node)
     if split_by_worker:
         stages.append(wds.split_by_worker)
-    stages.append(functools.partial(_shard_samples, handler=errors, limits=limits))
-    if shards.counts:
-        stages.append(functools.partial(check_counts, expected=shards.counts, handler=errors))
+    stages.append(functools.partial(_shard_samples, handler=errors, limits=limits, counts=dict(shards.counts)))
     if shuffle:
         stages.append(wds.shuffle(shuffle, initial=min(shuffle, 100), rng=random.Random(seed + 1)))
     stages.append(functools.partial(decode_samples, handler=errors, require_sigma=require_sigma, limits=limits))

@@ -5,10 +5,13 @@ A small utility: imports nothing of the project."""
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import re
 import sys
 
-__all__ = ["parse_size", "int_at_least", "positive_int", "nonneg_int", "fraction", "run_command"]
+__all__ = ["parse_size", "int_at_least", "positive_int", "nonneg_int", "fraction", "float_in", "os_error_text",
+           "run_command"]
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -45,26 +48,79 @@ positive_int = int_at_least(1, "a positive integer")
 nonneg_int = int_at_least(0, "an integer >= 0")
 
 
-def fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from None
-    if not 0.0 <= v <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {v}")
-    return v
+def float_in(lo: float, hi: float):
+    """argparse type: a finite number in [lo, hi] ("expected a number in [LO, HI], got ..." otherwise)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number in [{lo:g}, {hi:g}], got {text!r}") from None
+        if not lo <= v <= hi:  # also NaN
+            raise argparse.ArgumentTypeError(f"expected a number in [{lo:g}, {hi:g}], got {text}")
+        return v
+    return parse
+
+
+fraction = float_in(0.0, 1.0)
+
+
+# What to do about an OSError, by errno (the message also names the file and the system's reason).
+_OS_ADVICE = {
+    errno.ENOSPC: "the disk is full: free space (or choose another --out), then rerun; `generate` continues "
+                  "with --resume",
+    errno.EDQUOT: "the disk quota is exhausted: free space, then rerun; `generate` continues with --resume",
+    errno.EACCES: "no permission: choose a folder you can write to (or fix its permissions)",
+    errno.EPERM: "no permission: choose a folder you can write to (or fix its permissions)",
+    errno.EROFS: "the file system is read-only: choose another folder",
+    errno.ENOTDIR: "a path component is a file, not a folder: choose another path",
+    errno.EISDIR: "a folder stands where a file was expected: choose another path",
+    errno.ENAMETOOLONG: "the path is too long: choose a shorter one",
+}
+
+
+def os_error_text(exc: OSError) -> str:
+    """One line for an OSError: what failed, on which file, and what to do."""
+    where = f": {exc.filename!r}" if exc.filename is not None else ""
+    reason = exc.strerror or str(exc)
+    advice = _OS_ADVICE.get(exc.errno or -1, "check the path and rerun")
+    return f"{reason}{where} ({advice})"
+
+
+def _key_error_text(exc: KeyError) -> str:
+    arg = exc.args[0] if exc.args else ""
+    if isinstance(arg, str) and " " in arg:
+        return arg  # our own KeyErrors carry a sentence (unknown profile, curve, collection)
+    return (f"missing entry {arg!r} in an input file: the file is damaged or was written by another "
+            "version (regenerate it, or use the version that wrote it)")
 
 
 def run_command(prog: str, args: argparse.Namespace, *, interrupted: str = "interrupted") -> int:
-    """Run a parsed subcommand (args.func): expected errors (bad input, missing files, unknown names)
-    become one line on stderr and exit code 2; Ctrl-C prints ``interrupted`` and gives 130.
+    """Run a parsed subcommand (args.func): expected errors (bad input, missing files, unknown names,
+    full disks, read-only folders) become one line on stderr and exit code 2; Ctrl-C prints
+    ``interrupted`` and gives 130; a closed pipe (``| head``) ends quietly with 141 (128 + SIGPIPE).
     Shared by `noisegen` and `noisegen-train`."""
     try:
-        return int(args.func(args) or 0)
-    except (KeyError, ValueError, FileNotFoundError, FileExistsError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        print(f"{prog} {args.command}: error: {msg}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(interrupted, file=sys.stderr)
-        return 130
+        try:
+            code = int(args.func(args) or 0)
+            sys.stdout.flush()
+            return code
+        except KeyError as exc:
+            print(f"{prog} {args.command}: error: {_key_error_text(exc)}", file=sys.stderr)
+            return 2
+        except (ValueError, FileNotFoundError, FileExistsError) as exc:
+            print(f"{prog} {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            if isinstance(exc, BrokenPipeError):
+                raise
+            print(f"{prog} {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(interrupted, file=sys.stderr)
+            return 130
+    except BrokenPipeError:
+        # The reader of our output went away (`noisegen inspect D | head -1`): as other Unix tools,
+        # stop without a word; point stdout at /dev/null so that the exit flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from noisegen.command import float_in
+from noisegen.isp.params import SIGMA_PARAM_MAX
 from noisegen.isp.profiles import BUILTIN_PROFILES, CameraProfile, fix, resolve_profile
 
 __all__ = ["add_profile_arguments", "profile_from_args", "add_profile_commands"]
@@ -28,10 +30,12 @@ def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--profile", default="cbdnet", metavar="NAME|FILE.json",
                    help=f"built-in profile ({', '.join(BUILTIN_PROFILES)}) or a profile JSON file "
                         "(write one with `noisegen profile show cbdnet > mine.json`). Default: cbdnet")
-    g.add_argument("--sigma-s", type=float, metavar="S",
-                   help="fix the signal-dependent noise parameter σ_s for all channels (e.g. 0.08)")
-    g.add_argument("--sigma-c", type=float, metavar="C",
-                   help="fix the signal-independent noise std σ_c for all channels (e.g. 0.02)")
+    g.add_argument("--sigma-s", type=float_in(0.0, SIGMA_PARAM_MAX), metavar="S",
+                   help=f"fix the signal-dependent noise parameter σ_s for all channels "
+                   f"(e.g. 0.08; 0..{SIGMA_PARAM_MAX:g})")
+    g.add_argument("--sigma-c", type=float_in(0.0, SIGMA_PARAM_MAX), metavar="C",
+                   help=f"fix the signal-independent noise std σ_c for all channels "
+                   f"(e.g. 0.02; 0..{SIGMA_PARAM_MAX:g})")
     g.add_argument("--crf", metavar="NAME", help="fix the camera response curve (see `noisegen crf list --bank B`)")
     g.add_argument("--crf-bank", metavar="NAME|FILE.npz", help="CRF bank to draw curves from (default: the profile's)")
     g.add_argument("--pattern", type=_none_or(str), default=argparse.SUPPRESS, metavar="RGGB|BGGR|GRBG|GBRG|none",

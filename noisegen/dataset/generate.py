@@ -18,15 +18,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from noisegen.atomic import atomic_write_bytes
+from noisegen.dataset.backends import close_dask, dask_client, run_dask, run_local
 from noisegen.dataset.format import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -38,14 +38,15 @@ from noisegen.dataset.format import (
     SIGMA,
     SIGMA_ENCODING,
     SIGMA_STEP,
-    shard_name,
 )
-from noisegen.dataset.make_shard import ShardRecord, ShardTask, read_record, record_path, write_shard
+from noisegen.dataset.images import DEFAULT_MAX_PIXELS
+from noisegen.dataset.make_shard import ShardRecord, ShardTask, read_record, record_path
 from noisegen.dataset.plan import CROP_MODES, ShardPlan, samples_per_shard_for
 from noisegen.dataset.png import PNG_ENCODER
 from noisegen.dataset.reader import read_manifest
+from noisegen.dataset.resume import finished, prepare_out, remove_temp_files, sources_digest
 from noisegen.dataset.samples import sample_photo_paths
-from noisegen.dataset.sources import SourceScan, scan_sources
+from noisegen.dataset.sources import SourceScan, hash_sources, scan_sources
 from noisegen.dataset.writer import versions, write_index, write_manifest
 from noisegen.isp.profiles import CameraProfile, get_profile
 
@@ -77,11 +78,14 @@ class GenerateConfig:
         shard_size: target shard size in bytes when samples_per_shard is None (estimated from the
             patch size; small datasets still get at least 8 shards).
         max_images: use only the first N usable photos (in id order).
+        max_pixels: photos with more pixels (H·W) are skipped and listed, before any is decoded
+            (noisegen.dataset.images.DEFAULT_MAX_PIXELS: 100 MP, about 1.1 GB per worker).
     Execution fields (never change the bytes, not recorded):
         out: dataset folder. workers: parallel processes (local) or dask workers of a LocalCluster
         started for the run. backend: "local" (joblib loky) or "dask". scheduler: address of a
         running dask scheduler (backend "dask"; workers must see ``out`` and the images at the same
-        paths). resume: continue an interrupted run in ``out``.
+        paths). resume: continue an interrupted run in ``out`` (or repair a complete one whose
+        shards were damaged; noisegen.dataset.resume). ``workers`` is capped at the shards to write.
     """
 
     out: str
@@ -94,6 +98,7 @@ class GenerateConfig:
     samples_per_shard: int | None = None
     shard_size: int = 512 * 10**6
     max_images: int | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
     workers: int = field(default_factory=default_workers)
     backend: str = "local"
     scheduler: str | None = None
@@ -107,7 +112,8 @@ class GenerateConfig:
         if not isinstance(self.profile, CameraProfile):
             raise TypeError("profile: expected a CameraProfile (noisegen.get_profile / load_profile), "
                             f"got {type(self.profile).__name__}")
-        for name, lo in (("patch", 8), ("patches_per_image", 1), ("workers", 1), ("shard_size", 1)):
+        for name, lo in (("patch", 8), ("patches_per_image", 1), ("workers", 1), ("shard_size", 1),
+                         ("max_pixels", 1)):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < lo:
                 raise ValueError(f"{name}: expected an integer >= {lo}, got {v!r}")
@@ -129,7 +135,7 @@ class GenerateConfig:
         return {"images": list(self.images) or "embedded:scikit-image", "profile": self.profile.to_dict(),
                 "patch": self.patch, "patches_per_image": self.patches_per_image, "crop": self.crop,
                 "seed": self.seed, "samples_per_shard": self.samples_per_shard, "shard_size": self.shard_size,
-                "max_images": self.max_images, "png_encoder": PNG_ENCODER,
+                "max_images": self.max_images, "max_pixels": self.max_pixels, "png_encoder": PNG_ENCODER,
                 "sigma_encoding": SIGMA_ENCODING}
 
 
@@ -151,9 +157,12 @@ class GenerateSummary:
 
 def _scan(config: GenerateConfig) -> SourceScan:
     if config.images:
-        return scan_sources(config.images, min_size=config.patch, max_images=config.max_images)
-    return scan_sources([str(p) for p in sample_photo_paths()], min_size=config.patch,
-                        max_images=config.max_images, label="skimage")
+        scan = scan_sources(config.images, min_size=config.patch, max_images=config.max_images,
+                            max_pixels=config.max_pixels)
+    else:
+        scan = scan_sources([str(p) for p in sample_photo_paths()], min_size=config.patch,
+                            max_images=config.max_images, label="skimage", max_pixels=config.max_pixels)
+    return hash_sources(scan)
 
 
 def _plan(config: GenerateConfig, scan: SourceScan) -> ShardPlan:
@@ -164,118 +173,23 @@ def _plan(config: GenerateConfig, scan: SourceScan) -> ShardPlan:
 
 
 def _fingerprint(config: GenerateConfig, scan: SourceScan, plan: ShardPlan) -> dict:
+    """What a resumed run must share with the interrupted one (.partial/plan.json): options, versions,
+    the plan's shape, and the content digest of every source (a photo replaced by another of the same
+    name and size is noticed)."""
     sources = json.dumps([[i.id, i.height, i.width] for i in scan.images]).encode()
     return {"config": config.content(), "versions": versions(), "samples_per_shard": plan.samples_per_shard,
-            "shards": plan.n_shards, "sources_sha256": hashlib.sha256(sources).hexdigest()}
+            "shards": plan.n_shards, "sources_sha256": hashlib.sha256(sources).hexdigest(),
+            "sources": {i.id: i.sha256 for i in scan.images}}
 
 
-def _differences(a: dict, b: dict, prefix: str = "") -> list[str]:
-    keys = sorted(set(a) | set(b))
-    out = []
-    for k in keys:
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _differences(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            out.append(f"{prefix}{k}: {va!r} then, {vb!r} now")
-    return out
-
-
-def _prepare_out(config: GenerateConfig, fingerprint: dict) -> bool:
-    """Check and set up the output folder; returns True when the dataset there is already complete."""
-    out = Path(config.out)
-    partial = out / PARTIAL_DIR
-    if (out / MANIFEST_NAME).exists():
-        if not config.resume:
-            raise FileExistsError(f"{out} already holds a dataset ({MANIFEST_NAME}); choose another --out, "
-                                  "or pass --resume to check that it is complete")
-        diff = _differences(read_manifest(out)["config"], fingerprint["config"])
-        if diff:
-            raise ValueError(f"{out} holds a dataset made with other options ({'; '.join(diff)}); choose another --out")
-        shutil.rmtree(partial, ignore_errors=True)  # a run killed after dataset.json, before its clean-up
-        return True
-    if partial.is_dir():
-        if not config.resume:
-            raise FileExistsError(f"{out} holds an interrupted run; pass --resume (with the same options) to finish "
-                                  "it, or choose another --out")
-        try:
-            saved = json.loads((partial / "plan.json").read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{partial / 'plan.json'} is unreadable ({exc}); start again in an empty folder") from None
-        diff = _differences(saved, fingerprint)
-        if diff:
-            raise ValueError(f"cannot resume {out}: the run there used other options, sources or versions "
-                             f"({'; '.join(diff[:6])}); rerun with the original options or choose another --out")
-    elif out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} is not empty and holds no noisegen run; choose an empty or new --out folder")
-    partial.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(partial / "plan.json", (json.dumps(fingerprint, indent=2) + "\n").encode())
-    for stale in list(out.glob(".shard-*.tmp")) + list(partial.glob(".*.tmp")):
-        stale.unlink(missing_ok=True)  # half-written by a killed run; its shard is redone
-    return False
-
-
-def _finished(out: Path, plan: ShardPlan) -> dict[int, ShardRecord]:
-    done = {}
-    for i in range(plan.n_shards):
-        rec_path = record_path(out, i)
-        tar = out / shard_name(i)
-        if rec_path.is_file() and tar.is_file():
-            try:
-                rec = read_record(rec_path)
-            except ValueError:
-                continue
-            if rec.bytes == tar.stat().st_size:
-                rec.rows = []
-                done[i] = rec
-    return done
-
-
-def _tasks(config: GenerateConfig, plan: ShardPlan, shards: Iterable[int]) -> Iterator[ShardTask]:
+def _tasks(config: GenerateConfig, plan: ShardPlan, shards: Iterable[int], *,
+           parent_pid: int | None) -> Iterator[ShardTask]:
     for i in shards:
         jobs = plan.shard_jobs(i)
         used = sorted({j.image for j in jobs})
         yield ShardTask(shard=i, out_dir=str(Path(config.out).resolve()), jobs=tuple(jobs),
                         images=tuple((k, plan.images[k]) for k in used), profile=config.profile,
-                        seed=config.seed)
-
-
-def _run_local(tasks: Iterator[ShardTask], workers: int, on_sample: Callable[[], None]) -> Iterator[ShardRecord]:
-    if workers == 1:
-        for task in tasks:
-            yield write_shard(task, on_sample=on_sample)
-        return
-    from joblib import Parallel, delayed
-
-    try:
-        par = Parallel(n_jobs=workers, backend="loky", return_as="generator_unordered")
-    except ValueError:  # joblib < 1.4
-        par = Parallel(n_jobs=workers, backend="loky", return_as="generator")
-    yield from par(delayed(write_shard)(t) for t in tasks)
-
-
-def _run_dask(tasks: Iterator[ShardTask], workers: int, scheduler: str | None) -> Iterator[ShardRecord]:
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ValueError("backend 'dask' needs dask.distributed: pip install 'noisegen[dask]'") from None
-    cluster = None
-    if scheduler:
-        client = Client(scheduler, timeout="30s")
-    else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None)
-        client = Client(cluster)
-    try:
-        token = uuid.uuid4().hex[:8]
-        futures = [client.submit(write_shard, t, key=f"noisegen-shard-{t.shard:06d}-{token}", pure=False)
-                   for t in tasks]
-        for fut in as_completed(futures):
-            yield fut.result()
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+                        seed=config.seed, max_pixels=config.max_pixels, parent_pid=parent_pid)
 
 
 def _rows_by_shard(out: Path, records: list[ShardRecord], used: set[str]) -> Iterator[list[dict]]:
@@ -317,6 +231,7 @@ def _finish(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, records: 
         "shards": [{"name": r.name, "samples": r.samples, "bytes": r.bytes, "sha256": r.sha256} for r in records],
         "skipped": skipped,
         "index": INDEX_NAME,
+        "sources_sha256": sources_digest({i.id: i.sha256 for i in scan.images}),
     }
     write_manifest(manifest, out / MANIFEST_NAME)
     shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
@@ -350,36 +265,71 @@ def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[s
         raise ValueError(f"no usable source image in {', '.join(config.images) or 'the embedded photos'} "
                          f"({scan.found} files found, {len(scan.skipped)} skipped{': ' + reasons if reasons else ''})")
     plan = _plan(config, scan)
-    if _prepare_out(config, _fingerprint(config, scan, plan)):
-        echo(f"{out} is already complete; nothing to do")
+    client = cluster = None
+    if config.backend == "dask":  # connect first: an unreachable scheduler must not leave a half-made folder
+        client, cluster = dask_client(config.workers, config.scheduler)
+    try:
+        complete, lock = prepare_out(out, _fingerprint(config, scan, plan), config.content(), resume=config.resume,
+                                     echo=echo)
+    except BaseException:
+        if client is not None:
+            close_dask(client, cluster)
+        raise
+    if complete:
+        echo(f"{out} is already complete (every shard has its recorded size and sha256); nothing to do")
         return _summary_from_manifest(out, read_manifest(out), time.perf_counter() - t_start, already_complete=True)
-    done = _finished(out, plan)
+    try:
+        return _write(config, scan, plan, t_start, echo, progress, client, cluster)
+    finally:
+        lock.close()
+        if client is not None:
+            close_dask(client, cluster)
+
+
+def _batch(plan: ShardPlan, pending: int, workers: int) -> int:
+    """Consecutive shards per local worker batch: those one photo's patches span (its boundary photo is
+    then decoded once), at most an even share of the pending shards."""
+    return max(1, min(math.ceil(plan.patches_per_image / plan.samples_per_shard), pending // workers))
+
+
+def _write(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, t_start: float, echo, progress: bool,
+           client, cluster) -> GenerateSummary:
+    out = Path(config.out)
+    done = finished(out, plan)
     pending = [i for i in range(plan.n_shards) if i not in done]
+    workers = max(1, min(config.workers, len(pending)))
     echo(f"{len(scan.images)} source images ({len(scan.skipped)} skipped) → {plan.n_samples} patches of "
          f"{config.patch}×{config.patch} in {plan.n_shards} shards of ≤{plan.samples_per_shard}"
          + (f"; resuming: {len(done)} shards already done" if done else "")
-         + f"; backend {config.backend}, {config.workers} worker{'s' if config.workers > 1 else ''}")
+         + f"; backend {config.backend}, {workers} worker{'s' if workers > 1 else ''}"
+         + (f" (--workers {config.workers} capped at the {len(pending)} shards to write)"
+            if workers < config.workers and config.backend == "local" else ""))
 
     from tqdm import tqdm
 
     bar = tqdm(total=plan.n_samples, initial=sum(len(plan.shard_range(i)) for i in done), unit="patch",
                desc="generate", disable=not progress, smoothing=0.1, mininterval=0.5, dynamic_ncols=True)
-    tasks = _tasks(config, plan, pending)
+    in_process = config.backend == "local" and workers == 1
+    # Workers of a local pool check that this process still runs and stop when it is gone (kill -9).
+    tasks = _tasks(config, plan, pending, parent_pid=None if in_process or client else os.getpid())
     written: list[ShardRecord] = []
-    in_process = config.backend == "local" and config.workers == 1
     try:
-        if config.backend == "local":
-            results = _run_local(tasks, config.workers, on_sample=lambda: bar.update(1))
+        if client is None:
+            results = run_local(tasks, workers, lambda: bar.update(1), _batch(plan, len(pending), workers))
         else:
-            results = _run_dask(tasks, config.workers, config.scheduler)
+            results = run_dask(tasks, client, cluster)
         for rec in results:
             rec.rows = []  # on disk in .partial/; the index is built from there at the end
             written.append(rec)
             planned = len(plan.shard_range(rec.shard))
             bar.update(planned - rec.samples if in_process else planned)
+    except KeyboardInterrupt:
+        bar.close()
+        remove_temp_files(out)  # the pool is stopped by now: no worker writes any more
+        raise KeyboardInterrupt(f"interrupted: {len(done) + len(written)} of {plan.n_shards} shards are finished and "
+                                f"kept in {out}; rerun the same command with --resume to finish") from None
     finally:
         bar.close()
     manifest = _finish(config, scan, plan, list(done.values()) + written)
     return _summary_from_manifest(out, manifest, time.perf_counter() - t_start, resumed_shards=len(done),
                                   records=written)
-

@@ -32,7 +32,7 @@ from noisegen.dataset.format import (
     shard_name,
     synthetic_sample_meta,
 )
-from noisegen.dataset.images import read_rgb8
+from noisegen.dataset.images import DEFAULT_MAX_PIXELS, read_rgb8
 from noisegen.dataset.plan import PatchJob
 from noisegen.dataset.png import encode_png
 from noisegen.dataset.sources import SourceImage
@@ -56,7 +56,9 @@ class ShardTask:
 
     shard: shard number; out_dir: dataset folder (shared by all workers); jobs: the planned samples
     (ShardPlan.shard_jobs); images: (index, SourceImage) pairs of the images the jobs use;
-    profile: camera profile; seed: dataset seed (recorded).
+    profile: camera profile; seed: dataset seed (recorded); max_pixels: the sources' pixel limit;
+    parent_pid: the run's main process: a worker whose parent is no longer that process (killed)
+    stops before its next sample and removes its temporary file (None: no check).
     """
 
     shard: int
@@ -65,6 +67,12 @@ class ShardTask:
     images: tuple[tuple[int, SourceImage], ...]
     profile: CameraProfile
     seed: int
+    max_pixels: int | None = DEFAULT_MAX_PIXELS
+    parent_pid: int | None = None
+
+
+class RunGone(RuntimeError):
+    """The main process of the run has ended: the worker stops writing."""
 
 
 @dataclass
@@ -115,28 +123,46 @@ def _sample(task: ShardTask, job: PatchJob, img: SourceImage, pixels: np.ndarray
     return members, row, {"synthesis": t1 - t0, "encode": time.perf_counter() - t1}
 
 
+# The last source this process decoded, kept between shards: consecutive shards share the photo at
+# their boundary (a photo's patches are consecutive in the plan), and generate gives a local worker
+# consecutive shards in one batch, so each photo is decoded once per worker that needs it, not once
+# per shard. Keyed by the SourceImage (path, size and content sha256). Failures are not kept.
+_LAST: tuple[SourceImage | None, np.ndarray | None, list[str]] = (None, None, [])
+
+
 class _Sources:
     """The decoded source of the current jobs: one image in memory at a time (jobs of one image are
     consecutive), failures remembered so that a bad file is tried once."""
 
-    def __init__(self, images: dict[int, SourceImage]) -> None:
+    def __init__(self, images: dict[int, SourceImage], max_pixels: int | None) -> None:
         self.images = images
+        self.max_pixels = max_pixels
         self.current: tuple[int, np.ndarray | None, list[str]] = (-1, None, [])
         self.skipped: dict[str, dict] = {}
         self.conversions: dict[str, list[str]] = {}
         self.seconds = 0.0
+        self.decoded = 0
 
     def get(self, index: int) -> tuple[np.ndarray | None, list[str]]:
+        global _LAST
         if self.current[0] != index:
             img = self.images[index]
             self.current = (index, None, [])  # drop the previous source before reading the next
+            if _LAST[0] == img:
+                self.current = (index, _LAST[1], _LAST[2])
+                if _LAST[2]:
+                    self.conversions[img.id] = _LAST[2]
+                return _LAST[1], _LAST[2]
+            _LAST = (None, None, [])
             t0 = time.perf_counter()
             try:
-                pixels, conv = read_rgb8(img.path)
+                self.decoded += 1
+                pixels, conv = read_rgb8(img.path, max_pixels=self.max_pixels)
                 if pixels.shape[:2] != (img.height, img.width):
                     raise ValueError(f"size changed since the scan: now {pixels.shape[1]}×{pixels.shape[0]}, "
                                      f"was {img.width}×{img.height}")
                 self.current = (index, pixels, conv)
+                _LAST = (img, pixels, conv)
                 if conv:
                     self.conversions[img.id] = conv
             except (ValueError, OSError) as exc:
@@ -156,13 +182,15 @@ def write_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) ->
         the ShardRecord, after the shard and its record are both on disk under their final names.
     """
     out, name = Path(task.out_dir), shard_name(task.shard)
-    sources = _Sources(dict(task.images))
+    sources = _Sources(dict(task.images), task.max_pixels)
     rows: list[dict] = []
     t = {"synthesis": 0.0, "encode": 0.0}
 
     def write_samples(f) -> str:
         tw = DeterministicTarWriter(f)
         for job in task.jobs:
+            if task.parent_pid is not None and os.getppid() != task.parent_pid:
+                raise RunGone(f"the run's main process {task.parent_pid} has ended; {name} was not finished")
             pixels, conv = sources.get(job.image)
             if pixels is None:
                 continue

@@ -61,7 +61,8 @@ def encode_png(img: np.ndarray, text: dict[str, str] | None = None) -> bytes:
     z = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_RLE)
     idat = z.compress(body.data) + z.flush()
     ihdr = struct.pack(">IIBBBBB", w, h, depth, colour, 0, 0, 0)
-    texts = b"".join(_chunk(b"tEXt", k.encode("latin-1") + b"\0" + v.encode("latin-1")) for k, v in (text or {}).items())
+    texts = b"".join(_chunk(b"tEXt", k.encode("latin-1") + b"\0" + v.encode("latin-1"))
+                     for k, v in (text or {}).items())
     return _SIGNATURE + _chunk(b"IHDR", ihdr) + texts + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 

@@ -19,8 +19,11 @@ result does not depend on the file system's listing order.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +40,8 @@ __all__ = [
     "discover",
     "probe",
     "scan_sources",
+    "hash_sources",
+    "file_sha256",
     "printable_path",
     "undecodable_name",
 ]
@@ -56,6 +61,8 @@ class SourceImage:
     path: absolute path of the file.
     height, width: pixel size read from the header.
     mode: Pillow mode from the header ("RGB", "L", "I;16", ...).
+    sha256: the file's content digest (hash_sources; "" until computed). `generate --resume`
+        compares it, so that a file replaced by another of the same name and size is noticed.
     """
 
     id: str
@@ -63,6 +70,7 @@ class SourceImage:
     height: int
     width: int
     mode: str
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -241,3 +249,28 @@ def scan_sources(
         images = images[:max_images]
     found = len(candidates) + sum(1 for s in skipped if s.stage == "scan" and Path(s.path).is_file())
     return SourceScan(images=tuple(images), skipped=tuple(sorted(skipped, key=lambda s: s.source)), found=found)
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 (hex) of a file's content, read in blocks."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def hash_sources(scan: SourceScan, *, threads: int = 4) -> SourceScan:
+    """The scan with every usable image's content sha256; a file that cannot be read now is skipped.
+
+    Reads every source once (hashlib releases the GIL: a few threads keep the disk busy); about
+    1 s per GB on an SSD.
+    """
+    def digest(img: SourceImage) -> SourceImage | Skipped:
+        try:
+            return dataclasses.replace(img, sha256=file_sha256(img.path))
+        except OSError as exc:
+            return Skipped(img.id, img.path, f"unreadable ({exc.strerror or exc})", "probe")
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        done = list(pool.map(digest, scan.images))
+    images = tuple(d for d in done if isinstance(d, SourceImage))
+    skipped = tuple(sorted([*scan.skipped, *(d for d in done if isinstance(d, Skipped))], key=lambda s: s.source))
+    return SourceScan(images=images, skipped=skipped, found=scan.found)

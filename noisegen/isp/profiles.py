@@ -38,6 +38,7 @@ from typing import Any
 from noisegen.isp.bayer import DEMOSAIC_METHODS, BayerPattern, parse_pattern
 from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import BROOKS_LOG_READ, BROOKS_LOG_SHOT, NOISE_MODELS
+from noisegen.isp.params import SIGMA_PARAM_MAX
 
 __all__ = [
     "CameraProfile",
@@ -58,12 +59,19 @@ CBDNET_DEFAULT_CURVES = ("gamma-1.6", "gamma-1.8", "gamma-2.0", "gamma-2.2", "ga
                          "brooks-smoothstep-gamma2.2", "sRGB", "BT.709", "SMPTE-240M", "ProPhoto-RGB", "RIMM-RGB")
 
 
+def _is_number(v: Any) -> bool:
+    # JSON numbers only: "0.1", "yes" and true are not numbers (a profile file is checked strictly).
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _numbers(value: Any, n: int, name: str, what: str) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)) or len(value) != n or not all(_is_number(v) for v in value):
+        raise ValueError(f"{name}: expected {what}, got {value!r}")
+    return tuple(float(v) for v in value)
+
+
 def _range(value: Any, name: str, *, lo: float = 0.0, integer: bool = False) -> tuple:
-    try:
-        a, b = value
-        a, b = float(a), float(b)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected a [low, high] pair of numbers, got {value!r}") from None
+    a, b = _numbers(value, 2, name, "a [low, high] pair of numbers")
     if not (math.isfinite(a) and math.isfinite(b)) or a > b or a < lo:
         raise ValueError(f"{name}: expected finite {lo} <= low <= high, got [{a}, {b}]")
     if integer:
@@ -132,29 +140,26 @@ class CameraProfile:
         where = f"profile {self.name!r}"
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"profile name: expected a non-empty string, got {self.name!r}")
-        if isinstance(self.crf_curves, str):
-            raise TypeError(f"{where}: crf_curves must be a list of names, got the string {self.crf_curves!r}")
-        put(self, "crf_curves", tuple(str(c) for c in self.crf_curves))
+        self._check_types(where)
+        put(self, "crf_curves", tuple(self.crf_curves))
         if self.noise_model not in NOISE_MODELS:
             raise ValueError(f"{where}: noise_model must be one of {NOISE_MODELS}, got {self.noise_model!r}")
         if self.sigma_law not in SIGMA_LAWS:
             raise ValueError(f"{where}: sigma_law must be one of {SIGMA_LAWS}, got {self.sigma_law!r}")
         put(self, "sigma_s", _range(self.sigma_s, f"{where}: sigma_s"))
         put(self, "sigma_c", _range(self.sigma_c, f"{where}: sigma_c"))
-        try:
-            scale = tuple(float(v) for v in self.channel_scale)
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}: channel_scale must be 3 numbers, got {self.channel_scale!r}") from None
-        if len(scale) != 3 or not all(math.isfinite(v) and v > 0 for v in scale):
+        scale = _numbers(self.channel_scale, 3, f"{where}: channel_scale", "3 numbers")
+        if not all(math.isfinite(v) and v > 0 for v in scale):
             raise ValueError(f"{where}: channel_scale must be 3 finite numbers > 0, got {self.channel_scale!r}")
         put(self, "channel_scale", scale)
         put(self, "log_shot", _range(self.log_shot, f"{where}: log_shot", lo=-math.inf))
-        lr = tuple(float(v) for v in self.log_read)
-        if len(lr) != 3 or not all(math.isfinite(v) for v in lr) or lr[2] < 0:
+        lr = _numbers(self.log_read, 3, f"{where}: log_read", "(slope, intercept, std >= 0)")
+        if not all(math.isfinite(v) for v in lr) or lr[2] < 0:
             raise ValueError(f"{where}: log_read must be (slope, intercept, std >= 0), got {self.log_read!r}")
         put(self, "log_read", lr)
         put(self, "poisson_lambda", _range(self.poisson_lambda, f"{where}: poisson_lambda", lo=1e-9))
-        if isinstance(self.patterns, str) or len(self.patterns) == 0:
+        self._check_sigma_bounds(where)
+        if len(self.patterns) == 0:
             raise ValueError(
                 f"{where}: patterns must be a non-empty list of Bayer patterns or null, got {self.patterns!r}"
             )
@@ -169,7 +174,7 @@ class CameraProfile:
             raise ValueError(f"{where}: ccm must be one of {CCM_CHOICES}, got {self.ccm!r}")
         put(self, "red_gain", _range(self.red_gain, f"{where}: red_gain", lo=1e-6))
         put(self, "blue_gain", _range(self.blue_gain, f"{where}: blue_gain", lo=1e-6))
-        mean, std = (float(v) for v in self.rgb_gain)
+        mean, std = _numbers(self.rgb_gain, 2, f"{where}: rgb_gain", "(mean > 0, std >= 0)")
         if not (math.isfinite(mean) and math.isfinite(std)) or mean <= 0 or std < 0:
             raise ValueError(f"{where}: rgb_gain must be (mean > 0, std >= 0), got {self.rgb_gain!r}")
         put(self, "rgb_gain", (mean, std))
@@ -183,6 +188,39 @@ class CameraProfile:
         put(self, "jpeg_quality", q)
         if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
             raise ValueError(f"{where}: jpeg_subsampling must be one of {sorted(JPEG_SUBSAMPLINGS)}")
+
+    def _check_types(self, where: str) -> None:
+        """JSON types of the fields, strictly: a profile file's "false" is not False, nor "0.1" 0.1."""
+        for name in ("description", "crf_bank", "noise_model", "sigma_law", "demosaic", "ccm", "jpeg_subsampling"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"{where}: {name} must be a string, got {getattr(self, name)!r}")
+        for name in ("per_channel", "white_balance"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{where}: {name} must be true or false (a JSON boolean, not a string or number), "
+                                 f"got {getattr(self, name)!r}")
+        if not _is_number(self.jpeg_probability):
+            raise ValueError(f"{where}: jpeg_probability must be a number, got {self.jpeg_probability!r}")
+        if not isinstance(self.crf_curves, (list, tuple)) or not all(isinstance(c, str) for c in self.crf_curves):
+            raise ValueError(f"{where}: crf_curves must be a list of curve names, got {self.crf_curves!r}")
+        if not isinstance(self.patterns, (list, tuple)) or not all(p is None or isinstance(p, str)
+                                                                   for p in self.patterns):
+            raise ValueError(f"{where}: patterns must be a list of Bayer pattern names or null, got {self.patterns!r}")
+
+    def _check_sigma_bounds(self, where: str) -> None:
+        """Every σ_s and σ_c the profile can draw lies within SampleParams' bound (SIGMA_PARAM_MAX)."""
+        top = SIGMA_PARAM_MAX
+        k = max(self.channel_scale)
+        if self.sigma_law == "log_linear":
+            slope, intercept, std = self.log_read
+            read = max(slope * self.log_shot[0], slope * self.log_shot[1]) + intercept + 8 * std  # 8σ: p < 1e-15
+            highs = {"log_shot high": math.exp(self.log_shot[1] / 2), "log_read (8 std)": math.exp(read / 2)}
+        else:
+            s_hi = 1 / math.sqrt(self.poisson_lambda[0]) if self.sigma_law == "poisson_lambda" else self.sigma_s[1]
+            highs = {"sigma_s" if self.sigma_law == "uniform" else "poisson_lambda": s_hi, "sigma_c": self.sigma_c[1]}
+        for name, v in highs.items():
+            if v * k > top:
+                raise ValueError(f"{where}: {name} gives σ up to {v * k:.3g} (× channel_scale {k:g}), over the "
+                                 f"bound of {top:g} for σ_s and σ_c")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (tuples become lists, None stays null)."""

@@ -115,8 +115,8 @@ def run_command(prog: str, args: argparse.Namespace, *, interrupted: str = "inte
                 raise
             print(f"{prog} {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
             return 2
-        except KeyboardInterrupt:
-            print(interrupted, file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            print(str(exc) or interrupted, file=sys.stderr)  # a handler may say what was kept and what to do
             return 130
     except BrokenPipeError:
         # The reader of our output went away (`noisegen inspect D | head -1`): as other Unix tools,

@@ -6,7 +6,20 @@ import argparse
 import sys
 
 from noisegen.cli.profile import add_profile_arguments, profile_from_args
-from noisegen.command import nonneg_int, parse_size, positive_int
+from noisegen.command import float_in, nonneg_int, parse_size, positive_int
+
+
+def _pixels(text: str) -> int:
+    """--max-pixels: '100M', '150MP', '2e8' or a plain count."""
+    t = text.strip().upper().removesuffix("P")
+    scale = 10**6 if t.endswith("M") else 1
+    try:
+        v = int(float(t.removesuffix("M")) * scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a pixel count such as 100M or 150000000, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a pixel count >= 1, got {text!r}")
+    return v
 
 __all__ = ["add_generate_commands", "parse_size"]
 
@@ -20,8 +33,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         out=args.out, images=tuple(args.images or ()), profile=profile_from_args(args), patch=args.patch,
         patches_per_image=args.patches_per_image, crop=args.crop, seed=args.seed,
         samples_per_shard=args.samples_per_shard, shard_size=args.shard_size or 512 * 10**6,
-        max_images=args.max_images, workers=args.workers or default_workers(), backend=args.backend,
-        scheduler=args.scheduler, resume=args.resume,
+        max_images=args.max_images, max_pixels=args.max_pixels, workers=args.workers or default_workers(),
+        backend=args.backend, scheduler=args.scheduler, resume=args.resume,
     )
     if not config.images:
         print("no --images given: using the photos bundled with scikit-image", file=sys.stderr)
@@ -35,7 +48,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    from noisegen.dataset.inspect import describe_dataset, verify_dataset
+    from noisegen.dataset.inspect import describe_dataset, repair_advice, verify_dataset
 
     print(describe_dataset(args.dataset))
     if not args.verify:
@@ -46,19 +59,20 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
         print(f"verify: DAMAGED: {len(names)} file(s): {', '.join(names)}")
         for d in damages:
             print(f"  {d}")
-        print("regenerate the damaged shards: rerun the same `noisegen generate` command in a new folder, or delete "
-              "the damaged shards, dataset.json and index.parquet and rerun it with --resume")
+        print(repair_advice(args.dataset))
         return 1
-    print("verify: ok (every shard has its recorded size and sha256, and exactly its listed samples and members)")
+    print("verify: ok (every shard has its recorded size and sha256, exactly its listed samples and members, and "
+          "every sample decodes and validates)")
     return 0
 
 
 def _cmd_download(args: argparse.Namespace) -> int:
-    from noisegen.dataset.download import DownloadError, UnsafeArchiveError, download_dataset
+    from noisegen.dataset.download import DownloadError, ExtractLimits, UnsafeArchiveError, download_dataset
 
     try:
         download_dataset(args.name, args.to, url=args.url, sha256=args.sha256, keep_archive=args.keep_archive,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress,
+                         limits=ExtractLimits(max_bytes=args.max_extract_size, max_ratio=args.max_ratio))
     except (DownloadError, UnsafeArchiveError) as exc:
         print(f"noisegen download: error: {exc}", file=sys.stderr)
         return 1
@@ -74,6 +88,7 @@ def add_generate_commands(subparsers: argparse._SubParsersAction) -> None:
 
 def add_generate_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `generate`."""
+    from noisegen.dataset.images import DEFAULT_MAX_PIXELS
     from noisegen.dataset.plan import MIN_SHARDS
 
     g = subparsers.add_parser(
@@ -105,7 +120,11 @@ def add_generate_command(subparsers: argparse._SubParsersAction) -> None:
     sz.add_argument("--samples-per-shard", type=positive_int, metavar="N", help="exact number of samples per shard")
     g.add_argument("--max-images", type=positive_int, metavar="M",
                    help="use only the first M usable photos (sorted by name)")
-    g.add_argument("--workers", type=positive_int, metavar="W", help="parallel worker processes (default: all cores)")
+    g.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="skip (and list) photos larger than N pixels, e.g. 150M "
+                   f"(default {DEFAULT_MAX_PIXELS // 10**6}M; a photo costs about 11 bytes per pixel while decoded)")
+    g.add_argument("--workers", type=positive_int, metavar="W",
+                   help="parallel worker processes (default: all cores; at most one per shard)")
     g.add_argument("--backend", choices=("local", "dask"), default="local",
                    help="local: joblib processes on this machine (default); dask: dask.distributed "
                    "(a LocalCluster of --workers processes, or --scheduler)")
@@ -114,7 +133,7 @@ def add_generate_command(subparsers: argparse._SubParsersAction) -> None:
                    "at the same paths)")
     g.add_argument("--resume", action="store_true",
                    help="finish an interrupted run in OUT: keep its complete shards, redo the rest "
-                   "(same options required)")
+                   "(same options required); on a complete dataset, check every shard and rewrite damaged ones")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_profile_arguments(g)
     g.set_defaults(func=_cmd_generate)
@@ -136,13 +155,14 @@ def add_inspect_command(subparsers: argparse._SubParsersAction) -> None:
 
 def add_download_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `download`."""
-    from noisegen.dataset.download import DATASETS
+    from noisegen.dataset.download import DATASETS, ExtractLimits
 
     d = subparsers.add_parser(
         "download", help="download a public photo collection (resumable, checksum-verified, safe extraction)",
         description="Download an archive of clean photos, verify its sha256 and extract it safely into DIR. "
         "Interrupted downloads resume when the command is rerun. The Waterloo archive is RAR: extracting it "
-        "needs `pip install rarfile` and an unrar/unar/7z/bsdtar program.",
+        "needs `pip install 'noisegen[rar]'` (checked before the download starts). Archives that would expand "
+        "beyond --max-extract-size, --max-ratio or the free disk space are refused before anything is written.",
     )
     d.add_argument("name", choices=sorted(DATASETS),
                    help="collection: waterloo (Waterloo Exploration Database, 4,744 photos)")
@@ -150,6 +170,12 @@ def add_download_command(subparsers: argparse._SubParsersAction) -> None:
     d.add_argument("--url", metavar="URL", help="download from this address instead (a mirror)")
     d.add_argument("--sha256", metavar="HEX", help="expected sha256 of the archive (checked before extraction)")
     d.add_argument("--keep-archive", action="store_true", help="keep the archive after extraction")
+    d.add_argument("--max-extract-size", type=parse_size, default=ExtractLimits.max_bytes, metavar="SIZE",
+                   help="refuse archives that extract to more than SIZE "
+                   f"(default {ExtractLimits.max_bytes // 10**9}GB)")
+    d.add_argument("--max-ratio", type=float_in(1.0, 1e9), default=ExtractLimits.max_ratio, metavar="R",
+                   help="refuse archives that expand more than R times their size "
+                   f"(default {ExtractLimits.max_ratio:g}; decompression bombs expand 1000×)")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_download)
 

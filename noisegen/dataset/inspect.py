@@ -3,12 +3,13 @@
 The summary (counts, shard sizes, sources, parameter distributions, cheap statistics) reads only
 dataset.json and index.parquet. ``--verify`` reads every shard: it must exist, have the recorded
 size and sha256, be a readable tar of regular files named KEY.MEMBER, hold exactly the members
-listed in dataset.json for every key (no pickle), and hold the keys that index.parquet lists for it.
+listed in dataset.json for every key (no pickle), and hold the keys that index.parquet lists for it;
+and every sample must decode and validate as the trainer reads it (noisegen.dataset.reader:
+PNGs within the limits, the json's schema, σ finite, ≥ 0 and within the format's range).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tarfile
 from collections import Counter, defaultdict
@@ -17,12 +18,11 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.dataset.format import INDEX_NAME, PARTIAL_DIR
-from noisegen.dataset.reader import read_index, read_manifest
+from noisegen.dataset.format import INDEX_NAME, PARTIAL_DIR, PICKLE_SUFFIXES
+from noisegen.dataset.reader import QuietDamageCounter, decode_sample, read_index, read_manifest, read_shard
+from noisegen.dataset.sources import file_sha256
 
-__all__ = ["Damage", "verify_dataset", "describe_dataset"]
-
-_PICKLE = (".pyd", ".pickle", ".pkl")
+__all__ = ["Damage", "verify_dataset", "describe_dataset", "repair_advice"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,6 @@ class Damage:
 
     def __str__(self) -> str:
         return f"{self.name}: {self.problem}"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _check_members(path: Path, expected: set[str], index_keys: list[str]) -> list[str]:
@@ -58,7 +50,7 @@ def _check_members(path: Path, expected: set[str], index_keys: list[str]) -> lis
                 if not dot or "/" in info.name:
                     problems.append(f"member {info.name!r} is not named KEY.MEMBER")
                     continue
-                if member.lower().endswith(_PICKLE):
+                if info.name.lower().endswith(PICKLE_SUFFIXES):
                     problems.append(f"member {info.name!r} is a pickle (never allowed)")
                 if key not in members:
                     order.append(key)
@@ -101,7 +93,7 @@ def verify_dataset(folder: str | os.PathLike[str]) -> list[Damage]:
         if size != s["bytes"]:
             damages.append(Damage(s["name"], f"size {size} bytes, dataset.json records {s['bytes']} "
                                   "(truncated or replaced)"))
-        digest = _sha256(p)
+        digest = file_sha256(p)
         if digest != s["sha256"]:
             damages.append(Damage(s["name"], f"sha256 {digest[:16]}…, dataset.json records {s['sha256'][:16]}…"))
         index_keys = keys_by_shard.get(s["name"], []) if keys_by_shard is not None else None
@@ -111,10 +103,38 @@ def verify_dataset(folder: str | os.PathLike[str]) -> list[Damage]:
         problems = _check_members(p, expected, index_keys if index_keys is not None else [])
         if index_keys is None:
             problems = [q for q in problems if "index.parquet" not in q]
+        problems += _check_contents(p, require_sigma=any(k.startswith("sigma.") for k in expected))
         damages.extend(Damage(s["name"], q) for q in problems[:5])
         if len(problems) > 5:
             damages.append(Damage(s["name"], f"... and {len(problems) - 5} more problems"))
     return damages
+
+
+def _check_contents(path: Path, *, require_sigma: bool) -> list[str]:
+    """Decode and validate every sample of a shard as the reader does; one line naming the damaged ones."""
+    errors = QuietDamageCounter()
+    bad = []
+    for raw in read_shard(str(path), handler=errors):
+        try:
+            decode_sample(raw, require_sigma=require_sigma)
+        except ValueError as exc:
+            bad.append(str(exc))
+    if not bad:
+        return []
+    return [f"{len(bad)} sample(s) fail to decode or validate; first: {bad[0][:300]}"]
+
+
+def repair_advice(folder: str | os.PathLike[str]) -> str:
+    """What to do about damaged shards of the dataset in ``folder`` (printed by `inspect --verify`)."""
+    try:
+        m = read_manifest(folder)
+    except (OSError, ValueError):
+        m = {}
+    if m.get("kind") == "real-pairs":
+        return ("repair: rerun the same `noisegen pack-pairs` command into a new --out folder "
+                "(same inputs and seed give the same bytes)")
+    return (f"repair: rerun the same `noisegen generate ... --out {folder}` command with --resume: it checks every "
+            "shard and rewrites the damaged ones (or regenerate into a new --out folder)")
 
 
 def _dist(values: list, label: str) -> str:
@@ -135,23 +155,37 @@ def _shares(values: list, top: int = 6) -> str:
     return ", ".join(parts)
 
 
+class _Fields:
+    """A manifest section whose missing entries print as "?" (a damaged dataset.json still gets a summary)."""
+
+    def __init__(self, d: dict) -> None:
+        self.d = d
+
+    def __getitem__(self, key: str):
+        return self.d.get(key, "?")
+
+
 def describe_dataset(folder: str | os.PathLike[str]) -> str:
     """A human summary of the dataset in ``folder`` from dataset.json and index.parquet."""
     folder = Path(folder)
     m = read_manifest(folder)
-    c, cfg = m["counts"], m["config"]
+    c, cfg = _Fields(m["counts"]), _Fields(m["config"])
+    prof = m["config"].get("profile")
     sizes = np.array([s["bytes"] for s in m["shards"]] or [0], dtype=np.float64)
+    n, nbytes = len(m["shards"]), int(sizes.sum())
+    samples = sum(s["samples"] for s in m["shards"])
     lines = [
         f"dataset {folder}  (format {m['format']} v{m['format_version']}, {m['created_by']})",
-        f"  {c['samples']} samples in {c['shards']} shards, {c['bytes'] / 1e6:.1f} MB, "
-        f"{c['bytes'] / max(c['samples'], 1) / 1e3:.0f} KB/sample; shard size min {sizes.min() / 1e6:.1f} / "
+        f"  {samples} samples in {n} shards, {nbytes / 1e6:.1f} MB, "
+        f"{nbytes / max(samples, 1) / 1e3:.0f} KB/sample; shard size min {sizes.min() / 1e6:.1f} / "
         f"median {np.median(sizes) / 1e6:.1f} / max {sizes.max() / 1e6:.1f} MB",
-        f"  profile {cfg['profile']['name']}, patch {cfg['patch']}, {cfg['patches_per_image']} per image "
-        f"({cfg['crop']} crops), seed {cfg['seed']}",
+        f"  profile {prof.get('name', '?') if isinstance(prof, dict) else '?'}, patch {cfg['patch']}, "
+        f"{cfg['patches_per_image']} per image ({cfg['crop']} crops), seed {cfg['seed']}",
         f"  sources: {c['images_used']} images used of {c['files_found']} files found; {c['skipped']} skipped"
-        + (" (" + _shares([s["stage"] for s in m["skipped"]]) + ")" if m["skipped"] else ""),
+        + (" (" + _shares([s.get("stage") if isinstance(s, dict) else "?" for s in m["skipped"]]) + ")"
+           if m["skipped"] else ""),
     ]
-    if m.get("conversions"):
+    if isinstance(m.get("conversions"), dict) and m["conversions"]:
         lines.append("  conversions: " + ", ".join(f"{k} {v}" for k, v in m["conversions"].items()))
     try:
         t = read_index(folder / INDEX_NAME)

@@ -7,6 +7,8 @@ Public API (DESIGN.md §8):
     params = ng.sample_params(prof, rng)       # rng: np.random.Generator
     s = ng.synthesize(clean_u8, params, seed=0)  # .clean, .noisy, .sigma_raw, .params
     ds = ng.open_dataset("out/")               # decoded samples of a dataset
+    DataLoader(ng.open_dataset("out/").compose(ng.to_torch), batch_size=8, num_workers=2)  # tensors
+    wds.WebDataset(urls).decode(*ng.wds_decoders(), "rgb8")  # plain webdataset, σ decoded exactly
 
 The names are resolved on first use (PEP 562), so ``import noisegen`` stays cheap and importing
 one subpackage (e.g. the dataset reader, which must not pull in numba) does not import the others.
@@ -37,6 +39,8 @@ _API = {
     "resolve_profile": "noisegen.isp.profiles",
     "save_profile": "noisegen.isp.profiles",
     "open_dataset": "noisegen.dataset.reader",
+    "to_torch": "noisegen.dataset.reader",
+    "wds_decoders": "noisegen.dataset.reader",
 }
 
 __all__ = ["__version__", *_API]

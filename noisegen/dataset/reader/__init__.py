@@ -15,6 +15,7 @@ Stages (generator functions; bind keyword arguments with functools.partial; all 
     decode_samples   PNG and JSON only (decode_sample), σ from its 16-bit PNG; then validate_sample:
                      shapes, dtypes, the json schema and σ finite, ≥ 0, within the format's range
     iter_samples     one exact, ordered pass over a rank's shards (validation, evaluation)
+    to_torch         decoded samples → tensors and collate-safe parameters (PyTorch DataLoader)
 
 Everything that fails (a truncated or corrupt shard, a missing or undecodable member, a member over
 its size limit, a decompression bomb, a json nested too deep, a σ out of range) goes to an error
@@ -28,7 +29,7 @@ Modules: ``shards`` (manifest, shard lists, splitting), ``samples`` (tar reading
 validation, ``open_dataset``), ``pairs`` (real pairs, image folders); this file exports them.
 """
 
-from noisegen.dataset.format import PICKLE_SUFFIXES
+from noisegen.dataset.format import PICKLE_SUFFIXES, wds_decoders
 from noisegen.dataset.images import ImageReadError, read_rgb8, write_png
 from noisegen.dataset.pairs import Pair, scan_pairs
 from noisegen.dataset.reader.pairs import PairItem, PairSource, group_label, list_images, read_pairs
@@ -55,6 +56,7 @@ from noisegen.dataset.reader.shards import (
     split_by_rank,
     split_by_worker,
 )
+from noisegen.dataset.reader.tensors import sample_to_torch, to_torch
 from noisegen.dataset.sources import IMAGE_EXTENSIONS
 
 __all__ = [
@@ -62,5 +64,5 @@ __all__ = [
     "PairSource", "read_manifest", "read_index", "list_shards", "shard_urls", "split_by_rank", "split_by_worker",
     "read_shard", "check_counts", "decode_sample", "validate_sample", "decode_samples", "iter_samples",
     "open_dataset", "read_pairs", "group_label", "list_images", "read_rgb8", "write_png", "ImageReadError",
-    "IMAGE_EXTENSIONS", "Pair", "scan_pairs", "PICKLE_SUFFIXES",
+    "IMAGE_EXTENSIONS", "Pair", "scan_pairs", "PICKLE_SUFFIXES", "to_torch", "sample_to_torch", "wds_decoders",
 ]

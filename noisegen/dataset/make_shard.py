@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -73,6 +74,31 @@ class ShardTask:
 
 class RunGone(RuntimeError):
     """The main process of the run has ended: the worker stops writing."""
+
+
+_WATCHED: dict[str, object] = {"pid": None, "gone": False, "writing": False}
+
+
+def _watch_parent(pid: int) -> None:
+    # A worker pool's processes outlive a main process killed with SIGKILL (they are reparented);
+    # idle ones would wait for tasks for minutes. Check twice a second: an idle worker exits at once,
+    # a writing one stops before its next sample (write_shard) and removes its temporary file.
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != pid:
+            _WATCHED["gone"] = True
+            for _ in range(40):
+                if not _WATCHED["writing"]:
+                    os._exit(1)
+                time.sleep(0.25)
+            os._exit(1)
+
+
+def _start_watch(pid: int | None) -> None:
+    if pid is None or _WATCHED["pid"] == pid:
+        return
+    _WATCHED["pid"] = pid
+    threading.Thread(target=_watch_parent, args=(pid,), name="noisegen-parent-watch", daemon=True).start()
 
 
 @dataclass
@@ -182,6 +208,7 @@ def write_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) ->
         the ShardRecord, after the shard and its record are both on disk under their final names.
     """
     out, name = Path(task.out_dir), shard_name(task.shard)
+    _start_watch(task.parent_pid)
     sources = _Sources(dict(task.images), task.max_pixels)
     rows: list[dict] = []
     t = {"synthesis": 0.0, "encode": 0.0}
@@ -189,7 +216,7 @@ def write_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) ->
     def write_samples(f) -> str:
         tw = DeterministicTarWriter(f)
         for job in task.jobs:
-            if task.parent_pid is not None and os.getppid() != task.parent_pid:
+            if task.parent_pid is not None and (_WATCHED["gone"] or os.getppid() != task.parent_pid):
                 raise RunGone(f"the run's main process {task.parent_pid} has ended; {name} was not finished")
             pixels, conv = sources.get(job.image)
             if pixels is None:
@@ -205,7 +232,11 @@ def write_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) ->
         return tw.close()
 
     t0 = time.perf_counter()
-    sha = atomic_write(out / name, write_samples)
+    _WATCHED["writing"] = True
+    try:
+        sha = atomic_write(out / name, write_samples)
+    finally:
+        _WATCHED["writing"] = False
     t["read"] = sources.seconds
     # "write" = tar headers and data, fsync and rename: the wall time not spent elsewhere.
     t["write"] = max(0.0, time.perf_counter() - t0 - t["read"] - t["synthesis"] - t["encode"])

@@ -17,7 +17,7 @@ Members:
                  named it ``sigma.png``; each sample's json names its member (``sigma.member``).
     json         UTF-8 JSON: every parameter of the sample, its source, crop box, seeds, σ encoding
                  and the package version (``SAMPLE_FIELDS``). Format 2 writes every field with one
-                 JSON type in every sample (``to_disk``: "" / 0 / [] / zeros instead of null), so
+                 JSON type in every sample (``to_disk``: "", 0, [-1] or zeros instead of null), so
                  that Arrow's schema inference (Hugging Face ``datasets``) works; the reader turns
                  them back into None (``from_disk``).
 
@@ -156,7 +156,8 @@ _REAL_EMPTY: dict[str, Any] = {"camera": "", "iso": 0, "scene": "", "naming_rule
 def to_disk(meta: dict) -> dict:
     """A sample's json as format 2 writes it: no field is null where another sample could hold a value.
 
-    conversions → one string ("gray,alpha"; "" for none); crop_seed None → []; in params, pattern
+    conversions → one string ("gray,alpha"; "" for none); crop_seed None (grid crops) → [-1] (seeds are
+    never negative; an empty list would be typed null by Arrow); in params, pattern
     None → "", jpeg_quality None → 0, wb_gains None → [0, 0, 0], rgb_to_camera None → nine zeros;
     real pairs: camera/scene/naming_rule None → "", iso/patch None → 0. Adds "format_version".
     """
@@ -164,7 +165,7 @@ def to_disk(meta: dict) -> dict:
     if isinstance(meta.get("conversions"), list):
         out["conversions"] = ",".join(meta["conversions"])
     if "crop_seed" in meta and meta["crop_seed"] is None:
-        out["crop_seed"] = []
+        out["crop_seed"] = [-1]
     if isinstance(meta.get("params"), dict):
         out["params"] = {k: (_PARAMS_EMPTY[k] if v is None and k in _PARAMS_EMPTY else v)
                          for k, v in meta["params"].items()}
@@ -183,7 +184,7 @@ def from_disk(meta: Any) -> Any:
     out = dict(meta)
     if isinstance(meta.get("conversions"), str):
         out["conversions"] = [c for c in meta["conversions"].split(",") if c]
-    if meta.get("crop_seed") == []:
+    if meta.get("crop_seed") == [-1]:
         out["crop_seed"] = None
     if isinstance(meta.get("params"), dict):
         out["params"] = params_from_disk(meta["params"])

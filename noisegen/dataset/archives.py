@@ -192,10 +192,13 @@ class _Writer:
         self.dirs: list[Path] = []
 
     def target(self, name: str) -> Path:
-        t = (self.root / "/".join(_parts(name))).resolve()
-        if t != self.root and self.root not in t.parents:
+        parts = _parts(name)
+        if not parts:
+            return self.root
+        parent = self.root.joinpath(*parts[:-1]).resolve()  # folders on disk may be links: follow, then check
+        if parent != self.root and self.root not in parent.parents:
             raise UnsafeArchiveError(f"{self.archive}: member {name!r} resolves outside {self.root}")
-        return t
+        return parent / parts[-1]  # the leaf itself is never followed (open refuses a link there)
 
     def mkdir(self, path: Path) -> None:
         missing = [p for p in [path, *path.parents] if p != self.root and self.root in p.parents and not p.exists()]

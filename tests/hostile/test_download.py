@@ -93,7 +93,8 @@ def test_decompression_bomb_is_refused_and_nothing_is_left(server, tmp_path, cap
     assert len(data) < 2**20  # about 1000× smaller than what it expands to
     server.files[f"/w.{kind}"] = data
     to = tmp_path / "to"
-    rc, _, err = cli(capsys, "download", "waterloo", "--to", str(to), "--url", server.url(f"/w.{kind}"), "--no-progress")
+    rc, _, err = cli(capsys, "download", "waterloo", "--to", str(to), "--url", server.url(f"/w.{kind}"),
+                     "--no-progress")
     line = one_error_line(err)
     assert rc == 1 and "over the limit of 100×" in line and "--max-ratio" in line
     assert _files(to) == [f"w.{kind}"]  # the verified archive is kept for a rerun; nothing extracted

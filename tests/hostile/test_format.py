@@ -112,10 +112,11 @@ def test_hugging_face_datasets_infers_one_schema_for_every_sample(ds, tmp_path):
     v2 = _hf_shards(tmp_path / "v2", plain, later, typed=True)
     hf = datasets.load_dataset("webdataset", data_files={"train": v2}, split="train", cache_dir=str(tmp_path / "c2"))
     assert hf.num_rows == 12
-    rows = hf["json"]
-    assert from_disk(rows[0])["params"]["pattern"] is None and from_disk(rows[-1])["params"]["pattern"] == "RGGB"
-    assert from_disk(rows[-1])["conversions"] == ["exif-orientation", "gray"] and from_disk(rows[0])["conversions"] == []
-    assert from_disk(rows[-1])["params"]["jpeg_quality"] == 80 and from_disk(rows[0])["params"]["jpeg_quality"] is None
+    first, last = from_disk(hf["json"][0]), from_disk(hf["json"][-1])
+    assert first["params"]["pattern"] is None and last["params"]["pattern"] == "RGGB"
+    assert first["conversions"] == [] and last["conversions"] == ["exif-orientation", "gray"]
+    assert first["params"]["jpeg_quality"] is None and last["params"]["jpeg_quality"] == 80
+    assert first["crop_seed"] is None and last["params"]["wb_gains"] == [2.0, 1.0, 1.5]
 
 
 def test_a_generated_dataset_loads_in_hugging_face_datasets(ds, tmp_path):

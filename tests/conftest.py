@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from httpserver import Server
 
 ROOT = Path(__file__).resolve().parents[1]
 # ../shared/data beside the project; NOISEGEN_SHARED_DATA points elsewhere (e.g. from a git worktree).
@@ -37,3 +38,12 @@ def photo_u8() -> np.ndarray:
     yy, xx = np.mgrid[0:37, 0:53]
     img = np.stack([xx * 4.8, yy * 6.9, (xx + yy) * 2.8], axis=-1)
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def server():
+    """A local HTTP server (127.0.0.1) of in-memory files (tests/httpserver.py)."""
+    s = Server()
+    yield s
+    s.httpd.shutdown()
+    s.httpd.server_close()

@@ -6,9 +6,7 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-import threading
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,44 +16,6 @@ from noisegen.dataset import archives
 from noisegen.dataset.archives import ExtractLimits, UnsafeArchiveError, extract_safely
 
 from .helpers import cli, one_error_line
-
-
-class _Server:
-    """Serves in-memory files on 127.0.0.1 and records the paths asked for."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                outer.requests.append(self.path)
-                data = outer.files.get(self.path)
-                if data is None:
-                    self.send_error(404, "Not Found")
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
-
-
-@pytest.fixture
-def server():
-    s = _Server()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
 
 
 def _zip(members: dict[str, bytes], *, symlinks: dict[str, str] | None = None) -> bytes:

@@ -23,23 +23,30 @@ from noisegen.dataset.format import PARTIAL_DIR
 from noisegen.dataset.generate import generate
 from noisegen.dataset.resume import RunLock
 
-from .helpers import QUIET, ROOT, cli, copy_dataset, one_error_line, png_header_only, temp_files, tiny_config
+from .helpers import (
+    QUIET,
+    ROOT,
+    cli,
+    copy_dataset,
+    one_error_line,
+    png_header_only,
+    temp_files,
+    tiny_config,
+    tiny_dataset,
+)
 
 NOT_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="permissions do not bind root")
 
 
 @pytest.fixture(scope="module")
-def photos(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("photos") / "photos"
-    make_photos(folder)
-    return folder
+def reference(tmp_path_factory):
+    """The tiny dataset (tiny_config) of photos/ beside it."""
+    return tiny_dataset(tmp_path_factory.mktemp("gen"))
 
 
 @pytest.fixture(scope="module")
-def reference(photos, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ref") / "ds"
-    generate(tiny_config(photos, out), **QUIET)
-    return out
+def photos(reference):
+    return reference.parent / "photos"
 
 
 def _gen_args(photos: Path, out: Path, *extra: str) -> list[str]:

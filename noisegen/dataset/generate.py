@@ -44,6 +44,7 @@ from noisegen.dataset.reader import read_manifest
 from noisegen.dataset.samples import sample_photo_paths
 from noisegen.dataset.sources import SourceScan, scan_sources
 from noisegen.dataset.writer import versions, write_index, write_manifest
+from noisegen.isp.pipeline import CLEAN_TARGETS
 from noisegen.isp.profiles import CameraProfile, get_profile
 
 __all__ = ["BACKENDS", "GenerateConfig", "GenerateSummary", "generate", "default_workers"]
@@ -74,6 +75,8 @@ class GenerateConfig:
         shard_size: target shard size in bytes when samples_per_shard is None (estimated from the
             patch size; small datasets still get at least 8 shards).
         max_images: use only the first N usable photos (in id order).
+        clean_target: "source" (the clean member is the source crop, as CBDNet/AINDNet) or "render"
+            (its noise-free render through the sample's ISP; noisegen.isp.pipeline.render_clean).
     Execution fields (never change the bytes, not recorded):
         out: dataset folder. workers: parallel processes (local) or dask workers of a LocalCluster
         started for the run. backend: "local" (joblib loky) or "dask". scheduler: address of a
@@ -91,6 +94,7 @@ class GenerateConfig:
     samples_per_shard: int | None = None
     shard_size: int = 512 * 10**6
     max_images: int | None = None
+    clean_target: str = "source"
     workers: int = field(default_factory=default_workers)
     backend: str = "local"
     scheduler: str | None = None
@@ -114,6 +118,8 @@ class GenerateConfig:
                 raise ValueError(f"{name}: expected None or an integer >= 1, got {v!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed: expected an integer >= 0, got {self.seed!r}")
+        if self.clean_target not in CLEAN_TARGETS:
+            raise ValueError(f"clean_target: expected one of {CLEAN_TARGETS}, got {self.clean_target!r}")
         if self.crop not in CROP_MODES:
             raise ValueError(f"crop: expected one of {CROP_MODES}, got {self.crop!r}")
         if self.backend not in BACKENDS:
@@ -126,7 +132,7 @@ class GenerateConfig:
         return {"images": list(self.images) or "embedded:scikit-image", "profile": self.profile.to_dict(),
                 "patch": self.patch, "patches_per_image": self.patches_per_image, "crop": self.crop,
                 "seed": self.seed, "samples_per_shard": self.samples_per_shard, "shard_size": self.shard_size,
-                "max_images": self.max_images, "png_encoder": PNG_ENCODER,
+                "max_images": self.max_images, "clean_target": self.clean_target, "png_encoder": PNG_ENCODER,
                 "sigma_encoding": SIGMA_ENCODING}
 
 
@@ -234,7 +240,7 @@ def _tasks(config: GenerateConfig, plan: ShardPlan, shards: Iterable[int]) -> It
         used = sorted({j.image for j in jobs})
         yield ShardTask(shard=i, out_dir=str(Path(config.out).resolve()), jobs=tuple(jobs),
                         images=tuple((k, plan.images[k]) for k in used), profile=config.profile,
-                        seed=config.seed)
+                        seed=config.seed, clean_target=config.clean_target)
 
 
 def _run_local(tasks: Iterator[ShardTask], workers: int, on_sample: Callable[[], None]) -> Iterator[ShardRecord]:

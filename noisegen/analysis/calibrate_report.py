@@ -14,6 +14,7 @@ import numpy as np
 
 from noisegen.analysis.plot import _save_compact
 from noisegen.dataset.writer import versions
+from noisegen.isp.iso import IsoNoise
 from noisegen.isp.profiles import CameraProfile
 
 __all__ = ["PATTERN", "Candidate", "GroupFit", "Calibration", "build_profile", "plot_calibration"]
@@ -101,9 +102,26 @@ class Calibration:
         return "\n".join(lines)
 
 
+def _iso_table(config, fits: list[GroupFit]) -> tuple[IsoNoise, ...]:
+    """One entry per ISO group: its fitted σ widened by ``config.spread``; with channels="scaled" the G
+    fit and that group's R/G, B/G ratios, otherwise the range over the three channels."""
+    lo, hi = 1.0 - config.spread, 1.0 + config.spread
+    out = []
+    for f in fits:
+        if config.channels == "scaled":
+            g_s, g_c = f.sigma_s_rgb[1], f.sigma_c_rgb[1]
+            scale = tuple(float(v) / max(g_s, 1e-12) for v in f.sigma_s_rgb) if g_s > 0 else (1.0, 1.0, 1.0)
+            out.append(IsoNoise(f.iso, (g_s * lo, g_s * hi), (g_c * lo, g_c * hi), scale))
+        else:
+            out.append(IsoNoise(f.iso, (min(f.sigma_s_rgb) * lo, max(f.sigma_s_rgb) * hi),
+                                (min(f.sigma_c_rgb) * lo, max(f.sigma_c_rgb) * hi)))
+    return tuple(out)
+
+
 def build_profile(config, camera: str, cand: Candidate, fits: list[GroupFit], n_pairs: int) -> CameraProfile:
     """The CameraProfile of a calibration: the chosen curve, demosaicing and JPEG, and σ ranges that span the
-    per-group, per-channel fits widened by ``config.spread``."""
+    per-group, per-channel fits widened by ``config.spread``. When every group has an ISO, the profile
+    also holds the fit of each ISO (``iso_noise``): generation then draws an ISO, then its σ."""
     lo, hi = 1.0 - config.spread, 1.0 + config.spread
     scale = (1.0, 1.0, 1.0)
     if config.channels == "scaled":
@@ -129,6 +147,7 @@ def build_profile(config, camera: str, cand: Candidate, fits: list[GroupFit], n_
         demosaic="malvar" if cand.demosaic == "none" else cand.demosaic,
         jpeg_probability=0.0 if cand.jpeg is None else 1.0,
         jpeg_quality=(60, 100) if cand.jpeg is None else (cand.jpeg, cand.jpeg),
+        iso_noise=_iso_table(config, fits) if fits and all(f.iso is not None for f in fits) else (),
     )
 
 

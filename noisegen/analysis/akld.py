@@ -24,7 +24,7 @@ Gaussian: it returns a fixed table (``small_gaussian_tab`` in imgproc's smooth c
 [2, 7, 14, 18, 14, 7, 2] / 64. Only for other sizes, or sigma > 0, it evaluates
 exp(−i²/(2σ²)) normalised to sum 1, with the default σ = 0.3·((ksize − 1)/2 − 1) + 0.8 (1.4 for size 7).
 DANet calls it with size 7 and sigma −1, so AKLD uses the table; the σ = 1.4 Gaussian differs from
-it by at most 0.006 per tap (``opencv_gaussian_kernel(7, 1.4)`` gives it, for comparison).
+it by at most 0.007 per tap (``opencv_gaussian_kernel(7, 1.4)`` gives it, for comparison).
 
 Scale and bounds. The ratio ρ does not depend on the residual's scale; the scale enters only through
 the 1e-10 floor on v, which is in [0, 1]² units (6.5e-6 in 8-bit levels²): where the real residual

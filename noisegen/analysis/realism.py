@@ -361,7 +361,10 @@ def _fit_group(group: GroupSplit, config: RealismConfig) -> tuple[list[NoiseMode
     """The baselines and the optional fitted profile of one group, fitted on its calibration pairs."""
     st = _calib_stats(group, config.crop)
     ids = tuple(p.id for p in group.calib)
-    models = [fit_awgn(st, config.max_clip), fit_srgb_linear(st, max_clip=config.max_clip)]
+    try:
+        models = [fit_awgn(st, config.max_clip), fit_srgb_linear(st, max_clip=config.max_clip)]
+    except ValueError as exc:
+        return [], [{"group": group.name, "reason": f"baselines cannot be fitted: {exc}"}]
     models = [NoiseModel(m.key, m.kind, m.description, params=m.params, fitted_on=ids, fit=m.fit) for m in models]
     skipped = []
     if config.fit is not None:
@@ -421,7 +424,12 @@ def run_realism(config: RealismConfig, echo: Callable[[str], None] = lambda s: N
          + "".join(f"; skipped {s['group']}: {s['reason']}" for s in skipped_groups))
 
     fits = list(_parallel(_fit_group, [(g, config) for g in groups], config.workers))
-    skipped_models = [s for _, sk in fits for s in sk]
+    skipped_groups += [s for models, sk in fits if not models for s in sk]
+    skipped_models = [s for models, sk in fits if models for s in sk]
+    groups, fits = [g for g, f in zip(groups, fits) if f[0]], [f for f in fits if f[0]]
+    if not groups:
+        raise ValueError("no camera-ISO group to score (" + "; ".join(f"{s['group']}: {s['reason']}"
+                                                                      for s in skipped_groups) + ")")
     for g, (models, _) in zip(groups, fits):
         fitted_step = [m for m in models if m.kind == "fitted"]
         echo(f"{g.name}: fitted on {len(g.calib)} pairs: " + "; ".join(m.description for m in models[:2])

@@ -9,8 +9,9 @@ simulates them like any other camera (variance L·σ_s² + σ_c² with L = x, th
   of the calibration pairs over all unclipped codes and channels (the NLF's pooling,
   noisegen.analysis.nlf), minus the 8-bit rounding variance Δ²/12 that the simulation adds back.
 - ``srgb_ax_b``: per channel var(x) = a·x + b: non-negative least squares over the clean codes, each
-  code's within-code variance weighted by its pixel count (codes with ≥ ``min_count`` pixels and at
-  most ``max_clip`` clipped), then b − Δ²/12 (not below 0). σ_s = √a, σ_c = √b.
+  code's within-code variance weighted by its degrees of freedom n − 1 (the pooling of the AWGN fit;
+  codes with ≥ ``min_count`` pixels and at most ``max_clip`` of them clipped), then b − Δ²/12 (not
+  below 0). σ_s = √a, σ_c = √b.
 
 Fitted profiles: a fit step maps (calibration pairs of one group, camera, ISO, seed) to a CameraProfile.
 Built in: ``calibrate`` (noisegen calibrate with its defaults, noisegen.analysis.calibrate) and
@@ -110,7 +111,7 @@ def fit_awgn(st: NoiseStats, max_clip: float = 0.01) -> NoiseModel:
                       params=awgn_params(sigma), fit={"sigma": sigma, "sigma_8bit": sigma * 255})
 
 
-def fit_srgb_linear(st: NoiseStats, min_count: int = 50, max_clip: float = 0.01) -> NoiseModel:
+def fit_srgb_linear(st: NoiseStats, min_count: int = 2, max_clip: float = 0.01) -> NoiseModel:
     """The heteroscedastic sRGB Gaussian baseline var = a·x + b per channel (see the module docstring)."""
     x, var, n, ok = code_variances(st, min_count, max_clip)
     a, b = np.zeros(3), np.zeros(3)
@@ -119,7 +120,7 @@ def fit_srgb_linear(st: NoiseStats, min_count: int = 50, max_clip: float = 0.01)
         if m.sum() < 2:
             raise ValueError(f"sRGB a·x+b fit: channel {'RGB'[c]} has fewer than 2 usable clean codes "
                              f"(≥ {min_count} pixels, ≤ {max_clip:.0%} clipped) in the calibration pairs")
-        w = np.sqrt(n[c][m])
+        w = np.sqrt(n[c][m] - 1)
         (a[c], b[c]), _ = nnls(np.stack([x[c][m], np.ones(m.sum())], axis=1) * w[:, None], var[c][m] * w)
     b = np.maximum(b - Q_VAR, 0.0)
     params = SampleParams(camera="srgb_ax_b", crf="linear", sigma_s=tuple(np.sqrt(a)), sigma_c=tuple(np.sqrt(b)),

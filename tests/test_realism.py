@@ -237,6 +237,13 @@ def test_run_never_scores_calibration_pairs(pairs_root):
     assert rep2.mean_akld()["cbdnet"] > rep2.mean_akld()[prof.name]
 
 
+def test_same_scores_with_any_worker_count(pairs_root):
+    cfg = dict(pairs=(str(pairs_root),), draws=2, seed=2, min_count=50, figure_pairs=0)
+    one, two = run_realism(RealismConfig(**cfg)), run_realism(RealismConfig(**cfg, workers=2))
+    assert [g.scores[k].akld_pairs for g in one.groups for k in one.keys] == \
+        [g.scores[k].akld_pairs for g in two.groups for k in two.keys]
+
+
 def test_profile_fitted_on_test_pairs_is_refused(pairs_root, tmp_path):
     path = tmp_path / "mine.json"
     ng.save_profile(ng.get_profile("gauss25"), path)

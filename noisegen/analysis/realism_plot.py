@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from noisegen.analysis.plot import save_figure, style_nlf_axes
+
 __all__ = ["plot_realism"]
 
 _MODEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
@@ -30,12 +32,7 @@ def _nlf_panel(ax, group, keys: list[str]) -> None:
     for i, k in enumerate(keys):
         ax.plot(x, arr(group.scores[k].nlf["sim_8bit"]), "--", color=_MODEL_COLOURS[i % len(_MODEL_COLOURS)],
                 lw=1.1, label=k)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.tick_params(labelsize=7)
-    ax.set_xlabel("clean intensity", fontsize=7.5)
-    ax.set_ylabel("G noise std (8-bit levels)", fontsize=7.5)
+    style_nlf_axes(ax, "G noise std (8-bit levels)")
     ax.legend(fontsize=6.5, frameon=False)
 
 
@@ -49,8 +46,6 @@ def plot_realism(report, out: str | os.PathLike[str], dpi: int = 100) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from noisegen.analysis.plot import _save_compact
 
     rows = [g for g in report.groups if g.maps]
     if not rows:
@@ -82,10 +77,4 @@ def plot_realism(report, out: str | os.PathLike[str], dpi: int = 100) -> Path:
     if image is not None:
         cax = fig.add_axes((0.975, 0.15, 0.008, 0.7))
         fig.colorbar(image, cax=cax).ax.tick_params(labelsize=6)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        _save_compact(fig, out, dpi, 0)
-    finally:
-        plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi, 0)

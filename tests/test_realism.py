@@ -16,8 +16,9 @@ import noisegen as ng
 from noisegen.analysis.akld import akld, kl_zero_mean, local_variance, opencv_gaussian_kernel
 from noisegen.analysis.blocks import block_stats
 from noisegen.analysis.nlf import image_stats, merge
-from noisegen.analysis.realism import RealismConfig, run_realism, split_groups
+from noisegen.analysis.realism import RealismConfig, run_realism
 from noisegen.analysis.realism_models import fit_awgn, fit_srgb_linear
+from noisegen.analysis.realism_split import split_groups
 from noisegen.cli.main import main
 from noisegen.dataset.images import read_rgb8
 from noisegen.dataset.pairs import scan_pairs
@@ -235,6 +236,22 @@ def test_run_never_scores_calibration_pairs(pairs_root):
                                      draws=2, seed=1, min_count=50))
     assert rep2.wins()[prof.name] == (2, 2)
     assert rep2.mean_akld()["cbdnet"] > rep2.mean_akld()[prof.name]
+
+
+def test_calib_and_test_folders(tmp_path):
+    _write_pairs(tmp_path / "calib", "CamA", 800, {"desk": 2, "door": 1})
+    _write_pairs(tmp_path / "test", "CamA", 800, {"lamp": 2})
+    _write_pairs(tmp_path / "test", "CamC", 100, {"sky": 1})          # no calibration pair: skipped
+    rep = run_realism(RealismConfig(calib=(str(tmp_path / "calib"),), test=(str(tmp_path / "test"),), draws=1,
+                                    min_count=50))
+    (g,) = rep.groups
+    assert len(g.calib) == 3 and len(g.test) == 2 and g.test_scenes == ["lamp"]
+    assert rep.skipped_groups[0]["group"] == "CamC · ISO 100"
+    # the same pairs on both sides: refused, unless in-sample on purpose
+    same = dict(calib=(str(tmp_path / "calib"),), test=(str(tmp_path / "calib"),), draws=1, min_count=50)
+    with pytest.raises(ValueError, match="fitted on 3 of the test pairs"):
+        run_realism(RealismConfig(**same))
+    assert run_realism(RealismConfig(**same, in_sample=True)).groups[0].test == g.calib
 
 
 def test_same_scores_with_any_worker_count(pairs_root):

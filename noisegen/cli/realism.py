@@ -66,8 +66,8 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
 def add_realism_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `realism`."""
-    from noisegen.analysis.realism import DEFAULT_SPLIT
     from noisegen.analysis.realism_models import FIT_STEPS
+    from noisegen.analysis.realism_split import DEFAULT_SPLIT
     from noisegen.cli.stats import _pairs_options
 
     r = subparsers.add_parser(

@@ -30,7 +30,7 @@ from pathlib import Path
 from noisegen.analysis.realism import RealismConfig, run_realism
 from noisegen.analysis.realism_plot import plot_realism
 from noisegen.analysis.realism_report import BASELINES
-from noisegen.cli.stats import _clean_nan, _write_json
+from noisegen.cli.output import clean_nan, write_json
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 OUT = Path(__file__).resolve().parent / "out" / "realism"
@@ -58,11 +58,11 @@ def run_set(name: str, args: argparse.Namespace, out: Path) -> dict:
             print(f"{name}: reusing {path} ({rec['elapsed_s']:.0f} s when computed)", file=sys.stderr)
             return rec
     report = run_realism(config, echo=lambda s: print(f"{name}: {s}", file=sys.stderr), progress=not args.no_progress)
-    rec = _clean_nan(report.to_dict())
+    rec = clean_nan(report.to_dict())
     (out / name).mkdir(parents=True, exist_ok=True)
     (out / name / "realism.md").write_text(report.markdown())
     plot_realism(report, out / name / "realism.png")
-    _write_json(str(path), rec)   # last: its presence marks the set as done
+    write_json(str(path), rec)   # last: its presence marks the set as done
     return rec
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
+from noisegen.analysis.calibrate import CalibrateConfig, calibrate
 from noisegen.analysis.nlf import NoiseStats
 from noisegen.dataset.pairs import Pair
 from noisegen.isp.params import SampleParams
@@ -140,8 +141,6 @@ def profile_model(profile: CameraProfile, key: str, kind: str = "profile",
 def calibrate_fit(pairs: Sequence[Pair], camera: str | None, iso: int | None, seed: int,
                   reference: str = "source") -> CameraProfile:
     """The ``calibrate`` fit step: noisegen calibrate (default options) on exactly ``pairs``."""
-    from noisegen.analysis.calibrate import CalibrateConfig, calibrate
-
     roots = tuple(sorted({os.path.dirname(p.noisy) for p in pairs}))
     config = CalibrateConfig(pairs=roots, camera=camera, iso=() if iso is None else (iso,), seed=seed,
                              reference=reference)

@@ -10,6 +10,7 @@ means over pairs (and draws).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -18,6 +19,7 @@ import numpy as np
 
 from noisegen.analysis.calibrate_search import compare
 from noisegen.analysis.nlf import NoiseStats, merge, nlf_from_stats
+from noisegen.dataset.writer import versions
 
 __all__ = ["ANCHORS", "BASELINES", "ModelScore", "GroupResult", "RealismReport", "summarise_group"]
 
@@ -268,10 +270,6 @@ class RealismReport:
         return "\n".join(parts) + "\n"
 
     def to_dict(self) -> dict:
-        import dataclasses
-
-        from noisegen.dataset.manifest import versions
-
         return {"format": "noisegen-realism/1", "config": dataclasses.asdict(self.config), "roots": self.roots,
                 "metric": {"akld": "Yue et al. 2020 (noisegen.analysis.akld): residuals in [0,1], 7×7 OpenCV "
                            "getGaussianKernel(7,-1) window, BORDER_REFLECT_101, variance floor 1e-10, "

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from noisegen.argtypes import fraction, int_at_least, nonneg_int, positive_int
+from noisegen.cli.output import add_pairs_options, clean_nan, skips_text, write_json
+from noisegen.command import fraction, int_at_least, nonneg_int, positive_int
 
 __all__ = ["add_realism_command"]
 
@@ -30,7 +31,6 @@ noisegen.analysis.akld). Published anchors on SIDD sRGB validation: CBDNet's mod
 
 def _cmd_realism(args: argparse.Namespace) -> int:
     from noisegen.analysis.realism import RealismConfig, run_realism
-    from noisegen.cli.stats import _clean_nan, _skips, _write_json
 
     user = list(args.profile or [])
     profiles = user if args.no_reference else ["cbdnet"] + [p for p in user if p != "cbdnet"]
@@ -44,13 +44,13 @@ def _cmd_realism(args: argparse.Namespace) -> int:
     report = run_realism(config, echo=lambda s: print(s, file=sys.stderr), progress=not args.no_progress)
     text = report.markdown()
     print(text, end="")
-    print(_skips(report.skipped_files))
+    print(skips_text(report.skipped_files))
     out = Path(args.out) if args.out else None
     json_path = args.json or (out / "realism.json" if out else None)
     md_path = args.table or (out / "realism.md" if out else None)
     png_path = args.plot or (out / "realism.png" if out else None)
     if json_path:
-        _write_json(str(json_path), _clean_nan(report.to_dict()))
+        write_json(str(json_path), clean_nan(report.to_dict()))
         print(f"wrote {json_path}")
     if md_path:
         Path(md_path).parent.mkdir(parents=True, exist_ok=True)
@@ -68,7 +68,6 @@ def add_realism_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `realism`."""
     from noisegen.analysis.realism_models import FIT_STEPS
     from noisegen.analysis.realism_split import DEFAULT_SPLIT
-    from noisegen.cli.stats import _pairs_options
 
     r = subparsers.add_parser(
         "realism", help="score noise models against held-out real pairs: AKLD, NLF, correlations, 8×8 blocks",
@@ -108,7 +107,7 @@ def add_realism_command(subparsers: argparse._SubParsersAction) -> None:
                      help="simulated draws per test pair and model (default 8)")
     how.add_argument("--camera", metavar="NAME", help="only groups whose camera contains NAME (case-insensitive)")
     how.add_argument("--iso", type=positive_int, action="append", metavar="ISO", help="only this ISO; repeatable")
-    _pairs_options(how)
+    add_pairs_options(how)
     how.add_argument("--crop", type=int_at_least(16, "an integer >= 16"), metavar="N",
                      help="score the centre N×N crop of every pair (default: whole images)")
     how.add_argument("--in-sample", action="store_true",

@@ -65,6 +65,7 @@ from noisegen.isp.pipeline import synthesize
 from noisegen.isp.profiles import BUILTIN_PROFILES, resolve_profile
 
 __all__ = ["MAP_SIDE", "RealismConfig", "PairScore", "centre_crop", "score_pair", "run_realism"]
+
 MAP_SIDE = 128   # side of the centre crop shown in the figure's local-variance maps (8×8 blocks stay visible)
 
 
@@ -79,7 +80,8 @@ class RealismConfig:
     "calibrate-render" or module:function; None: none). split: "calib:N,test:rest" in pack-pairs' syntax.
     seed: split, parameter draws and noise. draws: L simulations per test pair and model. camera,
     iso: restrict to these (camera: case-insensitive substring). group_regex: naming rule
-    (noisegen.dataset.pairs). crop: score centre crops of this side (None: whole images). in_sample:
+    (noisegen.dataset.pairs). crop: score centre crops of this side (None: whole images); the baselines
+    are fitted on the same crops of the calibration pairs, fit steps get the pair files. in_sample:
     score the calibration pairs themselves (biased; for diagnosis). bins, min_count, max_clip: NLF
     bins (noisegen.analysis.nlf). figure_pairs: pairs shown in the figure. workers: processes.
     """

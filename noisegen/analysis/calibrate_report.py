@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.analysis.plot import _save_compact
+from noisegen.analysis.plot import save_figure, style_nlf_axes
 from noisegen.dataset.writer import versions
 from noisegen.isp.iso import IsoNoise
 from noisegen.isp.profiles import CameraProfile
@@ -177,20 +177,9 @@ def plot_calibration(cal: Calibration, out: str | os.PathLike[str], dpi: int = 1
                      f"ρ1 {e['lag1']['real']:.2f}/{e['lag1']['sim']:.2f}, "
                      f"ρch {e['cross']['real']:.2f}/{e['cross']['sim']:.2f}"
                      " (real/sim)", fontsize=8)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-        ax.set_xlabel("clean intensity", fontsize=7.5)
-        ax.set_ylabel("noise std (8-bit levels)", fontsize=7.5)
+        style_nlf_axes(ax)
     dm = "off" if cal.demosaic == "none" else f"{PATTERN}+{cal.demosaic}"
     fig.suptitle(f"{cal.camera}: real (solid) vs calibrated simulation (dashed)\nCRF {cal.crf}, demosaicing {dm}, "
                  f"JPEG {'none' if cal.jpeg is None else cal.jpeg}", fontsize=9, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.9))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        _save_compact(fig, out, dpi, 96)
-    finally:
-        plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi, 96)

@@ -159,7 +159,7 @@ def bench_pipeline(data: Path, out: Path, *, model: str, patch: int, batch: int,
     cfg = TrainConfig(data=(str(data),), out=str(out), model=model, steps=steps, batch=batch, patch=patch,
                       workers=workers, device=device, amp=amp, compile=compile_, threads=threads, log_every=log_every,
                       ckpt_every=10**9, val_every=10**9, progress=False)
-    from trainer.loop import train
+    from trainer.sn import train
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()

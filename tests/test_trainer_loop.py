@@ -1,5 +1,5 @@
-"""The SN training loop on CPU (trainer.loop, trainer.checkpoint, trainer.cli): it learns, resumes to
-bit-identical weights, survives damaged shards, validates, and writes safe checkpoints."""
+"""The SN stage on the training engine, on CPU (trainer.sn, trainer.engine, trainer.checkpoint, trainer.cli): it
+learns, resumes to bit-identical weights, survives damaged shards, validates, and writes safe checkpoints."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from datagen import make_photos, make_train_shards  # noqa: E402
 
 import noisegen as ng  # noqa: E402
 from noisegen.dataset.reader import DamagedDataWarning  # noqa: E402
-from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, rng_state, set_rng_state  # noqa: E402
+from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint  # noqa: E402
+from trainer.global_state import rng_state, set_rng_state  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
-from trainer.loop import train  # noqa: E402
 from trainer.metrics import psnr_u8, read_metrics  # noqa: E402
+from trainer.sn import train  # noqa: E402
 from trainer.train_config import TrainConfig  # noqa: E402
 
 

@@ -45,8 +45,8 @@ def _quiet(msg: str) -> None:
 def _run(setup, out, **kw):
     sn, pairs = setup
     cfg = TFConfig(init=str(sn), data=str(pairs), out=str(out), steps=3, batch=2, patch=16, lr=1e-3, log_every=1,
-                   device="cpu", progress=False, **kw)
-    return load_checkpoint(transfer(cfg, echo=_quiet))["model"]
+                   device="cpu", threads=1, progress=False, **kw)
+    return load_checkpoint(transfer(cfg, echo=_quiet).checkpoint)["model"]
 
 
 def test_tf_changes_exactly_the_trainable_parameters(setup, tmp_path):
@@ -60,7 +60,7 @@ def test_tf_changes_exactly_the_trainable_parameters(setup, tmp_path):
     for name in groups.trainable:
         assert not torch.equal(before[name], after[name]), f"trainable {name} did not change"
     rec = json.loads((tmp_path / "tf" / "config.json").read_text())
-    total = rec["parameters"][-1]
+    total = rec["parameter_table"][-1]
     assert total["group"] == "total" and total["trainable"] + total["frozen"] == 76342 and total["frozen"] > 0
 
 
@@ -83,9 +83,10 @@ def test_parameter_table_counts():
 def test_tf_cli_and_errors(setup, tmp_path, capsys):
     sn, pairs = setup
     args = ["tf", "--init", str(sn), "--data", str(pairs), "--out", str(tmp_path / "run"), "--steps", "1", "--batch",
-            "1", "--patch", "16", "--device", "cpu", "--no-progress"]
+            "1", "--patch", "16", "--device", "cpu", "--threads", "1", "--no-progress"]
     assert cli_main(args) == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
     assert "AIN modules" in text and "last conv" in text and "frozen" in text
     assert cli_main(args) == 2  # never overwrites a run
     assert "exists" in capsys.readouterr().err
@@ -107,4 +108,4 @@ def test_tf_reads_a_pack_pairs_dataset_of_patches(setup, tmp_path):
 
     ids = [item.id for item in iter_pairs(str(tmp_path / "packed")).items()]
     assert len(set(ids)) == 3 and ids.count(ids[0]) >= 4  # several 16×16 tiles per pair
-    assert rec["crop"] == 16 and rec["samples"] == ids.count(ids[0])  # every tile of the first pair stored
+    assert rec["config"]["patch"] == 16 and rec["samples"] == ids.count(ids[0])  # every tile of the first pair stored

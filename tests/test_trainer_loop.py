@@ -19,8 +19,8 @@ from datagen import make_photos, make_train_shards  # noqa: E402
 import noisegen as ng  # noqa: E402
 from noisegen.dataset.reader import DamagedDataWarning  # noqa: E402
 from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint  # noqa: E402
-from trainer.global_state import rng_state, set_rng_state  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
+from trainer.global_state import rng_state, set_rng_state  # noqa: E402
 from trainer.metrics import psnr_u8, read_metrics  # noqa: E402
 from trainer.sn import train  # noqa: E402
 from trainer.train_config import TrainConfig  # noqa: E402

@@ -230,7 +230,7 @@ def _start_log(r: _Run, resumed: bool) -> None:
         r.log.truncate_after(r.step)
     else:
         r.log.path.unlink(missing_ok=True)
-    n, trainable = count_parameters(model), sum(p.numel() for p in r.stage.trainable())
+    n, trainable = count_parameters(model), count_parameters(model, trainable_only=True)
     header = {"event": "start", "step": r.step, "stage": r.stage.name, "config": cfg.to_dict(),
               "model_config": model.config.to_dict(), "parameters": n, "trainable_parameters": trainable,
               "world": r.dist.world, "device": str(r.dist.device), "versions": versions(), "time": time.time(),

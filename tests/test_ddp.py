@@ -15,9 +15,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from datagen import make_train_shards  # noqa: E402
-from test_evaluate import make_checkpoint, make_image  # noqa: E402
+from test_evaluate import make_checkpoint, make_image, write_pairs  # noqa: E402
 
-from noisegen.dataset.images import write_png  # noqa: E402
 from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.config import ModelConfig  # noqa: E402
 from trainer.metrics import read_metrics  # noqa: E402
@@ -76,13 +75,7 @@ def test_torchrun_two_processes_train_on_disjoint_shards(tmp_path):
 
 def test_torchrun_two_processes_transfer_with_rank_seeded_crops(tmp_path):
     sn = make_checkpoint(tmp_path / "sn.pt")
-    pairs = tmp_path / "pairs"
-    (pairs / "noisy").mkdir(parents=True)
-    (pairs / "gt").mkdir()
-    for i in range(3):
-        clean, noisy = make_image(40, 36, i)
-        write_png(pairs / "noisy" / f"img{i}_real.png", noisy)
-        write_png(pairs / "gt" / f"img{i}_mean.png", clean)
+    pairs = write_pairs(tmp_path / "pairs", {f"img{i}": make_image(40, 36, i) for i in range(3)})
     out = tmp_path / "run"
     proc = subprocess.run(_torchrun(["tf", "--init", str(sn), "--data", str(pairs), "--out", str(out), "--steps", "4",
                                      "--batch", "2", "--patch", "16", "--lr", "1e-3", "--device", "cpu", "--threads",

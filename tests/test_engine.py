@@ -13,9 +13,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from datagen import make_train_shards  # noqa: E402
-from test_evaluate import make_checkpoint, make_image  # noqa: E402
+from test_evaluate import make_checkpoint, make_image, write_pairs  # noqa: E402
 
-from noisegen.dataset.images import write_png  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
 from trainer.n2n import GAMMA_RATIO  # noqa: E402
 from trainer.run_folder import resolve_checkpoint  # noqa: E402
@@ -36,13 +35,7 @@ def data(tmp_path_factory) -> tuple[Path, Path, Path]:
     root = tmp_path_factory.mktemp("engine")
     ds = make_train_shards(root)
     sn = make_checkpoint(root / "sn.pt")
-    pairs = root / "pairs"
-    (pairs / "noisy").mkdir(parents=True)
-    (pairs / "gt").mkdir()
-    for i in range(2):
-        clean, noisy = make_image(40, 36, i)
-        write_png(pairs / "noisy" / f"img{i}_real.png", noisy)
-        write_png(pairs / "gt" / f"img{i}_mean.png", clean)
+    pairs = write_pairs(root / "pairs", {f"img{i}": make_image(40, 36, i) for i in range(2)})
     return ds, sn, pairs
 
 
@@ -58,9 +51,29 @@ def _assert_same(a: tuple, b: tuple) -> None:
     assert a[3:] == b[3:], "threads or cuDNN/TF32 flags changed"
 
 
+def _run(data, stage: str, out: Path, *, resume: bool = False, **kw):
+    """A 2-step run of ``stage`` ("sn" or a TF mode) on the module's data, one thread."""
+    ds, sn, pairs = data
+    common = dict(out=str(out), steps=2, batch=2, device="cpu", threads=1, progress=False)
+    if stage == "sn":
+        cfg = TrainConfig(**{**common, "data": (str(ds),), "model": "tiny", "patch": 32, "workers": 0, **kw})
+        return train(cfg, resume=resume, echo=_quiet)
+    cfg = TFConfig(**{**common, "init": str(sn), "data": str(pairs), "mode": stage, "patch": 16, **kw})
+    return transfer(cfg, resume=resume, echo=_quiet)
+
+
+@pytest.mark.parametrize("stage", ["sn", "tf"])
+def test_a_run_holding_a_checkpoint_needs_resume_and_the_same_settings(data, tmp_path, stage):
+    _run(data, stage, tmp_path / "r")
+    with pytest.raises(FileExistsError, match="--resume"):
+        _run(data, stage, tmp_path / "r")
+    with pytest.raises(ValueError, match="cannot resume.*lr"):
+        _run(data, stage, tmp_path / "r", steps=4, lr=1e-2, resume=True)
+    assert _run(data, stage, tmp_path / "r", steps=4, resume=True).step == 4  # more steps: allowed
+
+
 @pytest.mark.parametrize("stage", ["sn", "r"])
 def test_a_run_leaves_the_global_state_as_it_found_it(data, tmp_path, stage):
-    ds, sn, pairs = data
     threads = torch.get_num_threads()
     try:
         torch.set_num_threads(3)  # not the run's 1
@@ -68,12 +81,7 @@ def test_a_run_leaves_the_global_state_as_it_found_it(data, tmp_path, stage):
         np.random.seed(12)
         random.seed(13)
         before = _global_state()
-        if stage == "sn":  # seeds the RNGs, draws the fresh weights, sets 1 thread
-            train(TrainConfig(data=(str(ds),), out=str(tmp_path / "run"), model="tiny", steps=2, batch=2, patch=32,
-                              device="cpu", workers=0, threads=1, progress=False), echo=_quiet)
-        else:  # mode r: fresh weights from the seeded global RNG
-            transfer(TFConfig(init=str(sn), data=str(pairs), out=str(tmp_path / "run"), mode="r", steps=2, batch=2,
-                              patch=16, device="cpu", threads=1, progress=False), echo=_quiet)
+        _run(data, stage, tmp_path / "run")  # seeds the RNGs, draws fresh weights from them, sets 1 thread
         after = _global_state()
         _assert_same(before, after)
         assert after[3] == 3

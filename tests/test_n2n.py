@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from test_evaluate import make_checkpoint, make_image
+from test_evaluate import make_checkpoint, make_image, write_pairs
 
 from noisegen.dataset.images import write_png
 from trainer.checkpoint import load_checkpoint
@@ -200,13 +200,7 @@ def setup(tmp_path_factory):
         write_png(noisy / f"photo{i}.png", make_image(40 + 4 * i, 36, i)[1])
     (noisy / "broken.png").write_bytes(b"not a png")
     (noisy / "SOURCE.md").write_text("no clean images here\n")
-    pairs = root / "pairs"
-    (pairs / "noisy").mkdir(parents=True)
-    (pairs / "gt").mkdir()
-    for i, name in enumerate(PAIR_NAMES):
-        clean, noisy_img = make_image(40, 44, 10 + i)
-        write_png(pairs / "noisy" / f"{name}_real.png", noisy_img)
-        write_png(pairs / "gt" / f"{name}_mean.png", clean)
+    pairs = write_pairs(root / "pairs", {name: make_image(40, 44, 10 + i) for i, name in enumerate(PAIR_NAMES)})
     return sn, noisy, pairs
 
 

@@ -77,16 +77,6 @@ def test_resume_reaches_bit_identical_weights(dataset, tmp_path):
     assert [ra[s] for s in (5, 15, 16)] == [rb[s] for s in (5, 15, 16)]
 
 
-def test_a_run_holding_a_checkpoint_needs_resume(dataset, tmp_path):
-    train(_config(dataset, tmp_path / "r", steps=2), echo=_quiet)
-    with pytest.raises(FileExistsError, match="--resume"):
-        train(_config(dataset, tmp_path / "r", steps=2), echo=_quiet)
-    with pytest.raises(ValueError, match="lr"):
-        train(_config(dataset, tmp_path / "r", steps=4, lr=1e-2), resume=True, echo=_quiet)
-    r = train(_config(dataset, tmp_path / "r", steps=4), resume=True, echo=_quiet)  # more steps: allowed
-    assert r.step == 4
-
-
 def test_checkpoint_is_weights_only_with_every_state(dataset, tmp_path):
     r = train(_config(dataset, tmp_path / "r", steps=3), echo=_quiet)
     ck = torch.load(r.checkpoint, weights_only=True)  # no arbitrary unpickling needed

@@ -91,7 +91,7 @@ class _Run:
     say: Callable[[str], None]
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
-    forward: Callable[..., Any] = None
+    forward: Callable[..., Any] | None = None
     val: list[ValSource] = field(default_factory=list)
     log: MetricsLog | None = None
     step: int = 0
@@ -134,9 +134,10 @@ def run(config: RunConfig, make_stage: MakeStage, *, resume: bool = False, stop_
             saved = _read_checkpoint(cfg, resume, say)
             apply_numerics(dist.device, seed=cfg.seed, threads=cfg.threads)
             fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-            stage = make_stage(cfg, StageContext(dist.rank, dist.world, dist.device, fmt, saved, say))
+            ctx = StageContext(dist.rank, dist.world, dist.device, fmt, saved, say)
+            stage = make_stage(cfg, ctx)
             try:
-                return _train(_setup(cfg, stage, dist, saved, say), stop_after)
+                return _train(_setup(cfg, stage, ctx, dist), stop_after)
             finally:
                 stage.close()
     finally:
@@ -154,15 +155,7 @@ def _read_checkpoint(cfg: RunConfig, resume: bool, say: Callable[[str], None]) -
         raise FileExistsError(f"{last} exists: {cfg.out} already holds a run; pass --resume to continue it, "
                               "or choose another --out")
     saved = load_checkpoint(last)
-    # Checkpoints written before trainer.engine: SN runs record no "stage"; TF runs kept it in train_config.
-    stage = saved.get("stage") or saved["train_config"].get("stage", "sn")
-    if stage not in cfg.STAGES:
-        raise ValueError(f"cannot resume: {last} is a {stage!r} run, this is a {'/'.join(cfg.STAGES)} command")
-    try:
-        before = type(cfg).from_dict(saved["train_config"])
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"cannot resume {last}: its configuration does not fit this trainer ({exc})") from None
-    diff = before.differences(cfg)
+    diff = type(cfg).from_checkpoint(saved, str(last)).differences(cfg)
     fixed = {k: v for k, v in diff.items() if k not in cfg.RESUMABLE}
     if fixed:
         raise ValueError("cannot resume: these settings differ from the checkpoint's (it was trained with the first "
@@ -172,12 +165,12 @@ def _read_checkpoint(cfg: RunConfig, resume: bool, say: Callable[[str], None]) -
     return saved
 
 
-def _setup(cfg: Any, stage: Stage, dist: DistInfo, saved: dict | None, say: Callable[[str], None]) -> _Run:
+def _setup(cfg: Any, stage: Stage, ctx: StageContext, dist: DistInfo) -> _Run:
     """Model on the device, optimiser, schedule, restored state, wrapped forward, validation, log header."""
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    stage.model.to(dist.device).to(memory_format=fmt)
+    saved = ctx.saved
+    stage.model.to(dist.device).to(memory_format=ctx.memory_format)
     optimizer = torch.optim.Adam(stage.trainable(), lr=cfg.lr, betas=cfg.betas)
-    r = _Run(cfg, stage, dist, say, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, stage.lr_factor))
+    r = _Run(cfg, stage, dist, ctx.say, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, stage.lr_factor))
     if saved:
         stage.model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -186,7 +179,7 @@ def _setup(cfg: Any, stage: Stage, dist: DistInfo, saved: dict | None, say: Call
         r.step = int(saved["step"])
         r.metrics.update(saved.get("metrics", {}))
     r.forward = functools.partial(_forward, _wrap(stage.model, cfg, dist), dist.device.type, cfg.amp == "bf16")
-    r.val = _open_validation(cfg, stage, say)
+    r.val = _open_validation(cfg, stage, ctx.say)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     r.log = MetricsLog(r.out / METRICS)
     if dist.is_main:

@@ -196,6 +196,26 @@ class RunConfig:
         fields have none: their absence is a TypeError)."""
         return dataclass_from_dict(cls, d)
 
+    @classmethod
+    def from_checkpoint(cls: type[C], saved: dict[str, Any], where: str) -> C:
+        """The configuration a checkpoint was trained with (``saved["train_config"]``), to resume it.
+
+        Raises:
+            ValueError: it is another stage's run, or was written by a trainer whose runs of this
+                kind could not be resumed (TF runs before trainer.engine), saying so.
+        """
+        d = saved["train_config"]
+        # Checkpoints written before trainer.engine: SN runs record no "stage"; TF runs kept it in train_config.
+        stage = saved.get("stage") or d.get("stage") or "sn"
+        if stage not in cls.STAGES:
+            raise ValueError(f"cannot resume {where}: it holds a run of stage {stage}; this command continues "
+                             f"{'/'.join(cls.STAGES)} runs")
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"cannot resume {where}: it was written by an older trainer (settings {unknown} are "
+                             "unknown now); start a new run with another --out")
+        return cls.from_dict(d)
+
     def differences(self, other: RunConfig) -> dict[str, tuple[Any, Any]]:
         """{field: (self's value, other's value)} for every field that differs."""
         a, b = self.to_dict(), other.to_dict()

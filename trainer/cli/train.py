@@ -226,8 +226,8 @@ def config_from_args(cls: type[RunConfig], args: argparse.Namespace,
     resume = bool(getattr(args, "resume", False))
     last = Path(args.out) / LAST
     if resume and last.exists():
-        fields = {**load_checkpoint(last)["train_config"], **fields}
-        return cls.from_dict(fields), True, getattr(args, "stop_after", None)
+        saved = cls.from_checkpoint(load_checkpoint(last), str(last))
+        return dataclasses.replace(saved, **fields), True, getattr(args, "stop_after", None)
     for name, what in required.items():
         if name not in fields:
             raise ValueError(f"--{name} is required ({what})" + (f"; --resume found no checkpoint in {args.out}"

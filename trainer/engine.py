@@ -91,6 +91,7 @@ class _Run:
     say: Callable[[str], None]
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
+    params: list[torch.nn.Parameter] = field(default_factory=list)
     forward: Callable[..., Any] | None = None
     val: list[ValSource] = field(default_factory=list)
     log: MetricsLog | None = None
@@ -169,8 +170,10 @@ def _setup(cfg: Any, stage: Stage, ctx: StageContext, dist: DistInfo) -> _Run:
     """Model on the device, optimiser, schedule, restored state, wrapped forward, validation, log header."""
     saved = ctx.saved
     stage.model.to(dist.device).to(memory_format=ctx.memory_format)
-    optimizer = torch.optim.Adam(stage.trainable(), lr=cfg.lr, betas=cfg.betas)
-    r = _Run(cfg, stage, dist, ctx.say, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, stage.lr_factor))
+    params = stage.trainable()
+    optimizer = torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas)
+    r = _Run(cfg, stage, dist, ctx.say, optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, stage.lr_factor),
+             params)
     if saved:
         stage.model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
@@ -292,8 +295,7 @@ def _train_step(r: _Run, bar: tqdm) -> torch.Tensor:
     loss, parts = r.stage.loss(r.forward, batch, r.step)
     r.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    params = [p for g in r.optimizer.param_groups for p in g["params"]]
-    grad_norm = torch.nn.utils.clip_grad_norm_(params, r.cfg.clip_norm or math.inf)
+    grad_norm = torch.nn.utils.clip_grad_norm_(r.params, r.cfg.clip_norm or math.inf)
     r.lr = r.optimizer.param_groups[0]["lr"]
     r.optimizer.step()
     r.scheduler.step()

@@ -23,7 +23,8 @@ Modules:
     distributed   torchrun process group (gloo on CPU, NCCL on CUDA)
     metrics       PSNR, metrics.jsonl, curves.png
     inference     whole-image and tiled prediction, self-ensemble, loading a model
-    evaluate      `eval`: PSNR/SSIM on real pairs;  denoise: `denoise`: PNGs of any size
+    evaluate      `eval`: PSNR/SSIM on real pairs, per image, group and overall
+    denoise       `denoise`: denoised PNGs of photos of any size
     cli           the `noisegen-train` command (`python -m trainer`): cli.train (sn, tf), cli.infer (eval, denoise)
 
 Importing this package imports nothing; trainer.config, run_config, train_config, tf_config and

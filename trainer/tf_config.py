@@ -61,8 +61,8 @@ class TFConfig(RunConfig):
     mode: str = "tf"
     n2n_ratio: float = GAMMA_RATIO
     steps: int = 2000
-    batch: int | None = 8
-    patch: int | None = 64
+    batch: int = 8
+    patch: int = 64
     clip_norm: float = 0.0
     val_every: int = 500
     ckpt_every: int = 500

@@ -42,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    hint = f"interrupted; continue with: noisegen-train {args.command} --out {getattr(args, 'out', 'RUN')} --resume"
+    hint = "interrupted"
+    if args.command in ("sn", "tf"):
+        hint += f"; continue with: noisegen-train {args.command} --out {args.out} --resume"
     return run_command("noisegen-train", args, interrupted=hint)
 
 

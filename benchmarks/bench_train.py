@@ -9,7 +9,7 @@ Four figures, each in samples/s (one sample = one patch):
    per-worker rate says how many workers a given step rate needs.
 2. train step alone: forward + SN loss + backward + clip + Adam on batches already in memory on
    the device (uint8 → float conversion included, as in the loop); best of 5 chunks.
-3. real pipeline: trainer.loop.train() itself (loader + step + logging), rate of its best log
+3. real pipeline: trainer.sn.train() itself (loader + step + logging), rate of its best log
    interval in metrics.jsonl (the first one, with start-up, and the last are left out), so that
    2. and 3. are both "best observed" on a machine shared with other work; ratio = 3 / 2 (target
    ≥ 0.95). The median interval is printed too.
@@ -159,7 +159,7 @@ def bench_pipeline(data: Path, out: Path, *, model: str, patch: int, batch: int,
     cfg = TrainConfig(data=(str(data),), out=str(out), model=model, steps=steps, batch=batch, patch=patch,
                       workers=workers, device=device, amp=amp, compile=compile_, threads=threads, log_every=log_every,
                       ckpt_every=10**9, val_every=10**9, progress=False)
-    from trainer.loop import train
+    from trainer.sn import train
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -240,7 +240,7 @@ def main() -> None:
             torch.set_num_threads(threads)
             print(f"   (with all {cores} cores for the step and none left for loading: {r:.1f} samples/s)")
 
-        print(f"\n3. real pipeline: trainer.loop.train, {args.pipeline_workers} loader worker(s)")
+        print(f"\n3. real pipeline: trainer.sn.train, {args.pipeline_workers} loader worker(s)")
         p = bench_pipeline(data, tmp / "run", model=args.model, patch=args.patch, batch=args.batch,
                            workers=args.pipeline_workers, device=args.device, amp=args.amp,
                            compile_=args.compile == "yes", steps=args.pipeline_steps, threads=threads,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import noisegen as ng
 from noisegen.dataset.generate import GenerateConfig, generate
-from trainer.loop import train
+from trainer.sn import train
 from trainer.train_config import TrainConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -36,6 +36,7 @@ import torch
 from cpu_common import DATA, cbsd68_dataset, require_data, train_tiny_sn
 
 from noisegen.dataset.pack_pairs import PackPairsConfig, pack_pairs
+from trainer.checkpoint import load_checkpoint
 from trainer.evaluate import EvalConfig, evaluate_checkpoint
 from trainer.transfer import TFConfig, transfer
 
@@ -118,15 +119,14 @@ def main() -> int:
     for k in [k for k in ks if k > 0]:
         for mode in MODES:
             run = out / f"{mode}-k{k}"
-            if mode not in modes and not (run / "last.pt").exists():
+            done = (run / "last.pt").exists() and load_checkpoint(run / "last.pt")["step"] >= tf_steps
+            if mode not in modes and not done:
                 continue
-            if not (run / "last.pt").exists():
-                if run.exists():  # an interrupted run: start it again
-                    for f in run.iterdir():
-                        f.unlink()
+            if not done:  # a new run, or an interrupted one (last.pt every 500 steps): resume continues it
                 t = time.perf_counter()
                 transfer(TFConfig(init=str(sn), data=str(pool), out=str(run), pairs=k, mode=mode, steps=tf_steps,
-                                  lr=args.lr, device="cpu", progress=False), echo=lambda m: None)
+                                  lr=args.lr, device="cpu", threads=args.threads, progress=False), resume=True,
+                         echo=lambda m: None)
                 print(f"{mode} K={k}: {tf_steps} steps in {time.perf_counter() - t:.0f} s", flush=True)
             results[f"{mode}-{k}"] = _evaluate(run / "last.pt", tests, max_images)
             print(f"{mode} K={k}: " + ", ".join(f"{n} {r['psnr']:.2f} dB" for n, r in results[f"{mode}-{k}"].items()),

@@ -63,6 +63,11 @@ def test_recovers_sigma_within_15_percent(hidden):
     np.testing.assert_allclose(g.sigma_s_rgb, 0.055, rtol=0.15)
     np.testing.assert_allclose(g.sigma_c_rgb, 0.013, rtol=0.15)
     assert cal.demosaic != "none" and cal.jpeg is not None  # it saw demosaicing and JPEG
+    # the profile keeps the fit of each ISO: generation draws ISO 800, then its σ
+    (entry,) = cal.profile.iso_noise
+    assert entry.iso == 800 and entry.sigma_s[0] <= g.sigma_s_rgb[1] <= entry.sigma_s[1]
+    drawn = ng.sample_params(cal.profile, np.random.default_rng(0))
+    assert drawn.iso == 800
 
 
 def test_picks_a_curve_whose_nlf_is_within_10_percent(hidden):

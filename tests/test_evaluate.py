@@ -57,17 +57,22 @@ def make_image(h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return clean, noisy
 
 
+def write_pairs(folder: Path, pairs: dict[str, tuple[np.ndarray, np.ndarray]]) -> Path:
+    """A real-pairs folder: folder/noisy/NAME_real.png and folder/gt/NAME_mean.png for each NAME: (clean, noisy)."""
+    (folder / "noisy").mkdir(parents=True)
+    (folder / "gt").mkdir()
+    for name, (clean, noisy) in pairs.items():
+        write_png(folder / "noisy" / f"{name}_real.png", noisy)
+        write_png(folder / "gt" / f"{name}_mean.png", clean)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate")
     ckpt = make_checkpoint(root / "fresh.pt")
-    pairs = root / "pairs"
-    (pairs / "noisy").mkdir(parents=True)
-    (pairs / "gt").mkdir()
-    for i, (name, (h, w)) in enumerate(zip(NAMES, SIZES)):
-        clean, noisy = make_image(h, w, i)
-        write_png(pairs / "noisy" / f"{name}_real.png", noisy)
-        write_png(pairs / "gt" / f"{name}_mean.png", clean)
+    images = {name: make_image(h, w, i) for i, (name, (h, w)) in enumerate(zip(NAMES, SIZES))}
+    pairs = write_pairs(root / "pairs", images)
     return ckpt, pairs
 
 

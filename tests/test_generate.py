@@ -99,6 +99,30 @@ def test_sample_json_reproduces_the_sample_and_sigma_within_1e4(reference, photo
         assert np.abs(sigma.astype(np.float64) - s.sigma_raw).max() <= 1e-4
 
 
+def test_clean_target_render_is_recorded_and_reproducible(photos, tmp_path):
+    import webdataset as wds
+
+    out = tmp_path / "render"
+    generate(small_config(photos, out, clean_target="render", profile=ng.fix(ng.get_profile("cbdnet"),
+                                                                           pattern="RGGB")),
+             progress=False, echo=lambda s: None)
+    assert json.loads((out / "dataset.json").read_text())["config"]["clean_target"] == "render"
+    differs = 0
+    for raw in wds.WebDataset(str(out / "shard-000000.tar"), shardshuffle=False):
+        meta = json.loads(raw["json"])
+        assert meta["clean_target"] == "render"
+        img, _ = read_rgb8(photos / meta["source"].split("/", 1)[1])
+        c = meta["crop"]
+        crop = np.ascontiguousarray(img[c["y"]:c["y"] + c["h"], c["x"]:c["x"] + c["w"]])
+        s = ng.synthesize(crop, ng.SampleParams.from_dict(meta["params"]), seed=meta["noise_seed"],
+                          clean_target="render")
+        clean = np.asarray(Image.open(io.BytesIO(raw["clean.png"])))
+        assert np.array_equal(clean, s.clean)
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(raw["noisy.png"]))), s.noisy)
+        differs += not np.array_equal(clean, crop)
+    assert differs > 0  # the mosaic and demosaic change the rendered target
+
+
 def test_workers_1_and_2_give_identical_bytes(reference, photos, tmp_path):
     out, _ = reference
     generate(small_config(photos, tmp_path / "w2", workers=2), **QUIET)

@@ -16,13 +16,14 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from test_evaluate import make_checkpoint, make_image
+from test_evaluate import make_checkpoint, make_image, write_pairs
 
 from noisegen.dataset.images import write_png
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main as cli_main
 from trainer.config import ModelConfig
 from trainer.inference import load_model
+from trainer.metrics import read_metrics
 from trainer.model import AINDNet, trainable_groups
 from trainer.n2n import NEIGHBOR_PAIRS, gamma_at, n2n_loss, n2n_objective, sample_neighbors, subsample
 from trainer.transfer import TFConfig, transfer
@@ -199,19 +200,13 @@ def setup(tmp_path_factory):
         write_png(noisy / f"photo{i}.png", make_image(40 + 4 * i, 36, i)[1])
     (noisy / "broken.png").write_bytes(b"not a png")
     (noisy / "SOURCE.md").write_text("no clean images here\n")
-    pairs = root / "pairs"
-    (pairs / "noisy").mkdir(parents=True)
-    (pairs / "gt").mkdir()
-    for i, name in enumerate(PAIR_NAMES):
-        clean, noisy_img = make_image(40, 44, 10 + i)
-        write_png(pairs / "noisy" / f"{name}_real.png", noisy_img)
-        write_png(pairs / "gt" / f"{name}_mean.png", clean)
+    pairs = write_pairs(root / "pairs", {name: make_image(40, 44, 10 + i) for i, name in enumerate(PAIR_NAMES)})
     return sn, noisy, pairs
 
 
 def _config(init, data, out, **kw) -> TFConfig:
     base = dict(init=str(init), data=str(data), out=str(out), mode="n2n", steps=3, batch=2, patch=16, lr=1e-3,
-                log_every=1, device="cpu", progress=False)
+                log_every=1, device="cpu", threads=1, progress=False)
     return TFConfig(**{**base, **kw})
 
 
@@ -219,25 +214,30 @@ def _quiet(msg: str) -> None:
     pass
 
 
+def _loss_rows(run) -> list[dict]:
+    """The loss records of a run's metrics.jsonl (not its start, end or validation records)."""
+    return [r for r in read_metrics(run / "metrics.jsonl") if "loss" in r]
+
+
 def test_n2n_trains_exactly_the_tf_subset_on_noisy_images(setup, tmp_path):
     sn, noisy, _ = setup
     out = tmp_path / "n2n"
-    after = load_checkpoint(transfer(_config(sn, noisy, out), echo=_quiet))
+    after = load_checkpoint(transfer(_config(sn, noisy, out), echo=_quiet).checkpoint)
     before = load_checkpoint(sn)["model"]
     groups = trainable_groups(AINDNet(ModelConfig.tiny()))
     for name in groups.frozen:
         assert torch.equal(before[name], after["model"][name]), f"frozen {name} changed"
     for name in groups.trainable:
         assert not torch.equal(before[name], after["model"][name]), f"trainable {name} did not change"
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = _loss_rows(out)
     assert [r["step"] for r in rows] == [1, 2, 3]
     np.testing.assert_allclose([r["gamma"] for r in rows], [2 / 3, 4 / 3, 2.0])
     for r in rows:
         assert np.isclose(r["loss"], r["rec"] + r["gamma"] * r["reg"], rtol=1e-5)
     rec = json.loads((out / "config.json").read_text())
-    assert rec["source"] == "images" and rec["samples"] == 3 and rec["crop"] == 16
+    assert rec["source"] == "images" and rec["samples"] == 3 and rec["config"]["patch"] == 16
     assert len(rec["skipped"]) == 1 and "broken.png" in rec["skipped"][0]
-    assert after["train_config"]["stage"] == "n2n" and after["train_config"]["n2n_ratio"] == 2.0
+    assert after["stage"] == "n2n" and after["train_config"]["n2n_ratio"] == 2.0
 
 
 def test_n2n_keeps_the_first_k_images_and_the_noisy_side_of_pairs(setup, tmp_path):
@@ -255,7 +255,7 @@ def test_n2n_errors(setup, tmp_path):
     assert not (tmp_path / "a").exists()
     with pytest.raises(ValueError, match="holds only 3 readable images"):
         transfer(_config(sn, noisy, tmp_path / "b", pairs=4), echo=_quiet)
-    with pytest.raises(ValueError, match="n2n-ratio"):
+    with pytest.raises(ValueError, match="n2n_ratio"):
         _config(sn, noisy, tmp_path / "c", n2n_ratio=-1.0)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no readable noisy images"):
@@ -265,11 +265,12 @@ def test_n2n_errors(setup, tmp_path):
 def test_n2n_cli(setup, tmp_path, capsys):
     sn, noisy, _ = setup
     args = ["tf", "--mode", "n2n", "--init", str(sn), "--data", str(noisy), "--steps", "2", "--batch", "1",
-            "--n2n-ratio", "1.5", "--device", "cpu", "--no-progress"]
+            "--n2n-ratio", "1.5", "--device", "cpu", "--threads", "1", "--no-progress"]
     assert cli_main(args + ["--patch", "16", "--out", str(tmp_path / "run")]) == 0
-    assert "3 noisy images" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "3 noisy images" in captured.out + captured.err
     assert load_checkpoint(tmp_path / "run" / "last.pt")["train_config"]["n2n_ratio"] == 1.5
-    last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
+    last = _loss_rows(tmp_path / "run")[-1]
     assert last["gamma"] == 1.5
     assert cli_main(args + ["--patch", "20", "--out", str(tmp_path / "bad")]) == 2
     assert "multiple of 8" in capsys.readouterr().err
@@ -314,6 +315,6 @@ def test_n2n_denoises_without_clean_images(tmp_path):
     assert mse(tmp_path / "sn.pt") == pytest.approx(noisy_mse, rel=1e-5)  # starts as the identity
     last = transfer(_config(tmp_path / "sn.pt", tmp_path / "noisy", tmp_path / "run", steps=150, batch=4, patch=32,
                             lr=3e-3, log_every=50), echo=_quiet)
-    assert mse(last) < 0.9 * noisy_mse
-    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert mse(last.checkpoint) < 0.9 * noisy_mse
+    rows = _loss_rows(tmp_path / "run")
     assert rows[-1]["rec"] < rows[0]["rec"]

@@ -159,3 +159,50 @@ def test_render_kernel_vs_numpy(rng):
         assert out.dtype == np.uint8 and out.shape == L.shape
         diff = np.abs(out.astype(int) - ref)
         assert diff.max() <= 1 and np.mean(diff) < 1e-3  # float32 vs float64 ties only
+
+
+# ------------------------------------------------------------------------------------------------
+# The rendered clean target
+
+
+@pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GRBG", "GBRG", None])
+@pytest.mark.parametrize("demosaic", ["malvar", "bilinear"])
+@pytest.mark.parametrize("colour", ["plain", "poisson", "unprocess"])
+def test_render_target_equals_zero_noise_output_bit_for_bit(photo_u8, pattern, demosaic, colour):
+    if colour == "unprocess":
+        base = ng.sample_params(ng.get_profile("unprocess"), np.random.default_rng(2))
+    else:
+        base = dataclasses.replace(LINEAR, crf="sRGB", noise_model="gaussian" if colour == "plain" else "poisson")
+    p = dataclasses.replace(base, pattern=pattern, demosaic=demosaic, jpeg_quality=None,
+                            sigma_s=(0.0,) * 3, sigma_c=(0.0,) * 3)
+    s = ng.synthesize(photo_u8, p, seed=5, clean_target="render")
+    assert np.array_equal(s.noisy, s.clean)
+
+
+def test_render_target_changes_the_clean_member_only(photo_u8):
+    p = dataclasses.replace(LINEAR, crf="sRGB", pattern="GRBG", jpeg_quality=90)
+    a = ng.synthesize(photo_u8, p, seed=[1, 2])
+    b = ng.synthesize(photo_u8, p, seed=[1, 2], clean_target="render")
+    assert np.array_equal(a.noisy, b.noisy) and np.array_equal(a.sigma_raw, b.sigma_raw)
+    assert np.array_equal(a.clean, photo_u8) and not np.array_equal(b.clean, photo_u8)
+    # the render is closer to the noisy output than the source is: demosaicing error is not noise
+    err = [np.mean((x.astype(float) - a.noisy) ** 2) for x in (a.clean, b.clean)]
+    assert err[1] < err[0]
+    with pytest.raises(ValueError, match="clean_target"):
+        ng.synthesize(photo_u8, p, clean_target="gt")
+
+
+def test_render_target_matches_colour_demosaicing_away_from_the_border():
+    # Oracle: colour-demosaicing's Bayer mosaic and Malvar (2004) demosaic of the linear image,
+    # quantised to 8 bits; our borders mirror about the edge pixel, so compare the interior.
+    cd = pytest.importorskip("colour_demosaicing")
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:48, 0:64]
+    img = np.stack([128 + 100 * np.sin(xx / 3.0), 128 + 100 * np.cos(yy / 4.0), 40 + xx + yy], axis=-1)
+    img = np.clip(img + rng.normal(0, 3, img.shape), 0, 255).astype(np.uint8)
+    p = dataclasses.replace(LINEAR, pattern="RGGB", demosaic="malvar", sigma_s=(0.0,) * 3, sigma_c=(0.0,) * 3)
+    render = ng.synthesize(img, p, clean_target="render").clean
+    cfa = cd.mosaicing_CFA_Bayer(img.astype(np.float64) / 255.0, "RGGB")
+    ref = np.clip(np.round(np.clip(cd.demosaicing_CFA_Bayer_Malvar2004(cfa, "RGGB"), 0, 1) * 255), 0, 255)
+    diff = np.abs(render[4:-4, 4:-4].astype(int) - ref[4:-4, 4:-4].astype(int))
+    assert diff.max() <= 1

@@ -61,3 +61,15 @@ def test_chunks_are_well_formed():
 def test_bad_input_is_refused(bad):
     with pytest.raises(ValueError, match="img"):
         encode_png(bad)
+
+
+def test_zlib_ng_and_zlib_write_the_same_png_bytes(photo_u8):
+    # The deflate backend (zlib-ng when installed) must not change a dataset's bytes.
+    zlib_ng = pytest.importorskip("zlib_ng.zlib_ng")
+    from noisegen.dataset.png import deflate
+
+    rng = np.random.default_rng(0)
+    noisy = np.clip(photo_u8.astype(int) + rng.integers(-9, 10, photo_u8.shape), 0, 255).astype(np.uint8)
+    for data in (photo_u8.tobytes(), noisy.tobytes(), rng.integers(0, 65535, 4000, dtype=np.uint16).tobytes()):
+        assert deflate(data, backend=zlib_ng) == deflate(data, backend=zlib)
+        assert zlib.decompress(deflate(data)) == data

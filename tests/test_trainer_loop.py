@@ -1,5 +1,5 @@
-"""The SN training loop on CPU (trainer.loop, trainer.checkpoint, trainer.cli): it learns, resumes to
-bit-identical weights, survives damaged shards, validates, and writes safe checkpoints."""
+"""The SN stage on the training engine, on CPU (trainer.sn, trainer.engine, trainer.checkpoint, trainer.cli): it
+learns, resumes to bit-identical weights, survives damaged shards, validates, and writes safe checkpoints."""
 
 from __future__ import annotations
 
@@ -18,10 +18,11 @@ from datagen import make_photos, make_train_shards  # noqa: E402
 
 import noisegen as ng  # noqa: E402
 from noisegen.dataset.reader import DamagedDataWarning  # noqa: E402
-from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, rng_state, set_rng_state  # noqa: E402
+from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
-from trainer.loop import train  # noqa: E402
+from trainer.global_state import rng_state, set_rng_state  # noqa: E402
 from trainer.metrics import psnr_u8, read_metrics  # noqa: E402
+from trainer.sn import train  # noqa: E402
 from trainer.train_config import TrainConfig  # noqa: E402
 
 
@@ -74,16 +75,6 @@ def test_resume_reaches_bit_identical_weights(dataset, tmp_path):
     ra = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "a" / "metrics.jsonl") if "loss" in r}
     rb = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "b" / "metrics.jsonl") if "loss" in r}
     assert [ra[s] for s in (5, 15, 16)] == [rb[s] for s in (5, 15, 16)]
-
-
-def test_a_run_holding_a_checkpoint_needs_resume(dataset, tmp_path):
-    train(_config(dataset, tmp_path / "r", steps=2), echo=_quiet)
-    with pytest.raises(FileExistsError, match="--resume"):
-        train(_config(dataset, tmp_path / "r", steps=2), echo=_quiet)
-    with pytest.raises(ValueError, match="lr"):
-        train(_config(dataset, tmp_path / "r", steps=4, lr=1e-2), resume=True, echo=_quiet)
-    r = train(_config(dataset, tmp_path / "r", steps=4), resume=True, echo=_quiet)  # more steps: allowed
-    assert r.step == 4
 
 
 def test_checkpoint_is_weights_only_with_every_state(dataset, tmp_path):

@@ -5,12 +5,15 @@ dicts), so that loading never unpickles arbitrary objects:
 
     format          "noisegen-trainer-checkpoint/1"
     step            optimiser steps done
+    stage           "sn", "tf", "rt", "r" or "n2n" (trainer.stage; absent in checkpoints made before it)
     model           state_dict of the AINDNet (unwrapped from DDP / torch.compile)
     optimizer       Adam's state_dict;  scheduler: LambdaLR's state_dict (no callables in it)
     rng             torch (CPU ByteTensor), cuda (list of ByteTensors), numpy (the legacy global
-                    MT19937 state as a tensor and ints), python (random.getstate() as lists)
-    data            one trainer.data.StreamState dict per rank (where each data stream stands)
-    train_config    the resolved TrainConfig.to_dict();  model_config: ModelConfig.to_dict()
+                    MT19937 state as a tensor and ints), python (random.getstate() as lists);
+                    trainer.global_state.rng_state
+    data            one dict per rank: where its data stands (SN: a trainer.loader.StreamState
+                    dict; TF: its crops are a function of the step, so nothing)
+    train_config    the resolved TrainConfig / TFConfig .to_dict();  model_config: ModelConfig.to_dict()
     versions        torch, numpy, python, noisegen, webdataset, CUDA/cuDNN when present
     metrics         small dict: best validation PSNR and its step, last logged loss
 
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import os
 import platform
-import random
 from pathlib import Path
 from typing import Any
 
@@ -32,36 +34,11 @@ from torch import nn
 
 from noisegen.atomic import atomic_write
 from noisegen.version import __version__
+from trainer.global_state import rng_state
 
-__all__ = ["CHECKPOINT_FORMAT", "rng_state", "set_rng_state", "unwrap", "versions", "save_checkpoint",
-           "load_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "unwrap", "versions", "save_checkpoint", "load_checkpoint"]
 
 CHECKPOINT_FORMAT = "noisegen-trainer-checkpoint/1"
-
-
-def rng_state() -> dict[str, Any]:
-    """Every global RNG state (torch CPU/CUDA, numpy's legacy global, Python's), weights_only-safe."""
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    version, words, gauss_next = random.getstate()
-    return {
-        "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
-        "python": [int(version), [int(w) for w in words], gauss_next],
-    }
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    """Inverse of rng_state (CUDA states are restored when the same number of devices is visible)."""
-    torch.set_rng_state(state["torch"])
-    if state.get("cuda") and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
-        torch.cuda.set_rng_state_all(state["cuda"])
-    n = state["numpy"]
-    keys = n["keys"].numpy().astype(np.uint32)
-    np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["cached_gaussian"]))
-    version, words, gauss_next = state["python"]
-    random.setstate((version, tuple(words), gauss_next))
 
 
 def unwrap(model: nn.Module) -> nn.Module:
@@ -77,7 +54,7 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 def versions() -> dict[str, str | None]:
     """Versions that produced a checkpoint."""
-    import webdataset
+    import webdataset  # here, not at the top: inference (eval, denoise) never needs it
 
     return {"torch": str(torch.__version__), "numpy": str(np.__version__), "python": platform.python_version(),
             "noisegen": __version__, "webdataset": getattr(webdataset, "__version__", None),
@@ -88,12 +65,16 @@ def versions() -> dict[str, str | None]:
 def save_checkpoint(path: str | os.PathLike[str], *, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, step: int, train_config: dict[str, Any],
                     model_config: dict[str, Any], data: list[dict[str, Any]],
-                    metrics: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically (temporary file, fsync, os.replace); returns its path."""
+                    metrics: dict[str, Any] | None = None, stage: str | None = None) -> Path:
+    """Write a checkpoint atomically (temporary file, fsync, os.replace); returns its path.
+
+    ``stage`` names the stage that trained it (None: not a training run's, e.g. a test's fresh model).
+    """
     path = Path(path)
     state = {
         "format": CHECKPOINT_FORMAT,
         "step": int(step),
+        "stage": stage,
         "model": unwrap(model).state_dict(),
         "optimizer": optimizer.state_dict(),
         "scheduler": scheduler.state_dict(),

@@ -16,7 +16,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tqdm import tqdm
+
 from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, write_png
+from trainer.distributed import resolve_device
+from trainer.global_state import torch_threads
 from trainer.inference import (
     auto_tile,
     check_tiling,
@@ -24,11 +28,11 @@ from trainer.inference import (
     image_to_tensor,
     load_model,
     predict,
-    resolve_device,
     tile_calls,
     to_u8_tensor,
 )
 from trainer.model import AIN
+from trainer.run_config import check_int
 
 __all__ = ["DenoiseConfig", "DenoiseResult", "SIGMA_DISPLAY_MAX", "output_paths", "denoise_images"]
 
@@ -41,14 +45,15 @@ SIGMA_DISPLAY_MAX = 0.25
 class DenoiseConfig:
     """Configuration of `noisegen-train denoise`.
 
-    checkpoint: trainer checkpoint; images: image files or folders (searched recursively for
-    IMAGE_EXTENSIONS); out: output folder (created); sigma_map: also write NAME_sigma.png;
+    checkpoint: trainer checkpoint, or a run folder (its best.pt, else last.pt); images: image
+    files or folders (searched recursively for IMAGE_EXTENSIONS); out: output folder (created);
+    sigma_map: also write NAME_sigma.png;
     overwrite: replace existing outputs (otherwise they are skipped); tile: tile side (None: whole
     images up to AUTO_TILE_PIXELS, AUTO_TILE above); overlap: minimum tile overlap (None:
     trainer.inference.default_overlap); ensemble: geometric self-ensemble ×8 (8× slower);
     tile_stats: tiles normalise with their own AIN statistics (one pass, about 14× faster for the
     paper model, less accurate) instead of the whole image's (trainer.inference); device:
-    "auto", "cpu" or "cuda"; progress: progress bars.
+    "auto", "cpu" or "cuda"; threads: torch CPU threads (None: torch's default); progress: progress bars.
     """
 
     checkpoint: str
@@ -61,6 +66,7 @@ class DenoiseConfig:
     ensemble: bool = False
     tile_stats: bool = False
     device: str = "auto"
+    threads: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -68,6 +74,7 @@ class DenoiseConfig:
         if not self.images:
             raise ValueError("denoise: give at least one IMAGE")
         check_tiling("denoise", self.tile, self.overlap)
+        check_int("DenoiseConfig", "threads", self.threads, 1, optional=True)
 
 
 @dataclass
@@ -102,8 +109,11 @@ def _expand(entries: tuple[str, ...], skipped: list[str]) -> list[Path]:
 
 def denoise_images(config: DenoiseConfig, *, echo=print) -> DenoiseResult:
     """Denoise every input (module docstring); returns what was written and what was skipped, with why."""
-    from tqdm import tqdm
+    with torch_threads(config.threads):
+        return _denoise_images(config)
 
+
+def _denoise_images(config: DenoiseConfig) -> DenoiseResult:
     t0 = time.perf_counter()
     model, _ = load_model(config.checkpoint, device=resolve_device(config.device))
     device = next(model.parameters()).device

@@ -24,18 +24,24 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from noisegen.atomic import atomic_write_bytes
 from noisegen.dataset.reader import PairSource, read_pairs
+from trainer.checkpoint import versions
+from trainer.distributed import resolve_device
+from trainer.global_state import torch_threads
 from trainer.inference import (
     auto_tile,
     check_tiling,
     image_to_tensor,
     load_model,
     predict,
-    resolve_device,
     to_u8_tensor,
 )
 from trainer.metrics import psnr_u8
+from trainer.run_config import check_int
+from trainer.run_folder import resolve_checkpoint
 
 __all__ = ["EvalConfig", "ssim_u8", "iter_pairs", "evaluate_checkpoint"]
 
@@ -53,7 +59,8 @@ class EvalConfig:
     (None: trainer.inference.default_overlap); tile_stats: tiles normalise with their own AIN
     statistics instead of the whole image's (trainer.inference; faster, less accurate);
     group_regex: naming rule for camera/ISO (noisegen.dataset.pairs); max_images: first N pairs per
-    source; device: "cpu", "cuda" or "auto"; progress: show a progress bar.
+    source; device: "cpu", "cuda" or "auto"; threads: torch CPU threads (None: torch's default);
+    progress: show a progress bar.
     """
 
     checkpoint: str
@@ -66,6 +73,7 @@ class EvalConfig:
     group_regex: str | None = None
     max_images: int | None = None
     device: str = "auto"
+    threads: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -73,6 +81,7 @@ class EvalConfig:
         if not self.pairs:
             raise ValueError("eval: give at least one --pairs folder")
         check_tiling("eval", self.tile, self.overlap)
+        check_int("EvalConfig", "threads", self.threads, 1, optional=True)
 
 
 def _box_mean(a: np.ndarray, k: int) -> np.ndarray:
@@ -128,23 +137,10 @@ def _summary(rows: list[dict]) -> dict:
             "psnr_noisy": _mean(rows, "psnr_noisy"), "ssim_noisy": _mean(rows, "ssim_noisy")}
 
 
-def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
-    """Run the evaluation; returns the report (also written to ``config.json`` when set).
-
-    Report: {"config", "checkpoint": {step, model_config, versions}, "images": [{id, source, group,
-    height, width, psnr, ssim, psnr_noisy, ssim_noisy, tiled}], "groups": {label: summary},
-    "overall": summary, "skipped": [messages], "seconds"}. Unreadable pairs are skipped and listed.
-    """
-    from tqdm import tqdm
-
-    from trainer.checkpoint import versions
-
-    device = resolve_device(config.device)
-    model, state = load_model(config.checkpoint, device=device)
-    sources = [iter_pairs(s, group_regex=config.group_regex, max_images=config.max_images) for s in config.pairs]
+def _score(model, sources: list[PairSource], config: EvalConfig, device) -> tuple[list[dict], list[str]]:
+    """One row per readable pair of every source, and the pairs skipped with why."""
     rows: list[dict] = []
     skipped: list[str] = [f"{Path(s.path).name}: {m}" for s in sources for m in s.skipped]
-    t0 = time.perf_counter()
     bar = tqdm(total=sum(s.count for s in sources), unit="img", disable=not config.progress, dynamic_ncols=True)
     try:
         for src in sources:
@@ -165,12 +161,31 @@ def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
                              "ssim_noisy": ssim_u8(item.clean, item.noisy), "tiled": tile is not None})
     finally:
         bar.close()
+    return rows, skipped
+
+
+def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
+    """Run the evaluation; returns the report (also written to ``config.json`` when set).
+
+    ``config.checkpoint`` may be a run folder (its best.pt, else last.pt) or a .pt file.
+    Report: {"config", "checkpoint": {path, step, stage, model_config, versions}, "images": [{id,
+    source, group, height, width, psnr, ssim, psnr_noisy, ssim_noisy, tiled}], "groups": {label:
+    summary}, "overall": summary, "skipped": [messages], "seconds"}. Unreadable pairs are skipped and listed.
+    """
+    device = resolve_device(config.device)
+    path = resolve_checkpoint(config.checkpoint, "CHECKPOINT")
+    t0 = time.perf_counter()
+    with torch_threads(config.threads):
+        model, state = load_model(path, device=device)
+        sources = [iter_pairs(s, group_regex=config.group_regex, max_images=config.max_images)
+                   for s in config.pairs]
+        rows, skipped = _score(model, sources, config, device)
     groups: dict[str, list[dict]] = {}
     for r in rows:
         groups.setdefault(r["group"], []).append(r)
     report = {
         "config": asdict(config),
-        "checkpoint": {"path": str(config.checkpoint), "step": state.get("step"),
+        "checkpoint": {"path": str(path), "step": state.get("step"), "stage": state.get("stage"),
                        "model_config": state.get("model_config"), "versions": state.get("versions")},
         "versions": versions(),
         "device": str(device),
@@ -181,8 +196,6 @@ def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
         "seconds": time.perf_counter() - t0,
     }
     if config.json is not None:
-        from noisegen.atomic import atomic_write_bytes
-
         atomic_write_bytes(Path(config.json), (json.dumps(report, indent=1, sort_keys=True) + "\n").encode("utf-8"))
     return report
 

@@ -47,8 +47,9 @@ from torch import Tensor
 from trainer.checkpoint import load_checkpoint
 from trainer.config import ModelConfig
 from trainer.model import AIN, AINDNet, resize_to
+from trainer.run_folder import resolve_checkpoint
 
-__all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "auto_tile", "check_tiling", "resolve_device", "default_overlap",
+__all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "auto_tile", "check_tiling", "default_overlap",
            "load_model", "tile_starts", "tile_calls", "ramp_weights", "predict_tiled", "predict",
            "dihedral_forward", "dihedral_inverse", "to_u8_tensor", "image_to_tensor"]
 
@@ -74,13 +75,6 @@ def check_tiling(command: str, tile: int | None, overlap: int | None) -> None:
         raise ValueError(f"{command}: --overlap must be ≥ 0 and smaller than --tile, got {overlap}")
 
 
-def resolve_device(name: str) -> torch.device:
-    """"auto" → CUDA when available, else CPU; "cpu" / "cuda" as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def default_overlap(tile: int) -> int:
     """Overlap used when none is given: a quarter of the tile, at most 64 pixels (the fresh tiny model is
     within 0.005 dB of the whole image at 48/16 and 64/32, tests/test_evaluate.py)."""
@@ -90,11 +84,13 @@ def default_overlap(tile: int) -> int:
 def load_model(checkpoint: str | os.PathLike[str], *, device: str | torch.device = "cpu") -> tuple[AINDNet, dict]:
     """AINDNet from a trainer checkpoint, in eval mode on ``device``; returns (model, checkpoint dict).
 
+    ``checkpoint``: a .pt file, or a run folder (its best.pt, else last.pt: trainer.run_folder).
+    Reads checkpoints of every stage (SN, TF, RT, R, N2N), old ones without a "stage" too.
     Raises:
-        FileNotFoundError: no such file. ValueError: not a trainer checkpoint, or weights that do not
-        fit the recorded model configuration.
+        FileNotFoundError: no such file or run folder. ValueError: not a trainer checkpoint, or
+        weights that do not fit the recorded model configuration.
     """
-    state = load_checkpoint(checkpoint, map_location="cpu")
+    state = load_checkpoint(resolve_checkpoint(checkpoint), map_location="cpu")
     config = ModelConfig.from_dict(state["model_config"])
     model = AINDNet(config)
     try:

@@ -16,15 +16,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PSNR_CAP", "psnr_u8", "to_u8", "MetricsLog", "read_metrics", "plot_curves"]
+__all__ = ["PSNR_CAP", "psnr_u8", "MetricsLog", "read_metrics", "plot_curves"]
 
 # PSNR of identical images is infinite; reported as this value so that means stay finite.
 PSNR_CAP = 100.0
-
-
-def to_u8(x: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] (any shape; values outside are clipped) → uint8 by rounding."""
-    return np.round(np.clip(np.asarray(x, dtype=np.float64), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
@@ -33,7 +28,8 @@ def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         raise ValueError(f"psnr_u8: expected images of the same shape, got {a.shape} and {b.shape}")
     if a.dtype != np.uint8 or b.dtype != np.uint8:
-        raise TypeError(f"psnr_u8: expected uint8 images, got {a.dtype} and {b.dtype} (convert with to_u8)")
+        raise TypeError(f"psnr_u8: expected uint8 images, got {a.dtype} and {b.dtype} (clip and round first, as "
+                        "trainer.inference.to_u8_tensor does)")
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return PSNR_CAP if mse == 0.0 else min(PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
 
@@ -89,7 +85,7 @@ def plot_curves(records: Iterable[dict[str, Any]], path: str | os.PathLike[str],
     if pts:
         ax_loss.plot(*zip(*pts), lw=1)
         ax_loss.set_yscale("log")
-    ax_loss.set(xlabel="step", ylabel="SN loss", title="training loss")
+    ax_loss.set(xlabel="step", ylabel="loss", title="training loss")
     ax_loss.grid(True, which="both", alpha=0.3)
     names = sorted({k[4:-5] for r in records for k in r if k.startswith("val/") and k.endswith("/psnr")})
     for i, name in enumerate(names):

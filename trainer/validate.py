@@ -131,40 +131,47 @@ def open_val_source(path: str, *, profile=None, seed: int = 0, max_images: int |
     if not p.is_dir():
         raise FileNotFoundError(f"validation source {path!r} is not a folder (expected clean images, noisy/ + gt/ "
                                 "folders of real pairs, or a noisegen dataset)")
-    name = p.name
     if (p / "dataset.json").exists():
-        shards = list_shards(str(p))
-
-        def from_shards(rank: int, world: int) -> Iterator[ValImage]:
-            handler = QuietDamageCounter()
-            samples = iter_samples(shards.urls, rank=rank, world=world, handler=handler, counts=shards.counts)
-            for i, s in enumerate(samples):
-                if max_images is not None and i >= max_images:
-                    break
-                yield ValImage(s["key"], _centre_crop(s["noisy"], crop), _centre_crop(s["clean"], crop))
-
-        return ValSource(name, "shards", str(p), f"{len(shards.urls)} shards of a noisegen dataset",
-                         _loader=from_shards)
-
+        return _shard_source(p, max_images, crop)
     if (p / "noisy").is_dir() and (p / "gt").is_dir():
-        pairs, skipped = match_pairs(_images_in(p / "noisy"), _images_in(p / "gt"))
-        pairs = pairs[:max_images]
-        if not pairs:
-            raise FileNotFoundError(f"validation source {path}: no noisy/gt pairs matched by name "
-                                    f"({'; '.join(skipped[:3])})")
+        return _pair_source(p, max_images, crop)
+    return _synthetic_source(p, profile, seed, max_images, crop)
 
-        def from_pairs(rank: int, world: int) -> Iterator[ValImage]:
-            for n, c in pairs[rank::world]:
-                noisy, clean = read_rgb8(n)[0], read_rgb8(c)[0]
-                if noisy.shape != clean.shape:
-                    raise ValueError(f"{n} and {c}: sizes differ ({noisy.shape} vs {clean.shape})")
-                yield ValImage(n.stem, _centre_crop(noisy, crop), _centre_crop(clean, crop))
 
-        return ValSource(name, "real", str(p), f"{len(pairs)} real noisy/clean pairs", skipped, _loader=from_pairs)
+def _shard_source(p: Path, max_images: int | None, crop: int | None) -> ValSource:
+    shards = list_shards(str(p))
 
+    def from_shards(rank: int, world: int) -> Iterator[ValImage]:
+        handler = QuietDamageCounter()
+        samples = iter_samples(shards.urls, rank=rank, world=world, handler=handler, counts=shards.counts)
+        for i, s in enumerate(samples):
+            if max_images is not None and i >= max_images:
+                break
+            yield ValImage(s["key"], _centre_crop(s["noisy"], crop), _centre_crop(s["clean"], crop))
+
+    return ValSource(p.name, "shards", str(p), f"{len(shards.urls)} shards of a noisegen dataset", _loader=from_shards)
+
+
+def _pair_source(p: Path, max_images: int | None, crop: int | None) -> ValSource:
+    pairs, skipped = match_pairs(_images_in(p / "noisy"), _images_in(p / "gt"))
+    pairs = pairs[:max_images]
+    if not pairs:
+        raise FileNotFoundError(f"validation source {p}: no noisy/gt pairs matched by name ({'; '.join(skipped[:3])})")
+
+    def from_pairs(rank: int, world: int) -> Iterator[ValImage]:
+        for n, c in pairs[rank::world]:
+            noisy, clean = read_rgb8(n)[0], read_rgb8(c)[0]
+            if noisy.shape != clean.shape:
+                raise ValueError(f"{n} and {c}: sizes differ ({noisy.shape} vs {clean.shape})")
+            yield ValImage(n.stem, _centre_crop(noisy, crop), _centre_crop(clean, crop))
+
+    return ValSource(p.name, "real", str(p), f"{len(pairs)} real noisy/clean pairs", skipped, _loader=from_pairs)
+
+
+def _synthetic_source(p: Path, profile, seed: int, max_images: int | None, crop: int | None) -> ValSource:
     files = _images_in(p)[:max_images]
     if not files:
-        raise FileNotFoundError(f"validation source {path}: no images ({', '.join(IMAGE_EXTENSIONS)})")
+        raise FileNotFoundError(f"validation source {p}: no images ({', '.join(IMAGE_EXTENSIONS)})")
     prof = profile if profile is not None else get_profile("cbdnet")
 
     def synthetic(rank: int, world: int) -> Iterator[ValImage]:
@@ -174,7 +181,7 @@ def open_val_source(path: str, *, profile=None, seed: int = 0, max_images: int |
             s = synthesize(clean, params, seed=[seed, i, 2])
             yield ValImage(files[i].stem, s.noisy, s.clean)
 
-    return ValSource(name, "synthetic", str(p), f"{len(files)} clean images + {prof.name} noise (seed {seed})",
+    return ValSource(p.name, "synthetic", str(p), f"{len(files)} clean images + {prof.name} noise (seed {seed})",
                      _loader=synthetic)
 
 

@@ -51,7 +51,7 @@ Everything depends only on the pairs, the configuration and ``seed``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -214,8 +214,12 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
     return groups
 
 
-def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: None) -> Calibration:
+def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: None,
+              pairs: Sequence[Pair] | None = None) -> Calibration:
     """Fit a camera profile to the pairs of one camera (see the module docstring).
+
+    ``pairs``: fit exactly these pairs (e.g. the calibration split of one camera-ISO group, as
+    noisegen.analysis.realism does) instead of scanning ``config.pairs``; camera and ISO filters still apply.
 
     Returns:
         Calibration (its ``profile`` is a CameraProfile for `noisegen generate --profile`).
@@ -223,11 +227,17 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
         ValueError: no usable pair, several cameras without --camera, unknown curve names.
     """
     t0 = time.perf_counter()
-    scan = scan_pairs(config.pairs, config.group_regex)
-    skipped = [s.to_dict() for s in scan.skipped]
-    if not scan.pairs:
-        raise ValueError(f"no usable noisy/clean pair in {', '.join(config.pairs)} ({len(skipped)} files skipped)")
-    camera, pairs = select_pairs(scan.pairs, config.camera, config.iso)
+    if pairs is None:
+        scan = scan_pairs(config.pairs, config.group_regex)
+        skipped = [s.to_dict() for s in scan.skipped]
+        if not scan.pairs:
+            raise ValueError(f"no usable noisy/clean pair in {', '.join(config.pairs)} ({len(skipped)} files skipped)")
+        pairs = scan.pairs
+    elif not pairs:
+        raise ValueError("pairs: no pair to calibrate on")
+    else:
+        skipped = []
+    camera, pairs = select_pairs(tuple(pairs), config.camera, config.iso)
     groups = _prepare(pairs, config, skipped)
     if not groups:
         raise ValueError(f"no pair of {camera} could be read (reasons in the skipped list)")

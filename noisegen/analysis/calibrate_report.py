@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.analysis.plot import _save_compact
+from noisegen.analysis.plot import save_figure, style_nlf_axes
 from noisegen.dataset.writer import versions
+from noisegen.isp.iso import IsoNoise
 from noisegen.isp.profiles import CameraProfile
 
 __all__ = ["PATTERN", "Candidate", "GroupFit", "Calibration", "build_profile", "plot_calibration"]
@@ -101,9 +102,26 @@ class Calibration:
         return "\n".join(lines)
 
 
+def _iso_table(config, fits: list[GroupFit]) -> tuple[IsoNoise, ...]:
+    """One entry per ISO group: its fitted σ widened by ``config.spread``; with channels="scaled" the G
+    fit and that group's R/G, B/G ratios, otherwise the range over the three channels."""
+    lo, hi = 1.0 - config.spread, 1.0 + config.spread
+    out = []
+    for f in fits:
+        if config.channels == "scaled":
+            g_s, g_c = f.sigma_s_rgb[1], f.sigma_c_rgb[1]
+            scale = tuple(float(v) / max(g_s, 1e-12) for v in f.sigma_s_rgb) if g_s > 0 else (1.0, 1.0, 1.0)
+            out.append(IsoNoise(f.iso, (g_s * lo, g_s * hi), (g_c * lo, g_c * hi), scale))
+        else:
+            out.append(IsoNoise(f.iso, (min(f.sigma_s_rgb) * lo, max(f.sigma_s_rgb) * hi),
+                                (min(f.sigma_c_rgb) * lo, max(f.sigma_c_rgb) * hi)))
+    return tuple(out)
+
+
 def build_profile(config, camera: str, cand: Candidate, fits: list[GroupFit], n_pairs: int) -> CameraProfile:
     """The CameraProfile of a calibration: the chosen curve, demosaicing and JPEG, and σ ranges that span the
-    per-group, per-channel fits widened by ``config.spread``."""
+    per-group, per-channel fits widened by ``config.spread``. When every group has an ISO, the profile
+    also holds the fit of each ISO (``iso_noise``): generation then draws an ISO, then its σ."""
     lo, hi = 1.0 - config.spread, 1.0 + config.spread
     scale = (1.0, 1.0, 1.0)
     if config.channels == "scaled":
@@ -129,6 +147,7 @@ def build_profile(config, camera: str, cand: Candidate, fits: list[GroupFit], n_
         demosaic="malvar" if cand.demosaic == "none" else cand.demosaic,
         jpeg_probability=0.0 if cand.jpeg is None else 1.0,
         jpeg_quality=(60, 100) if cand.jpeg is None else (cand.jpeg, cand.jpeg),
+        iso_noise=_iso_table(config, fits) if fits and all(f.iso is not None for f in fits) else (),
     )
 
 
@@ -158,20 +177,9 @@ def plot_calibration(cal: Calibration, out: str | os.PathLike[str], dpi: int = 1
                      f"ρ1 {e['lag1']['real']:.2f}/{e['lag1']['sim']:.2f}, "
                      f"ρch {e['cross']['real']:.2f}/{e['cross']['sim']:.2f}"
                      " (real/sim)", fontsize=8)
-        ax.set_xlim(0, 1)
-        ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.tick_params(labelsize=7)
-        ax.set_xlabel("clean intensity", fontsize=7.5)
-        ax.set_ylabel("noise std (8-bit levels)", fontsize=7.5)
+        style_nlf_axes(ax)
     dm = "off" if cal.demosaic == "none" else f"{PATTERN}+{cal.demosaic}"
     fig.suptitle(f"{cal.camera}: real (solid) vs calibrated simulation (dashed)\nCRF {cal.crf}, demosaicing {dm}, "
                  f"JPEG {'none' if cal.jpeg is None else cal.jpeg}", fontsize=9, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.9))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        _save_compact(fig, out, dpi, 96)
-    finally:
-        plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi, 96)

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -25,7 +24,7 @@ from noisegen.analysis.nlf import (
 )
 from noisegen.crf.io import load_bank
 from noisegen.isp.params import SampleParams
-from noisegen.isp.pipeline import synthesize
+from noisegen.isp.pipeline import render_clean, synthesize
 
 __all__ = ["CalibrationGroup", "Search", "sample_params_for", "simulate", "subset_stats", "compare", "total_loss",
            "fit_channels", "aitken"]
@@ -61,8 +60,7 @@ def simulate(group: CalibrationGroup, gi: int, params: SampleParams, config, sub
         if config.reference == "render":
             key = (gi, i, params.crf, params.pattern, params.demosaic)
             if key not in cache:
-                zero = dataclasses.replace(params, sigma_s=(0.0,) * 3, sigma_c=(0.0,) * 3, jpeg_quality=None)
-                cache[key] = synthesize(clean, zero, seed=0).noisy
+                cache[key] = render_clean(clean, params)  # the clean target of `generate --clean-target render`
             ref = cache[key]
         accumulate(st, image_stats(ref, noisy))
     return st

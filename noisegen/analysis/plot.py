@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_report"]
+__all__ = ["plot_report", "save_figure", "style_nlf_axes"]
 
 _COLOURS = ("#d62728", "#2ca02c", "#1f77b4")
 
@@ -73,6 +73,30 @@ def _save_compact(fig, out: Path, dpi: int, colours: int) -> None:
     else:
         tmp.write_bytes(buf.getvalue())
     os.replace(tmp, out)
+
+
+def style_nlf_axes(ax, ylabel: str = "noise std (8-bit levels)") -> None:
+    """Axes of an sRGB NLF panel: clean intensity over [0, 1], std from 0, light grid, small labels."""
+    ax.set_xlim(0, 1)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("clean intensity", fontsize=7.5)
+    ax.set_ylabel(ylabel, fontsize=7.5)
+
+
+def save_figure(fig, out: str | os.PathLike[str], dpi: int, colours: int = 0) -> Path:
+    """Write ``fig`` as PNG to ``out`` (parent folders made, temporary name then rename; ``colours`` as in
+    _save_compact) and close it; returns the path."""
+    import matplotlib.pyplot as plt
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _save_compact(fig, out, dpi, colours)
+    finally:
+        plt.close(fig)
+    return out
 
 
 def plot_report(report, out: str | os.PathLike[str], *, title: str | None = None, columns: int = 5,
@@ -139,10 +163,4 @@ def plot_report(report, out: str | os.PathLike[str], *, title: str | None = None
     fig.suptitle(title or f"Noise level functions, {what}: {', '.join(Path(s).name for s in report.sources)}",
                  fontsize=10, x=0.01, ha="left")
     fig.tight_layout(rect=(0, 0, 1, 0.97))
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        _save_compact(fig, out, dpi, colours)
-    finally:
-        plt.close(fig)
-    return out
+    return save_figure(fig, out, dpi, colours)

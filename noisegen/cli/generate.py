@@ -33,7 +33,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         out=args.out, images=tuple(args.images or ()), profile=profile_from_args(args), patch=args.patch,
         patches_per_image=args.patches_per_image, crop=args.crop, seed=args.seed,
         samples_per_shard=args.samples_per_shard, shard_size=args.shard_size or 512 * 10**6,
-        max_images=args.max_images, max_pixels=args.max_pixels, workers=args.workers or default_workers(),
+        max_images=args.max_images, max_pixels=args.max_pixels, clean_target=args.clean_target,
+        workers=args.workers or default_workers(),
         backend=args.backend, scheduler=args.scheduler, resume=args.resume,
     )
     if not config.images:
@@ -118,6 +119,10 @@ def add_generate_command(subparsers: argparse._SubParsersAction) -> None:
                     help=f"target shard size, e.g. 512MB (default), 1GiB; turned into a sample count from an "
                     f"estimate of bytes per patch, and small datasets get at least {MIN_SHARDS} shards")
     sz.add_argument("--samples-per-shard", type=positive_int, metavar="N", help="exact number of samples per shard")
+    g.add_argument("--clean-target", choices=("source", "render"), default="source",
+                   help="the clean member: the source crop (default, as CBDNet/AINDNet) or its noise-free render "
+                   "through the same curve, mosaic, demosaic and colour steps (no noise, no JPEG), so that "
+                   "noisy − clean is the camera's noise only")
     g.add_argument("--max-images", type=positive_int, metavar="M",
                    help="use only the first M usable photos (sorted by name)")
     g.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",

@@ -14,6 +14,7 @@ from noisegen.cli.crf import add_crf_commands
 from noisegen.cli.generate import add_generate_commands
 from noisegen.cli.pack_pairs import add_pack_pairs_command
 from noisegen.cli.profile import add_profile_commands
+from noisegen.cli.realism import add_realism_command
 from noisegen.cli.stats import add_preview_command, add_stats_command
 from noisegen.cli.synth import add_synth_command
 from noisegen.command import run_command
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_calibrate_command(sub)
     add_preview_command(sub)
     add_pack_pairs_command(sub)
+    add_realism_command(sub)
     return parser
 
 

@@ -44,13 +44,16 @@ def add_profile_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--jpeg", type=_none_or(int), default=argparse.SUPPRESS, metavar="Q|none",
                    help="fix JPEG quality 1..100, or 'none' to disable compression")
     g.add_argument("--noise-model", choices=("gaussian", "poisson"), help="fix the noise distribution")
+    g.add_argument("--iso", type=int, metavar="ISO",
+                   help="fix the ISO of a profile with σ per ISO (calibrated profiles); other ISOs than the "
+                   "calibrated ones are interpolated (noisegen.isp.iso)")
 
 
 def profile_from_args(args: argparse.Namespace) -> CameraProfile:
     """The profile named by --profile with every given override pinned."""
     profile = resolve_profile(args.profile)
     kw = {}
-    for name in ("sigma_s", "sigma_c", "crf", "crf_bank", "demosaic", "noise_model"):
+    for name in ("sigma_s", "sigma_c", "crf", "crf_bank", "demosaic", "noise_model", "iso"):
         if getattr(args, name, None) is not None:
             kw[name] = getattr(args, name)
     if hasattr(args, "pattern"):

@@ -84,6 +84,8 @@ SAMPLE_FIELDS: dict[str, tuple[type, ...]] = {
     "crop": (dict,), "patch": (int,), "seed": (int,), "crop_seed": (list, type(None)), "params_seed": (list,),
     "noise_seed": (list,), "params": (dict,), "sigma": (dict,), "noisegen_version": (str,),
 }
+# Fields added after format version 1's first datasets: checked when present ("source" when absent).
+SAMPLE_OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {"clean_target": (str,)}
 # In memory (from_disk) the format-2 json has one field more: its format version.
 
 
@@ -116,8 +118,10 @@ def check_sample_meta(meta: Any, *, synthetic: bool) -> dict:
         if not isinstance(meta.get("key", ""), str):
             raise ValueError(f"json: key must be a string, got {meta.get('key')!r}")
         return meta
-    for name, types in SAMPLE_FIELDS.items():
+    for name, types in {**SAMPLE_FIELDS, **SAMPLE_OPTIONAL_FIELDS}.items():
         if name not in meta:
+            if name in SAMPLE_OPTIONAL_FIELDS:
+                continue
             raise ValueError(f"json: missing field {name!r}")
         value = meta[name]
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
@@ -132,16 +136,17 @@ def check_sample_meta(meta: Any, *, synthetic: bool) -> dict:
 def synthetic_sample_meta(*, key: str, sample: int, source: str, source_size: tuple[int, int],
                           conversions: list[str], box: tuple[int, int, int, int], patch: int, seed: int,
                           crop_seed: tuple[int, ...] | None, params_seed: tuple[int, ...],
-                          noise_seed: tuple[int, ...], params: dict, sigma_step: float, version: str) -> dict:
+                          noise_seed: tuple[int, ...], params: dict, sigma_step: float, version: str,
+                          clean_target: str = "source") -> dict:
     """The json of a synthetic sample (SAMPLE_FIELDS): identity, source, crop box, seeds, the SampleParams
-    as a dict, and the σ encoding. ``synthesize(crop, SampleParams.from_dict(params), seed=noise_seed)``
-    reproduces the sample."""
+    as a dict, the clean target and the σ encoding. ``synthesize(crop, SampleParams.from_dict(params),
+    seed=noise_seed, clean_target=clean_target)`` reproduces the sample."""
     y, x, h, w = box
     return {
         "key": key, "sample": sample, "source": source, "source_size": list(source_size),
         "conversions": list(conversions), "crop": {"y": y, "x": x, "h": h, "w": w}, "patch": patch, "seed": seed,
         "crop_seed": None if crop_seed is None else list(crop_seed), "params_seed": list(params_seed),
-        "noise_seed": list(noise_seed), "params": params,
+        "noise_seed": list(noise_seed), "params": params, "clean_target": clean_target,
         "sigma": {"member": SIGMA, "encoding": SIGMA_ENCODING, "step": sigma_step}, "noisegen_version": version,
     }
 
@@ -281,7 +286,7 @@ def index_types() -> dict[str, Any]:
         t[name] = s
     for name in ("sigma_s", "sigma_c", "wb_gains"):
         t.update({f"{name}_{c}": f64 for c in "rgb"})
-    t.update(rgb_to_camera=pa.list_(f64), jpeg_quality=i32, sigma_step=f64, mean_intensity=f64, noisy_mean=f64,
+    t.update(rgb_to_camera=pa.list_(f64), jpeg_quality=i32, iso=i32, sigma_step=f64, mean_intensity=f64, noisy_mean=f64,
              residual_std=f64, sigma_mean=f64, sigma_max=f64, bytes=i64)
     return t
 

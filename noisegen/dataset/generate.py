@@ -48,6 +48,7 @@ from noisegen.dataset.resume import finished, prepare_out, remove_temp_files, so
 from noisegen.dataset.samples import sample_photo_paths
 from noisegen.dataset.sources import SourceScan, hash_sources, scan_sources
 from noisegen.dataset.writer import versions, write_index, write_manifest
+from noisegen.isp.pipeline import CLEAN_TARGETS
 from noisegen.isp.profiles import CameraProfile, get_profile
 
 __all__ = ["BACKENDS", "GenerateConfig", "GenerateSummary", "generate", "default_workers"]
@@ -80,6 +81,8 @@ class GenerateConfig:
         max_images: use only the first N usable photos (in id order).
         max_pixels: photos with more pixels (H·W) are skipped and listed, before any is decoded
             (noisegen.dataset.images.DEFAULT_MAX_PIXELS: 100 MP, about 1.1 GB per worker).
+        clean_target: "source" (the clean member is the source crop, as CBDNet/AINDNet) or "render"
+            (its noise-free render through the sample's ISP; noisegen.isp.pipeline.render_clean).
     Execution fields (never change the bytes, not recorded):
         out: dataset folder. workers: parallel processes (local) or dask workers of a LocalCluster
         started for the run. backend: "local" (joblib loky) or "dask". scheduler: address of a
@@ -99,6 +102,7 @@ class GenerateConfig:
     shard_size: int = 512 * 10**6
     max_images: int | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
+    clean_target: str = "source"
     workers: int = field(default_factory=default_workers)
     backend: str = "local"
     scheduler: str | None = None
@@ -123,6 +127,8 @@ class GenerateConfig:
                 raise ValueError(f"{name}: expected None or an integer >= 1, got {v!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed: expected an integer >= 0, got {self.seed!r}")
+        if self.clean_target not in CLEAN_TARGETS:
+            raise ValueError(f"clean_target: expected one of {CLEAN_TARGETS}, got {self.clean_target!r}")
         if self.crop not in CROP_MODES:
             raise ValueError(f"crop: expected one of {CROP_MODES}, got {self.crop!r}")
         if self.backend not in BACKENDS:
@@ -135,7 +141,8 @@ class GenerateConfig:
         return {"images": list(self.images) or "embedded:scikit-image", "profile": self.profile.to_dict(),
                 "patch": self.patch, "patches_per_image": self.patches_per_image, "crop": self.crop,
                 "seed": self.seed, "samples_per_shard": self.samples_per_shard, "shard_size": self.shard_size,
-                "max_images": self.max_images, "max_pixels": self.max_pixels, "png_encoder": PNG_ENCODER,
+                "max_images": self.max_images, "max_pixels": self.max_pixels, "clean_target": self.clean_target,
+                "png_encoder": PNG_ENCODER,
                 "sigma_encoding": SIGMA_ENCODING}
 
 
@@ -189,7 +196,8 @@ def _tasks(config: GenerateConfig, plan: ShardPlan, shards: Iterable[int], *,
         used = sorted({j.image for j in jobs})
         yield ShardTask(shard=i, out_dir=str(Path(config.out).resolve()), jobs=tuple(jobs),
                         images=tuple((k, plan.images[k]) for k in used), profile=config.profile,
-                        seed=config.seed, max_pixels=config.max_pixels, parent_pid=parent_pid)
+                        seed=config.seed, max_pixels=config.max_pixels, parent_pid=parent_pid,
+                        clean_target=config.clean_target)
 
 
 def _rows_by_shard(out: Path, records: list[ShardRecord], used: set[str]) -> Iterator[list[dict]]:

@@ -59,7 +59,8 @@ class ShardTask:
     (ShardPlan.shard_jobs); images: (index, SourceImage) pairs of the images the jobs use;
     profile: camera profile; seed: dataset seed (recorded); max_pixels: the sources' pixel limit;
     parent_pid: the run's main process: a worker whose parent is no longer that process (killed)
-    stops before its next sample and removes its temporary file (None: no check).
+    stops before its next sample and removes its temporary file (None: no check); clean_target:
+    "source" or "render" (noisegen.isp.pipeline).
     """
 
     shard: int
@@ -70,6 +71,8 @@ class ShardTask:
     seed: int
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     parent_pid: int | None = None
+
+    clean_target: str = "source"
 
 
 class RunGone(RuntimeError):
@@ -137,13 +140,14 @@ def _sample(task: ShardTask, job: PatchJob, img: SourceImage, pixels: np.ndarray
     y, x, h, w = job.box
     crop = np.ascontiguousarray(pixels[y:y + h, x:x + w])
     params = sample_params(task.profile, np.random.default_rng(list(job.params_seed)))
-    s = synthesize(crop, params, seed=list(job.noise_seed))
+    s = synthesize(crop, params, seed=list(job.noise_seed), clean_target=task.clean_target)
     t1 = time.perf_counter()
     sigma_png, step = encode_sigma(s.sigma_raw)
     meta = synthetic_sample_meta(
         key=job.key, sample=job.index, source=img.id, source_size=(img.height, img.width), conversions=conv,
         box=job.box, patch=job.patch, seed=task.seed, crop_seed=job.crop_seed, params_seed=job.params_seed,
-        noise_seed=job.noise_seed, params=s.params.to_dict(), sigma_step=step, version=__version__)
+        noise_seed=job.noise_seed, params=s.params.to_dict(), sigma_step=step, version=__version__,
+        clean_target=task.clean_target)
     members = {CLEAN: encode_png(s.clean), NOISY: encode_png(s.noisy), SIGMA: sigma_png, JSON: encode_meta(meta)}
     row = index_row(meta, clean=s.clean, noisy=s.noisy, sigma=s.sigma_raw)
     return members, row, {"synthesis": t1 - t0, "encode": time.perf_counter() - t1}

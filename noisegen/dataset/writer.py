@@ -27,6 +27,7 @@ from PIL import features
 from noisegen.atomic import atomic_write, atomic_write_bytes, temp_path
 from noisegen.crf.io import shipped_bank_dir
 from noisegen.dataset.format import index_types
+from noisegen.dataset.png import COMPRESSOR
 from noisegen.version import __version__
 
 __all__ = ["DeterministicTarWriter", "tar_bytes", "write_tar", "write_index", "write_manifest", "versions",
@@ -120,6 +121,7 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__,
             "numba": numba.__version__, "pillow": PIL.__version__,
             "libjpeg-turbo": str(features.version("libjpeg_turbo")), "zlib": zlib.ZLIB_RUNTIME_VERSION,
+            "png_deflate": COMPRESSOR,
             "pyarrow": pyarrow.__version__}
 
 

@@ -66,6 +66,7 @@ class SampleParams:
         jpeg_quality: None (no compression) or 1..100.
         jpeg_subsampling: chroma subsampling of the JPEG step ("4:2:0", "4:2:2", "4:4:4").
         jpeg_encoder: which encoder produced the JPEG artefacts (recorded, not chosen).
+        iso: the ISO whose noise a per-ISO profile drew (None: the profile has no ISO table).
     """
 
     camera: str = "custom"
@@ -81,6 +82,7 @@ class SampleParams:
     jpeg_quality: int | None = None
     jpeg_subsampling: str = "4:2:0"
     jpeg_encoder: str = JPEG_ENCODER
+    iso: int | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -107,6 +109,9 @@ class SampleParams:
             if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or not 1 <= q <= 100:
                 raise ValueError(f"SampleParams.jpeg_quality: expected None or an integer in 1..100, got {q!r}")
             put(self, "jpeg_quality", int(q))
+        if self.iso is not None and (isinstance(self.iso, bool) or not isinstance(self.iso, (int, np.integer))
+                                     or self.iso <= 0):
+            raise ValueError(f"SampleParams.iso: expected None or an integer > 0, got {self.iso!r}")
         if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
             raise ValueError(
                 f"SampleParams.jpeg_subsampling: expected one of {sorted(JPEG_SUBSAMPLINGS)}, "

@@ -4,13 +4,21 @@
       ──demosaic──▶ ──WB, CCM──▶ L̃ ──f, clip, 8-bit──▶ y ──JPEG(q)──▶ noisy
 
 References: Guo et al., CBDNet, CVPR 2019, Eq. (3)-(4); Brooks et al., Unprocessing, CVPR 2019;
-Kim et al., AINDNet, CVPR 2020, §3.1. The clean target is the source image itself (as in CBDNet
-and AINDNet); the ground-truth noise level is σ_raw = sqrt(L·σ_s² + σ_c²), in the raw domain where
-the noise is added. All randomness comes from ``np.random.default_rng(seed)``.
+Kim et al., AINDNet, CVPR 2020, §3.1. The ground-truth noise level is σ_raw = sqrt(L·σ_s² + σ_c²),
+in the raw domain where the noise is added. All randomness comes from ``np.random.default_rng(seed)``.
+
+The clean target (``clean_target``): "source" is the source image itself, as in CBDNet's and
+AINDNet's papers; then every error of re-mosaicing and demosaicing an already demosaiced photo
+counts as noise. "render" is the noise-free image through the same ISP (the same curve, mosaic,
+demosaic, colour steps and quantisation, without noise and without JPEG), as CycleISP (Zamir et al.,
+CVPR 2020) and CBDNet's own Python ISP (``cbdnet_noise_generate_srgb`` returns the rendered clean
+image) do: the pair then differs by the camera's noise (and JPEG) only. With zero noise and no JPEG,
+noisy equals the render bit for bit (``render_clean`` runs the same code with σ = 0).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -26,7 +34,9 @@ from noisegen.isp.noise import add_raw_noise, add_raw_noise_u8
 from noisegen.isp.params import SampleParams
 from noisegen.kernels.render import _crf_quantize
 
-__all__ = ["Synthesis", "synthesize", "render_u8", "make_rng"]
+__all__ = ["Synthesis", "synthesize", "render_clean", "render_u8", "make_rng", "CLEAN_TARGETS"]
+
+CLEAN_TARGETS = ("source", "render")
 
 Seed = int | Sequence[int] | np.random.SeedSequence
 
@@ -35,7 +45,8 @@ Seed = int | Sequence[int] | np.random.SeedSequence
 class Synthesis:
     """One synthetic pair.
 
-    clean: uint8 H×W×3, the source image (the training target).
+    clean: uint8 H×W×3, the training target: the source image, or its noise-free render
+        (``clean_target``).
     noisy: uint8 H×W×3, what the simulated camera wrote (after JPEG when simulated).
     sigma_raw: float32 H×W×3, std of the noise added in the raw domain at each pixel/channel.
     params: the SampleParams that produced it (params.to_json() records them).
@@ -71,19 +82,37 @@ def render_u8(L: np.ndarray, crf: CRF) -> np.ndarray:
     return out
 
 
-def synthesize(clean: np.ndarray, params: SampleParams, seed: Seed = 0) -> Synthesis:
+def render_clean(clean: np.ndarray, params: SampleParams) -> np.ndarray:
+    """The noise-free render of ``clean`` through the camera of ``params``: the same curve, mosaic,
+    demosaic, colour steps and 8-bit quantisation, with σ_s = σ_c = 0 and no JPEG.
+
+    Args:
+        clean: uint8 H×W×3 sRGB source. params: SampleParams.
+    Returns:
+        uint8 H×W×3; what ``synthesize`` writes as noisy when the noise is zero and JPEG is off.
+    """
+    zero = dataclasses.replace(params, sigma_s=(0.0,) * 3, sigma_c=(0.0,) * 3, jpeg_quality=None)
+    return synthesize(clean, zero, seed=0).noisy
+
+
+def synthesize(clean: np.ndarray, params: SampleParams, seed: Seed = 0, *,
+               clean_target: str = "source") -> Synthesis:
     """Simulate the camera of ``params`` on one clean image.
 
     Args:
         clean: uint8 H×W×3 sRGB image (any H, W ≥ 1; odd and non-square sizes work).
         params: SampleParams (from sample_params or written by hand).
         seed: noise seed (int ≥ 0, sequence of ints, or SeedSequence). Same inputs → same bytes.
+        clean_target: "source" (Synthesis.clean is the input) or "render" (its noise-free render
+            through the same ISP, ``render_clean``); see the module docstring.
     Returns:
         Synthesis(clean, noisy, sigma_raw, params).
     Raises:
         TypeError / ValueError: bad image or seed; KeyError: unknown curve or bank name.
     """
     clean = check_image_u8(clean, "clean")
+    if clean_target not in CLEAN_TARGETS:
+        raise ValueError(f"clean_target: expected one of {CLEAN_TARGETS}, got {clean_target!r}")
     if not isinstance(params, SampleParams):
         raise TypeError(f"params: expected SampleParams, got {type(params).__name__}")
     rng = make_rng(seed)
@@ -107,4 +136,5 @@ def synthesize(clean: np.ndarray, params: SampleParams, seed: Seed = 0) -> Synth
     noisy = render_u8(L_noisy, crf)                                     # 6. f, clip, 8-bit
     if params.jpeg_quality is not None:
         noisy = jpeg_roundtrip(noisy, params.jpeg_quality, params.jpeg_subsampling)  # 7. JPEG
-    return Synthesis(clean=clean, noisy=noisy, sigma_raw=noisy_raw.sigma_raw, params=params)
+    target = clean if clean_target == "source" else render_clean(clean, params)
+    return Synthesis(clean=target, noisy=noisy, sigma_raw=noisy_raw.sigma_raw, params=params)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from noisegen.isp.bayer import DEMOSAIC_METHODS, BayerPattern, parse_pattern
+from noisegen.isp.iso import IsoNoise, noise_at
 from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import BROOKS_LOG_READ, BROOKS_LOG_SHOT, NOISE_MODELS
 from noisegen.isp.params import SIGMA_PARAM_MAX
@@ -109,6 +110,12 @@ class CameraProfile:
         jpeg_probability: probability that a sample is JPEG-compressed.
         jpeg_quality: [low, high] integer quality range, drawn uniformly (inclusive).
         jpeg_subsampling: chroma subsampling of the JPEG step.
+        iso_noise: per-ISO σ ranges (noisegen.isp.iso.IsoNoise), e.g. from `noisegen calibrate` per
+            camera-ISO group; when given, each sample draws an ISO first, then σ_s, σ_c and the
+            channel scale of that ISO (and the top-level sigma_s, sigma_c, channel_scale are unused).
+        iso_range: [low, high] ISOs drawn log-uniformly (σ interpolated between calibrated ISOs,
+            scaled by the gain law beyond them: noisegen.isp.iso.noise_at); None draws uniformly
+            among the ISOs of iso_noise.
     """
 
     name: str
@@ -134,6 +141,8 @@ class CameraProfile:
     jpeg_probability: float = 0.0
     jpeg_quality: tuple[int, int] = (60, 100)
     jpeg_subsampling: str = "4:2:0"
+    iso_noise: tuple[IsoNoise, ...] = ()
+    iso_range: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -188,6 +197,7 @@ class CameraProfile:
         put(self, "jpeg_quality", q)
         if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
             raise ValueError(f"{where}: jpeg_subsampling must be one of {sorted(JPEG_SUBSAMPLINGS)}")
+        self._check_iso(where)
 
     def _check_types(self, where: str) -> None:
         """JSON types of the fields, strictly: a profile file's "false" is not False, nor "0.1" 0.1."""
@@ -222,10 +232,35 @@ class CameraProfile:
                 raise ValueError(f"{where}: {name} gives σ up to {v * k:.3g} (× channel_scale {k:g}), over the "
                                  f"bound of {top:g} for σ_s and σ_c")
 
+    def _check_iso(self, where: str) -> None:
+        put = object.__setattr__
+        if isinstance(self.iso_noise, (str, dict)):
+            raise ValueError(f"{where}: iso_noise must be a list of per-ISO entries, got {self.iso_noise!r}")
+        table = tuple(IsoNoise.from_dict(e) for e in self.iso_noise)
+        if len({e.iso for e in table}) != len(table):
+            raise ValueError(f"{where}: iso_noise lists an ISO twice ({sorted(e.iso for e in table)})")
+        if table and self.sigma_law != "uniform":
+            raise ValueError(f"{where}: iso_noise holds uniform σ ranges per ISO; sigma_law must be 'uniform'")
+        put(self, "iso_noise", tuple(sorted(table, key=lambda e: e.iso)))
+        if self.iso_range is not None:
+            if not table:
+                raise ValueError(f"{where}: iso_range needs iso_noise (the σ of each ISO)")
+            lo, hi = _range(self.iso_range, f"{where}: iso_range", lo=1, integer=True)
+            put(self, "iso_range", (lo, hi))
+        # σ grows with the ISO (noisegen.isp.iso): its largest values are at the table's or the range's ends
+        for iso in {e.iso for e in self.iso_noise} | set(self.iso_range or ()):
+            at = noise_at(self.iso_noise, iso)
+            top = max(at.sigma_s[1], at.sigma_c[1]) * max(at.channel_scale) * max(self.channel_scale)
+            if top > SIGMA_PARAM_MAX:
+                raise ValueError(f"{where}: iso_noise gives σ up to {top:.3g} at ISO {iso}, over the bound of "
+                                 f"{SIGMA_PARAM_MAX:g} for σ_s and σ_c")
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict (tuples become lists, None stays null)."""
-        return {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                for f in dataclasses.fields(self)}
+        """JSON-able dict (tuples become lists, None stays null, ISO entries become objects)."""
+        d = {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+             for f in dataclasses.fields(self)}
+        d["iso_noise"] = [e.to_dict() for e in self.iso_noise]
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
@@ -351,6 +386,7 @@ def fix(
     demosaic: str | None = None,
     jpeg_quality: int | None = _UNSET,
     noise_model: str | None = None,
+    iso: int | None = None,
 ) -> CameraProfile:
     """Pin parameters of a profile, e.g. to reproduce a table: fix(p, sigma_s=0.08, sigma_c=0.02,
     crf="sRGB", pattern=None, jpeg_quality=None).
@@ -358,7 +394,9 @@ def fix(
     ``crf_bank`` without ``crf`` switches the profile to draw uniformly over that bank's curves.
     Arguments left out keep the profile's distribution. For ``pattern`` and ``jpeg_quality``,
     None means "no mosaic" / "no JPEG". σ values are the same for all three channels; the
-    resulting profile keeps the source's name with "+fixed" appended.
+    resulting profile keeps the source's name with "+fixed" appended. ``iso`` pins the ISO of a
+    profile with a per-ISO noise table (its σ ranges at that ISO, noisegen.isp.iso.noise_at); pinning
+    σ replaces the table.
     """
     kw: dict[str, Any] = {"name": profile.name if profile.name.endswith("+fixed") else profile.name + "+fixed"}
     if sigma_s is not None or sigma_c is not None:
@@ -374,6 +412,16 @@ def fix(
         kw["sigma_c"] = (sigma_c, sigma_c) if sigma_c is not None else profile.sigma_c
         if both:
             kw["per_channel"] = False
+        if profile.iso_noise:
+            if not both:
+                raise ValueError(f"fix: profile {profile.name!r} has σ per ISO; give sigma_s and sigma_c together "
+                                 "to replace its table, or pin the ISO instead")
+            kw.update(iso_noise=(), iso_range=None, channel_scale=(1.0, 1.0, 1.0))
+    if iso is not None:
+        if not profile.iso_noise or "iso_noise" in kw:
+            raise ValueError(f"fix: profile {profile.name!r} has no per-ISO noise table; --iso needs one "
+                             "(e.g. a profile written by `noisegen calibrate`)")
+        kw["iso_range"] = (iso, iso)
     if crf is not None:
         kw["crf_curves"] = (crf,)
     if crf_bank is not None:

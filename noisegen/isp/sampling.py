@@ -20,6 +20,7 @@ import numpy as np
 
 from noisegen.crf.io import load_bank
 from noisegen.isp.color import XYZ_TO_CAMERA_BROOKS, random_rgb_to_camera
+from noisegen.isp.iso import draw_iso, noise_at
 from noisegen.isp.noise import sample_brooks_shot_read
 from noisegen.isp.params import SampleParams
 from noisegen.isp.profiles import CameraProfile
@@ -86,10 +87,18 @@ def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SamplePar
         bank.index(name)  # unknown names fail here, before any sample is made
     r = dict(zip(STREAMS, rng.spawn(len(STREAMS))))
     crf = curves[int(r["crf"].integers(len(curves)))]
-    sigma_s, sigma_c = _sigmas(profile, r["sigma"])
-    if profile.channel_scale != (1.0, 1.0, 1.0):
-        sigma_s = tuple(v * k for v, k in zip(sigma_s, profile.channel_scale))
-        sigma_c = tuple(v * k for v, k in zip(sigma_c, profile.channel_scale))
+    iso, scale = None, profile.channel_scale
+    if profile.iso_noise:  # an ISO first, then that ISO's σ ranges and channel scale
+        iso = draw_iso(profile.iso_noise, profile.iso_range, r["iso"])
+        at = noise_at(profile.iso_noise, iso)
+        sigma_s = _uniform3(r["sigma"], at.sigma_s, profile.per_channel)
+        sigma_c = _uniform3(r["sigma"], at.sigma_c, profile.per_channel)
+        scale = at.channel_scale
+    else:
+        sigma_s, sigma_c = _sigmas(profile, r["sigma"])
+    if scale != (1.0, 1.0, 1.0):
+        sigma_s = tuple(v * k for v, k in zip(sigma_s, scale))
+        sigma_c = tuple(v * k for v, k in zip(sigma_c, scale))
     pattern = profile.patterns[int(r["pattern"].integers(len(profile.patterns)))]
     rgb_to_camera = None
     if profile.ccm == "brooks":
@@ -112,4 +121,5 @@ def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SamplePar
         wb_gains=wb_gains,
         jpeg_quality=jpeg_quality,
         jpeg_subsampling=profile.jpeg_subsampling,
+        iso=iso,
     )

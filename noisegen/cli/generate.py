@@ -95,7 +95,7 @@ def add_generate_command(subparsers: argparse._SubParsersAction) -> None:
     g = subparsers.add_parser(
         "generate", help="turn folders of clean photos into a sharded WebDataset dataset with σ maps",
         description="Cut patches from clean photos, simulate a camera on each (profile below) and write "
-        "WebDataset shards (clean.png, noisy.png, sigma.png, json per sample), index.parquet and dataset.json. "
+        "WebDataset shards (clean.png, noisy.png, sigma.png16, json per sample), index.parquet and dataset.json. "
         "The bytes depend only on the sources, the seed and the options that shape the data, never on "
         "--workers, --backend or interruptions (--resume).",
     )

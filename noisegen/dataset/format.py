@@ -154,7 +154,8 @@ def synthetic_sample_meta(*, key: str, sample: int, source: str, source_size: tu
 # Format 2's typed empty values: what stands on disk for None (absent), per field. Sentinels are
 # values the field can never take otherwise (a JPEG quality of 0, white-balance gains of 0, a
 # singular colour matrix, an ISO of 0).
-_PARAMS_EMPTY: dict[str, Any] = {"pattern": "", "jpeg_quality": 0, "wb_gains": [0.0] * 3, "rgb_to_camera": [0.0] * 9}
+_PARAMS_EMPTY: dict[str, Any] = {"pattern": "", "jpeg_quality": 0, "wb_gains": [0.0] * 3, "rgb_to_camera": [0.0] * 9,
+                                 "iso": 0}
 _REAL_EMPTY: dict[str, Any] = {"camera": "", "iso": 0, "scene": "", "naming_rule": "", "patch": 0}
 
 
@@ -163,7 +164,7 @@ def to_disk(meta: dict) -> dict:
 
     conversions → one string ("gray,alpha"; "" for none); crop_seed None (grid crops) → [-1] (seeds are
     never negative; an empty list would be typed null by Arrow); in params, pattern
-    None → "", jpeg_quality None → 0, wb_gains None → [0, 0, 0], rgb_to_camera None → nine zeros;
+    None → "", jpeg_quality None → 0, iso None → 0, wb_gains None → [0, 0, 0], rgb_to_camera None → nine zeros;
     real pairs: camera/scene/naming_rule None → "", iso/patch None → 0. Adds "format_version".
     """
     out = dict(meta, format_version=FORMAT_VERSION)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -101,6 +102,12 @@ def _start_watch(pid: int | None) -> None:
     if pid is None or _WATCHED["pid"] == pid:
         return
     _WATCHED["pid"] = pid
+    # Ctrl-C reaches the whole process group: the main process stops the pool and removes what was
+    # half-written; a worker hit mid-call (numba loading its cache) could otherwise crash loudly.
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread of the worker
+        pass
     threading.Thread(target=_watch_parent, args=(pid,), name="noisegen-parent-watch", daemon=True).start()
 
 

@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from noisegen.isp.bayer import DEMOSAIC_METHODS, BayerPattern, parse_pattern
-from noisegen.isp.iso import IsoNoise, noise_at
+from noisegen.isp.iso import IsoNoise
 from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import BROOKS_LOG_READ, BROOKS_LOG_SHOT, NOISE_MODELS
-from noisegen.isp.params import SIGMA_PARAM_MAX
+from noisegen.isp.profile_checks import check_iso_bounds, check_sigma_bounds, check_types, number_range, numbers
 
 __all__ = [
     "CameraProfile",
@@ -58,28 +58,6 @@ CCM_CHOICES = ("none", "brooks")
 ALL_PATTERNS: tuple[str | None, ...] = tuple(p.value for p in BayerPattern) + (None,)
 CBDNET_DEFAULT_CURVES = ("gamma-1.6", "gamma-1.8", "gamma-2.0", "gamma-2.2", "gamma-2.4", "gamma-2.6",
                          "brooks-smoothstep-gamma2.2", "sRGB", "BT.709", "SMPTE-240M", "ProPhoto-RGB", "RIMM-RGB")
-
-
-def _is_number(v: Any) -> bool:
-    # JSON numbers only: "0.1", "yes" and true are not numbers (a profile file is checked strictly).
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _numbers(value: Any, n: int, name: str, what: str) -> tuple[float, ...]:
-    if not isinstance(value, (list, tuple)) or len(value) != n or not all(_is_number(v) for v in value):
-        raise ValueError(f"{name}: expected {what}, got {value!r}")
-    return tuple(float(v) for v in value)
-
-
-def _range(value: Any, name: str, *, lo: float = 0.0, integer: bool = False) -> tuple:
-    a, b = _numbers(value, 2, name, "a [low, high] pair of numbers")
-    if not (math.isfinite(a) and math.isfinite(b)) or a > b or a < lo:
-        raise ValueError(f"{name}: expected finite {lo} <= low <= high, got [{a}, {b}]")
-    if integer:
-        if a != int(a) or b != int(b):
-            raise ValueError(f"{name}: expected integers, got [{a}, {b}]")
-        return (int(a), int(b))
-    return (a, b)
 
 
 @dataclass(frozen=True)
@@ -149,25 +127,25 @@ class CameraProfile:
         where = f"profile {self.name!r}"
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"profile name: expected a non-empty string, got {self.name!r}")
-        self._check_types(where)
+        check_types(self, where)
         put(self, "crf_curves", tuple(self.crf_curves))
         if self.noise_model not in NOISE_MODELS:
             raise ValueError(f"{where}: noise_model must be one of {NOISE_MODELS}, got {self.noise_model!r}")
         if self.sigma_law not in SIGMA_LAWS:
             raise ValueError(f"{where}: sigma_law must be one of {SIGMA_LAWS}, got {self.sigma_law!r}")
-        put(self, "sigma_s", _range(self.sigma_s, f"{where}: sigma_s"))
-        put(self, "sigma_c", _range(self.sigma_c, f"{where}: sigma_c"))
-        scale = _numbers(self.channel_scale, 3, f"{where}: channel_scale", "3 numbers")
+        put(self, "sigma_s", number_range(self.sigma_s, f"{where}: sigma_s"))
+        put(self, "sigma_c", number_range(self.sigma_c, f"{where}: sigma_c"))
+        scale = numbers(self.channel_scale, 3, f"{where}: channel_scale", "3 numbers")
         if not all(math.isfinite(v) and v > 0 for v in scale):
             raise ValueError(f"{where}: channel_scale must be 3 finite numbers > 0, got {self.channel_scale!r}")
         put(self, "channel_scale", scale)
-        put(self, "log_shot", _range(self.log_shot, f"{where}: log_shot", lo=-math.inf))
-        lr = _numbers(self.log_read, 3, f"{where}: log_read", "(slope, intercept, std >= 0)")
+        put(self, "log_shot", number_range(self.log_shot, f"{where}: log_shot", lo=-math.inf))
+        lr = numbers(self.log_read, 3, f"{where}: log_read", "(slope, intercept, std >= 0)")
         if not all(math.isfinite(v) for v in lr) or lr[2] < 0:
             raise ValueError(f"{where}: log_read must be (slope, intercept, std >= 0), got {self.log_read!r}")
         put(self, "log_read", lr)
-        put(self, "poisson_lambda", _range(self.poisson_lambda, f"{where}: poisson_lambda", lo=1e-9))
-        self._check_sigma_bounds(where)
+        put(self, "poisson_lambda", number_range(self.poisson_lambda, f"{where}: poisson_lambda", lo=1e-9))
+        check_sigma_bounds(self, where)
         if len(self.patterns) == 0:
             raise ValueError(
                 f"{where}: patterns must be a non-empty list of Bayer patterns or null, got {self.patterns!r}"
@@ -181,9 +159,9 @@ class CameraProfile:
             raise ValueError(f"{where}: demosaic must be one of {DEMOSAIC_METHODS}, got {self.demosaic!r}")
         if self.ccm not in CCM_CHOICES:
             raise ValueError(f"{where}: ccm must be one of {CCM_CHOICES}, got {self.ccm!r}")
-        put(self, "red_gain", _range(self.red_gain, f"{where}: red_gain", lo=1e-6))
-        put(self, "blue_gain", _range(self.blue_gain, f"{where}: blue_gain", lo=1e-6))
-        mean, std = _numbers(self.rgb_gain, 2, f"{where}: rgb_gain", "(mean > 0, std >= 0)")
+        put(self, "red_gain", number_range(self.red_gain, f"{where}: red_gain", lo=1e-6))
+        put(self, "blue_gain", number_range(self.blue_gain, f"{where}: blue_gain", lo=1e-6))
+        mean, std = numbers(self.rgb_gain, 2, f"{where}: rgb_gain", "(mean > 0, std >= 0)")
         if not (math.isfinite(mean) and math.isfinite(std)) or mean <= 0 or std < 0:
             raise ValueError(f"{where}: rgb_gain must be (mean > 0, std >= 0), got {self.rgb_gain!r}")
         put(self, "rgb_gain", (mean, std))
@@ -191,46 +169,13 @@ class CameraProfile:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"{where}: jpeg_probability must be in [0, 1], got {self.jpeg_probability!r}")
         put(self, "jpeg_probability", p)
-        q = _range(self.jpeg_quality, f"{where}: jpeg_quality", lo=1, integer=True)
+        q = number_range(self.jpeg_quality, f"{where}: jpeg_quality", lo=1, integer=True)
         if q[1] > 100:
             raise ValueError(f"{where}: jpeg_quality must lie in 1..100, got {list(q)}")
         put(self, "jpeg_quality", q)
         if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
             raise ValueError(f"{where}: jpeg_subsampling must be one of {sorted(JPEG_SUBSAMPLINGS)}")
         self._check_iso(where)
-
-    def _check_types(self, where: str) -> None:
-        """JSON types of the fields, strictly: a profile file's "false" is not False, nor "0.1" 0.1."""
-        for name in ("description", "crf_bank", "noise_model", "sigma_law", "demosaic", "ccm", "jpeg_subsampling"):
-            if not isinstance(getattr(self, name), str):
-                raise ValueError(f"{where}: {name} must be a string, got {getattr(self, name)!r}")
-        for name in ("per_channel", "white_balance"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{where}: {name} must be true or false (a JSON boolean, not a string or number), "
-                                 f"got {getattr(self, name)!r}")
-        if not _is_number(self.jpeg_probability):
-            raise ValueError(f"{where}: jpeg_probability must be a number, got {self.jpeg_probability!r}")
-        if not isinstance(self.crf_curves, (list, tuple)) or not all(isinstance(c, str) for c in self.crf_curves):
-            raise ValueError(f"{where}: crf_curves must be a list of curve names, got {self.crf_curves!r}")
-        if not isinstance(self.patterns, (list, tuple)) or not all(p is None or isinstance(p, str)
-                                                                   for p in self.patterns):
-            raise ValueError(f"{where}: patterns must be a list of Bayer pattern names or null, got {self.patterns!r}")
-
-    def _check_sigma_bounds(self, where: str) -> None:
-        """Every σ_s and σ_c the profile can draw lies within SampleParams' bound (SIGMA_PARAM_MAX)."""
-        top = SIGMA_PARAM_MAX
-        k = max(self.channel_scale)
-        if self.sigma_law == "log_linear":
-            slope, intercept, std = self.log_read
-            read = max(slope * self.log_shot[0], slope * self.log_shot[1]) + intercept + 8 * std  # 8σ: p < 1e-15
-            highs = {"log_shot high": math.exp(self.log_shot[1] / 2), "log_read (8 std)": math.exp(read / 2)}
-        else:
-            s_hi = 1 / math.sqrt(self.poisson_lambda[0]) if self.sigma_law == "poisson_lambda" else self.sigma_s[1]
-            highs = {"sigma_s" if self.sigma_law == "uniform" else "poisson_lambda": s_hi, "sigma_c": self.sigma_c[1]}
-        for name, v in highs.items():
-            if v * k > top:
-                raise ValueError(f"{where}: {name} gives σ up to {v * k:.3g} (× channel_scale {k:g}), over the "
-                                 f"bound of {top:g} for σ_s and σ_c")
 
     def _check_iso(self, where: str) -> None:
         put = object.__setattr__
@@ -245,15 +190,9 @@ class CameraProfile:
         if self.iso_range is not None:
             if not table:
                 raise ValueError(f"{where}: iso_range needs iso_noise (the σ of each ISO)")
-            lo, hi = _range(self.iso_range, f"{where}: iso_range", lo=1, integer=True)
+            lo, hi = number_range(self.iso_range, f"{where}: iso_range", lo=1, integer=True)
             put(self, "iso_range", (lo, hi))
-        # σ grows with the ISO (noisegen.isp.iso): its largest values are at the table's or the range's ends
-        for iso in {e.iso for e in self.iso_noise} | set(self.iso_range or ()):
-            at = noise_at(self.iso_noise, iso)
-            top = max(at.sigma_s[1], at.sigma_c[1]) * max(at.channel_scale) * max(self.channel_scale)
-            if top > SIGMA_PARAM_MAX:
-                raise ValueError(f"{where}: iso_noise gives σ up to {top:.3g} at ISO {iso}, over the bound of "
-                                 f"{SIGMA_PARAM_MAX:g} for σ_s and σ_c")
+        check_iso_bounds(self, where)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict (tuples become lists, None stays null, ISO entries become objects)."""

@@ -209,3 +209,12 @@ def test_the_json_of_a_clean_dataset_has_typed_empty_values(ds):
     for meta in metas:
         assert meta["format_version"] == 2 and isinstance(meta["conversions"], str)
         assert None not in meta["params"].values()
+
+
+def test_damage_streak_tells_a_consumer_that_nothing_usable_arrives(ds):
+    for shard in ds.glob("shard-*.tar"):
+        shard.write_bytes(b"\x13" * 1000)  # every shard damaged
+    samples, errors = _read_all(ds)
+    assert samples == [] and errors.streak == errors.count == 6  # 3 unreadable + 3 "only 0 of 2"
+    errors.good()
+    assert errors.streak == 0

@@ -49,10 +49,17 @@ class DamagedDataWarning(UserWarning):
 
 
 class DamageCounter:
-    """Error handler of the stages: warn, count, keep the last messages, continue (returns True)."""
+    """Error handler of the stages: warn, count, keep the last messages, continue (returns True).
+
+    ``streak`` counts the damage reports since the last good sample (``good()``, called by
+    decode_samples for each sample it delivers): a consumer can stop with a message naming the
+    cause when nothing usable arrives any more (e.g. every shard missing or damaged), instead of
+    waiting forever on an endless, resampled stream.
+    """
 
     def __init__(self, keep: int = 100) -> None:
         self.count = 0
+        self.streak = 0
         self.messages: list[str] = []
         self._keep = keep
 
@@ -63,6 +70,7 @@ class DamageCounter:
 
     def __call__(self, exn: BaseException) -> bool:
         self.count += 1
+        self.streak += 1
         msg = self.message(exn)
         self.messages = (self.messages + [msg])[-self._keep:]
         self.warn(msg)
@@ -70,6 +78,10 @@ class DamageCounter:
 
     def warn(self, msg: str) -> None:
         warnings.warn(msg, DamagedDataWarning, stacklevel=3)
+
+    def good(self) -> None:
+        """A usable sample arrived: the streak of damage starts again from 0."""
+        self.streak = 0
 
 
 class QuietDamageCounter(DamageCounter):
@@ -282,9 +294,13 @@ def decode_samples(raws: Iterable[dict], *, handler, require_sigma: bool = False
     """Stage: decode_sample on each raw sample; failures go to ``handler`` and are skipped."""
     for raw in raws:
         try:
-            yield decode_sample(raw, require_sigma=require_sigma, limits=limits)
+            sample = decode_sample(raw, require_sigma=require_sigma, limits=limits)
         except ValueError as exc:
             handler(exc)
+            continue
+        if isinstance(handler, DamageCounter):
+            handler.good()
+        yield sample
 
 
 def iter_samples(urls: Sequence[str], *, handler, rank: int = 0, world: int = 1, require_sigma: bool = False,

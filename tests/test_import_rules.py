@@ -29,6 +29,9 @@ LOCAL_IMPORT_EXCEPTIONS = {
     # 16-bit colour PNG sources need the numba unfilter kernel; the reader (which reads pairs and
     # images through images.py → png.py) must not import numba until such a file is decoded.
     ("noisegen/dataset/png.py", "noisegen.kernels.unfilter"),
+    # The CRF bank types and tables are numpy only (the reader derives σ maps from them); applying a
+    # curve to an image uses the numba LUT kernels.
+    ("noisegen/crf/bank.py", "noisegen.kernels.lut"),
 }
 
 

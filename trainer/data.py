@@ -41,9 +41,47 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisegen.dataset.reader import DamageCounter, decode_sample, read_shard
+from noisegen.dataset.reader import DamageCounter, QuietDamageCounter, decode_sample, read_shard
 
-__all__ = ["resampled_rounds", "mix_rounds", "decode_items", "crop_and_augment", "dihedral", "collate_batches"]
+__all__ = ["resampled_rounds", "mix_rounds", "decode_items", "crop_and_augment", "dihedral", "collate_batches",
+           "NoUsableData", "StreamGuard", "mark_usable", "MAX_UNUSABLE"]
+
+# Consecutive unusable items (damaged, too small, without σ, unreadable shards) after which a stream
+# gives up: a dataset where nothing is usable must end the run with a message, not hang it. Far
+# above one damaged shard's worth of samples (the default shard holds ≤ 1000 patches at 256²).
+MAX_UNUSABLE = 5000
+
+
+class NoUsableData(RuntimeError):
+    """A training stream found no usable sample in MAX_UNUSABLE consecutive tries."""
+
+
+class StreamGuard(QuietDamageCounter):
+    """The stream's damage handler: counts and keeps messages like QuietDamageCounter, and raises
+    NoUsableData (naming the last problem) after ``limit`` failures without a usable item between."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        super().__init__()
+        self.limit, self.since_usable = MAX_UNUSABLE if limit is None else limit, 0
+
+    def __call__(self, exn: BaseException) -> bool:
+        super().__call__(exn)
+        self.since_usable += 1
+        if self.since_usable >= self.limit:
+            raise NoUsableData(f"no usable training sample in the last {self.since_usable} tries; the last problem: "
+                               f"{self.messages[-1]}")
+        return True
+
+    def usable(self) -> None:
+        self.since_usable = 0
+
+
+def mark_usable(items: Iterable[tuple[int, int, dict]], *, guard: StreamGuard) -> Iterator[tuple[int, int, dict]]:
+    """Stage: tell the guard that an item made it through (resets its count of consecutive failures)."""
+    for item in items:
+        guard.usable()
+        yield item
+
 
 
 # ------------------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@
                 sync), averaged over ranks → metrics.jsonl
             every val_every: validation PSNR on every source, curves.png, best.pt on a new best
             every ckpt_every: last.pt (atomic), data-rank<R>.json
+        a non-finite loss or gradient stops the run before the next log, validation or checkpoint
+        (NonFiniteLossError): no checkpoint ever holds the weights it produced
 
 Multi-process: under torchrun each process joins the group (trainer.distributed) and wraps the
 model in DistributedDataParallel; each rank draws its own batches (the stage's business: disjoint
@@ -54,7 +56,7 @@ from trainer.run_folder import BEST, CONFIG, CURVES, LAST, METRICS, data_report_
 from trainer.stage import Stage, StageContext
 from trainer.validate import ValSource, evaluate, open_val_source
 
-__all__ = ["TrainResult", "run", "echo_stderr"]
+__all__ = ["TrainResult", "run", "echo_stderr", "NonFiniteLossError"]
 
 MakeStage = Callable[[Any, StageContext], Stage]
 
@@ -71,6 +73,10 @@ class TrainResult:
     val: dict[str, dict[str, float]] = field(default_factory=dict)
     checkpoint: Path | None = None
     rank: int = 0
+
+
+class NonFiniteLossError(ValueError):
+    """The loss or the gradient norm became NaN or infinite; the run stopped before writing anything of it."""
 
 
 def echo_stderr(msg: str) -> None:
@@ -239,16 +245,32 @@ def _start_log(r: _Run, resumed: bool) -> None:
 
 
 class _Meter:
-    """Sums of the logged values over a log interval, kept on the device (no host sync per step)."""
+    """Sums of the logged values over a log interval, and a count of steps whose loss or gradient norm
+    was not finite, kept on the device (no host sync per step)."""
 
     def __init__(self, n: int, device: torch.device, step: int):
         self.sums = torch.zeros(n, dtype=torch.float32, device=device)
+        self.bad = torch.zeros(1, dtype=torch.float32, device=device)
         self.count, self.step, self.start = 0, step, time.perf_counter()
         self.mark = self.start
+        self.checked = step  # the last step known to be finite
 
     def add(self, values: torch.Tensor) -> None:
         self.sums += values
+        self.bad += (~torch.isfinite(values)).any()
         self.count += 1
+
+    def check(self, r: _Run) -> None:
+        """Raise NonFiniteLossError if any rank saw a non-finite step since the last check (a host sync)."""
+        if all_sum(self.bad, r.dist.world).item() > 0:
+            if r.dist.is_main:
+                r.log.write({"step": r.step, "event": "non-finite", "since": self.checked})
+            raise NonFiniteLossError(
+                f"the loss or the gradient became NaN or infinite between steps {self.checked} and {r.step}; "
+                f"stopped without writing a checkpoint of it ({r.out / LAST} holds the last good weights, if any). "
+                f"Lower --lr (now {r.cfg.lr:g}) or check the data (noisegen inspect DATASET --verify), then "
+                "--resume")
+        self.checked = r.step
 
     def flush(self, step: int, world: int) -> tuple[list[float], float]:
         """(means over the interval and the ranks, steps per second) and a new interval."""
@@ -272,10 +294,13 @@ def _train(r: _Run, stop_after: int | None) -> TrainResult:
             meter.add(_train_step(r, bar))
             r.step += 1
             if r.step % cfg.log_every == 0 or r.step == end:
+                meter.check(r)
                 _log(r, meter, bar)
             if r.val and (r.step % cfg.val_every == 0 or r.step == cfg.steps):
+                meter.check(r)
                 _validate(r)
             if r.step % cfg.ckpt_every == 0 or r.step == end:
+                meter.check(r)
                 r.checkpoint = _checkpoint(r, LAST)
             bar.update(1)
     finally:

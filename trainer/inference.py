@@ -50,7 +50,8 @@ from trainer.model import AIN, AINDNet, resize_to
 from trainer.run_folder import resolve_checkpoint
 
 __all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "auto_tile", "check_tiling", "default_overlap",
-           "load_model", "tile_starts", "tile_calls", "ramp_weights", "predict_tiled", "predict",
+           "load_model", "model_from_checkpoint",
+           "tile_starts", "tile_calls", "ramp_weights", "predict_tiled", "predict",
            "dihedral_forward", "dihedral_inverse", "to_u8_tensor", "image_to_tensor"]
 
 
@@ -91,13 +92,41 @@ def load_model(checkpoint: str | os.PathLike[str], *, device: str | torch.device
         weights that do not fit the recorded model configuration.
     """
     state = load_checkpoint(resolve_checkpoint(checkpoint), map_location="cpu")
-    config = ModelConfig.from_dict(state["model_config"])
-    model = AINDNet(config)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        raise ValueError(f"{checkpoint}: weights do not match its model configuration ({str(exc)[:300]})") from None
+    model = model_from_checkpoint(state, str(checkpoint))
+    model.load_state_dict(state["model"])
     return model.to(device).eval(), state
+
+
+def model_from_checkpoint(state: dict, where: str) -> AINDNet:
+    """A freshly initialised AINDNet of the checkpoint's ``model_config``, checked against its weights first.
+
+    The network is first built on PyTorch's "meta" device (shapes only, no memory), and its
+    parameter names and shapes must equal the tensors stored in the checkpoint: a configuration
+    that asks for a huge model (a hostile or damaged file) fails here, before anything is
+    allocated, since real weights of that size would have to be in the file already.
+
+    Raises:
+        ValueError: an unusable configuration, or one that does not fit the stored weights.
+    """
+    try:
+        config = ModelConfig.from_dict(state["model_config"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: damaged model configuration ({str(exc)[:200]})") from None
+    weights = state.get("model")
+    if not isinstance(weights, dict):
+        raise ValueError(f"{where}: the checkpoint holds no model weights")
+    stored = {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, Tensor)}
+    modules = len(config.widths) + sum(config.encoder_blocks) + sum(config.decoder_blocks)
+    if modules > len(stored):  # every level and block holds tensors: more of them than tensors is a lie
+        raise ValueError(f"{where}: the model configuration asks for {modules} levels and blocks, but the "
+                         f"checkpoint stores only {len(stored)} tensors; the file is damaged")
+    with torch.device("meta"):
+        shapes = {k: tuple(v.shape) for k, v in AINDNet(config).state_dict().items()}
+    if shapes != stored:
+        diff = sorted(set(shapes) ^ set(stored)) or [k for k in shapes if shapes[k] != stored[k]]
+        raise ValueError(f"{where}: weights do not match its model configuration (e.g. {diff[:3]}); the file is "
+                         "damaged or was not written by noisegen-train")
+    return AINDNet(config)
 
 
 def image_to_tensor(img, device: str | torch.device = "cpu") -> Tensor:

@@ -25,8 +25,17 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from noisegen.dataset.reader import QuietDamageCounter, ShardSet, split_by_rank, split_by_worker
-from trainer.data import collate_batches, crop_and_augment, decode_items, mix_rounds, resampled_rounds
+from noisegen.dataset.reader import ShardSet, split_by_rank, split_by_worker
+from trainer.data import (
+    NoUsableData,
+    StreamGuard,
+    collate_batches,
+    crop_and_augment,
+    decode_items,
+    mark_usable,
+    mix_rounds,
+    resampled_rounds,
+)
 
 __all__ = ["StreamState", "TrainStream", "build_train_stream", "make_train_loader"]
 
@@ -115,14 +124,25 @@ class TrainStream(IterableDataset):
         v = (worker + self.state.consumed) % self.streams  # see "exact resumption" in the module docstring
         g = self.rank * self.streams + v  # global stream id: distinct on every rank and worker
         first_round, skip = self.state.positions[v]
-        handler = QuietDamageCounter()
+        handler = StreamGuard()
         rounds = resampled_rounds(self.assigned[v], seed=self.seed, stream=g, first_round=first_round,
                                   shards_per_round=self.shards_per_round)
         items = mix_rounds(rounds, seed=self.seed, stream=g, buffer=self.buffer, handler=handler,
                            counts=self.shards.counts, skip=skip)
         items = decode_items(items, handler=handler, require_sigma=True)
         items = crop_and_augment(items, patch=self.patch, seed=self.seed, stream=g, handler=handler)
-        return collate_batches(items, batch=self.batch, stream=v, handler=handler)
+        items = mark_usable(items, guard=handler)
+        return _fatal_as_batch(collate_batches(items, batch=self.batch, stream=v, handler=handler), v)
+
+
+def _fatal_as_batch(batches: Iterator[dict[str, Any]], stream: int) -> Iterator[dict[str, Any]]:
+    """The stream's batches; when it finds nothing usable, one {"fatal": message} item and the end, so that
+    the training process stops with that message (an exception in a loader worker would arrive as a
+    traceback)."""
+    try:
+        yield from batches
+    except NoUsableData as exc:
+        yield {"fatal": f"data stream {stream}: {exc}", "stream": stream}
 
 
 def build_train_stream(shards: ShardSet, *, patch: int, batch: int, seed: int, workers: int, rank: int = 0,

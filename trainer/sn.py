@@ -21,15 +21,34 @@ from typing import Any
 from torch import Tensor, nn
 
 from noisegen.dataset.reader import DamagedDataWarning, list_shards
-from trainer.config import MODEL_CONFIGS, ModelConfig
+from trainer.config import MODEL_CONFIGS
 from trainer.engine import TrainResult, echo_stderr, run
+from trainer.inference import model_from_checkpoint
 from trainer.loader import build_train_stream, make_train_loader
 from trainer.losses import sn_loss
 from trainer.model import AINDNet
 from trainer.stage import Forward, StageContext, to_device
 from trainer.train_config import TrainConfig
 
-__all__ = ["SNStage", "train"]
+__all__ = ["SNStage", "train", "check_usable"]
+
+
+def check_usable(shards, patch: int) -> None:
+    """Refuse, before any loader starts, datasets whose manifests say no sample can be used: no σ maps
+    (real pairs packed by pack-pairs) or patches smaller than the training crop.
+
+    Raises:
+        ValueError: naming the dataset and what to do.
+    """
+    for m in shards.manifests:
+        name = m.get("created_by", "a dataset")
+        if not any(k.startswith("sigma.") for k in m.get("members", {})):
+            raise ValueError(f"{name}: the dataset has no σ maps (real pairs from `noisegen pack-pairs`?); the SN "
+                             "stage trains on synthetic samples with σ maps: use `noisegen-train tf` for real pairs")
+        size = m.get("config", {}).get("patch")
+        if isinstance(size, int) and m.get("config", {}).get("crop") != "whole" and size < patch:
+            raise ValueError(f"{name}: its samples are {size}×{size}, smaller than the {patch}×{patch} training crop; "
+                             f"use --patch {size // 4 * 4} or less, or generate larger patches")
 
 
 class SNStage:
@@ -41,8 +60,9 @@ class SNStage:
     def __init__(self, cfg: TrainConfig, ctx: StageContext):
         self.cfg, self.ctx = cfg, ctx
         saved = ctx.saved
-        self.model = AINDNet(ModelConfig.from_dict(saved["model_config"]) if saved else MODEL_CONFIGS[cfg.model]())
+        self.model = model_from_checkpoint(saved, cfg.out) if saved else AINDNet(MODEL_CONFIGS[cfg.model]())
         self.shards = list_shards(cfg.data)
+        check_usable(self.shards, cfg.patch)
         self.dataset_profile = self.shards.profile()
         self.stream, note = build_train_stream(
             self.shards, patch=cfg.patch, batch=cfg.batch, seed=cfg.seed, workers=cfg.workers, rank=ctx.rank,
@@ -67,6 +87,9 @@ class SNStage:
         if self._it is None:
             self._it = iter(self.loader)
         b = next(self._it)
+        if "fatal" in b:
+            raise ValueError(f"{b['fatal']}. Check the data with `noisegen inspect DATASET --verify` (the SN stage "
+                             f"needs samples with σ maps, at least {self.cfg.patch}×{self.cfg.patch})")
         new = [m for m in self.stream.state.update(b) if m not in self._reported]
         for msg in new:
             warnings.warn(msg, DamagedDataWarning, stacklevel=2)

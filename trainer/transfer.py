@@ -31,9 +31,8 @@ import torch
 from torch import Tensor, nn
 
 from trainer.checkpoint import load_checkpoint
-from trainer.config import ModelConfig
 from trainer.engine import TrainResult, echo_stderr, run
-from trainer.inference import load_model
+from trainer.inference import load_model, model_from_checkpoint
 from trainer.losses import tf_loss
 from trainer.model import AIN, AINDNet, NoiseEstimator, freeze_for_tf
 from trainer.n2n import gamma_at, n2n_objective, sample_neighbors
@@ -75,10 +74,10 @@ def parameter_table(model: AINDNet) -> list[dict]:
 def _initial_model(cfg: TFConfig, saved: dict | None) -> tuple[AINDNet, int | None]:
     """The model to train and the step of the SN checkpoint it starts from (None when resuming or in mode r)."""
     if saved:  # the engine loads the checkpoint's weights
-        return AINDNet(ModelConfig.from_dict(saved["model_config"])), None
+        return model_from_checkpoint(saved, cfg.out), None
     init = resolve_checkpoint(cfg.init, "--init")
     if cfg.mode == "r":  # fresh weights, from the global RNG the engine seeded with cfg.seed
-        return AINDNet(ModelConfig.from_dict(load_checkpoint(init)["model_config"])), None
+        return model_from_checkpoint(load_checkpoint(init), str(init)), None
     model, state = load_model(init)
     return model, state.get("step")
 

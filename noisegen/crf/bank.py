@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from noisegen.checks import check_image_u8
-from noisegen.kernels.lut import _lut_gather_u8, _lut_interp
 
 __all__ = ["LINEAR", "CRFBank", "CRF", "UnknownCurveError", "invert_curve", "crf_forward", "crf_inverse",
            "crf_inverse_u8"]
@@ -295,6 +294,10 @@ def _check_float_any(x: object, name: str) -> np.ndarray:
 
 
 def _apply_lut(x: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    # The kernels are imported here, not at the top: the bank types and tables are numpy only, so that
+    # the dataset reader can read curves (derived σ maps) without importing numba.
+    from noisegen.kernels.lut import _lut_interp
+
     out = np.empty(x.shape, dtype=np.float32)
     if x.size:
         _lut_interp(x.reshape(-1), lut, out.reshape(-1))
@@ -341,6 +344,8 @@ def crf_inverse_u8(img_u8: np.ndarray, crf: CRF) -> np.ndarray:
     Raises:
         TypeError: not a uint8 array or ``crf`` is not a CRF. ValueError: not H×W×3 or empty.
     """
+    from noisegen.kernels.lut import _lut_gather_u8  # see _apply_lut
+
     img = check_image_u8(img_u8, "img_u8")
     table = _check_crf(crf).inverse_u8
     out = np.empty(img.shape, dtype=np.float32)

@@ -19,9 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from noisegen.analysis.nlf import psnr
-from noisegen.analysis.stats import tar_samples
 from noisegen.dataset.format import INDEX_NAME
-from noisegen.dataset.reader import decode_sample, read_index, read_manifest
+from noisegen.dataset.reader import QuietDamageCounter, decode_sample, read_index, read_manifest, read_shard
 
 __all__ = ["PreviewConfig", "select_keys", "load_samples", "contact_sheet", "run_preview"]
 
@@ -83,15 +82,12 @@ def load_samples(folder: str | os.PathLike[str], chosen: list[tuple[str, str]]) 
             by_shard[shard].add(key)
     out = []
     for shard, keys in by_shard.items():
-        try:
-            for raw in tar_samples(str(Path(folder) / shard)):
-                if keys is None or raw["__key__"] in keys:
-                    try:
-                        out.append(decode_sample(raw))
-                    except ValueError:
-                        continue
-        except OSError:
-            continue
+        for raw in read_shard(str(Path(folder) / shard), handler=QuietDamageCounter()):
+            if keys is None or raw["__key__"] in keys:
+                try:
+                    out.append(decode_sample(raw))
+                except ValueError:
+                    continue
     order = {k: i for i, (_, k) in enumerate(chosen)}
     out.sort(key=lambda s: order.get(s["key"], len(order)))
     return out

@@ -20,10 +20,9 @@ from __future__ import annotations
 
 import math
 import os
-import tarfile
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,12 +34,12 @@ from noisegen.crf.bank import crf_inverse_u8
 from noisegen.crf.io import load_bank
 from noisegen.dataset.format import INDEX_NAME
 from noisegen.dataset.pairs import load_pair, scan_pairs
-from noisegen.dataset.reader import decode_sample, read_index, read_manifest
+from noisegen.dataset.reader import decode_sample, read_index, read_manifest, read_shard
 from noisegen.dataset.writer import versions
 from noisegen.isp.color import unprocess_color
 
 __all__ = ["GROUP_KEYS", "StatsConfig", "GroupStats", "StatsReport", "group_of", "dataset_stats", "pairs_stats",
-           "run_stats", "sample_irradiance", "tar_samples", "shard_stats"]
+           "run_stats", "sample_irradiance", "shard_stats"]
 
 GROUP_KEYS = ("camera", "crf", "jpeg", "pattern")
 _PICKLE = (".pyd", ".pickle", ".pkl")
@@ -172,25 +171,13 @@ def sample_irradiance(clean: np.ndarray, params: dict) -> np.ndarray | None:
     return raw
 
 
-def tar_samples(path: str) -> Iterator[dict]:
-    """Raw samples of a shard (consecutive members with one key), pickle members never read."""
-    current: dict = {}
-    with tarfile.open(path, "r:") as tar:
-        for info in tar:
-            if not info.isreg():
-                continue
-            key, dot, member = info.name.partition(".")
-            if not dot or member.lower().endswith(_PICKLE):
-                continue
-            if current and current["__key__"] != key:
-                yield current
-                current = {}
-            if not current:
-                current = {"__key__": key, "__url__": path}
-            f = tar.extractfile(info)
-            current[member] = f.read() if f is not None else b""
-    if current:
-        yield current
+def _shard_damage(path: str, damaged: list[dict]) -> Callable[[BaseException], bool]:
+    """A reader error handler that lists each problem of shard ``path`` in ``damaged`` (and goes on)."""
+    def handle(exn: BaseException) -> bool:
+        damaged.append({"source": Path(path).name, "reason": str(exn.args[0]) if exn.args else repr(exn),
+                        "stage": "shard"})
+        return True
+    return handle
 
 
 def shard_stats(path: str, by: tuple[str, ...], keys: frozenset[str] | None = None,
@@ -202,31 +189,27 @@ def shard_stats(path: str, by: tuple[str, ...], keys: frozenset[str] | None = No
     groups: dict[str, list] = {}
     damaged: list[dict] = []
     n = 0
-    try:
-        for raw in tar_samples(path):
-            if keys is not None and raw["__key__"] not in keys:
-                continue
-            try:
-                s = decode_sample(raw)
-            except ValueError as exc:
-                damaged.append({"source": f"{Path(path).name}:{raw['__key__']}", "reason": str(exc), "stage": "decode"})
-                continue
-            meta = s["params"]
-            # real pairs packed by noisegen pack-pairs have no camera parameters, only camera/ISO
-            params = meta.get("params") or {"camera": meta.get("camera"), "iso": meta.get("iso")}
-            name, key = group_of(params, by)
-            L = sample_irradiance(s["clean"], params) if s["sigma"] is not None else None
-            st = image_stats(s["clean"], s["noisy"], s["sigma"] if L is not None else None, L)
-            if name in groups:
-                accumulate(groups[name][1], st)
-            else:
-                groups[name] = [key, st]
-            n += 1
-            if on_sample is not None:
-                on_sample()
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        damaged.append({"source": Path(path).name, "reason": f"unreadable shard ({type(exc).__name__}: {exc})",
-                        "stage": "shard"})
+    for raw in read_shard(path, handler=_shard_damage(path, damaged)):
+        if keys is not None and raw["__key__"] not in keys:
+            continue
+        try:
+            s = decode_sample(raw)
+        except ValueError as exc:
+            damaged.append({"source": f"{Path(path).name}:{raw['__key__']}", "reason": str(exc), "stage": "decode"})
+            continue
+        meta = s["params"]
+        # real pairs packed by noisegen pack-pairs have no camera parameters, only camera/ISO
+        params = meta.get("params") or {"camera": meta.get("camera"), "iso": meta.get("iso")}
+        name, key = group_of(params, by)
+        L = sample_irradiance(s["clean"], params) if s["sigma"] is not None else None
+        st = image_stats(s["clean"], s["noisy"], s["sigma"] if L is not None else None, L)
+        if name in groups:
+            accumulate(groups[name][1], st)
+        else:
+            groups[name] = [key, st]
+        n += 1
+        if on_sample is not None:
+            on_sample()
     return {k: tuple(v) for k, v in groups.items()}, damaged, n
 
 

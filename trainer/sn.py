@@ -20,7 +20,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from noisegen.dataset.reader import DamagedDataWarning, list_shards
+from noisegen.dataset.reader import DamagedDataWarning, dataset_sigma, list_shards
 from trainer.config import MODEL_CONFIGS
 from trainer.engine import TrainResult, echo_stderr, run
 from trainer.inference import model_from_checkpoint
@@ -42,7 +42,7 @@ def check_usable(shards, patch: int) -> None:
     """
     for m in shards.manifests:
         name = m.get("created_by", "a dataset")
-        if not any(k.startswith("sigma.") for k in m.get("members", {})):
+        if dataset_sigma(m) is None:
             raise ValueError(f"{name}: the dataset has no σ maps (real pairs from `noisegen pack-pairs`?); the SN "
                              "stage trains on synthetic samples with σ maps: use `noisegen-train tf` for real pairs")
         size = m.get("config", {}).get("patch")

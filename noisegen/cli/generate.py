@@ -33,7 +33,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         out=args.out, images=tuple(args.images or ()), profile=profile_from_args(args), patch=args.patch,
         patches_per_image=args.patches_per_image, crop=args.crop, seed=args.seed,
         samples_per_shard=args.samples_per_shard, shard_size=args.shard_size or 512 * 10**6,
-        max_images=args.max_images, max_pixels=args.max_pixels, clean_target=args.clean_target,
+        max_images=args.max_images, max_pixels=args.max_pixels, clean_target=args.clean_target, sigma=args.sigma,
         workers=args.workers or default_workers(),
         backend=args.backend, scheduler=args.scheduler, resume=args.resume,
     )
@@ -123,6 +123,10 @@ def add_generate_command(subparsers: argparse._SubParsersAction) -> None:
                    help="the clean member: the source crop (default, as CBDNet/AINDNet) or its noise-free render "
                    "through the same curve, mosaic, demosaic and colour steps (no noise, no JPEG), so that "
                    "noisy − clean is the camera's noise only")
+    g.add_argument("--sigma", choices=("stored", "derived"), default="stored",
+                   help="stored: each sample holds its σ map as a 16-bit PNG (default); derived: no σ member "
+                   "(about a third fewer bytes), the reader recomputes σ exactly from the clean crop and the "
+                   "sample's parameters (needs --clean-target source)"),
     g.add_argument("--max-images", type=positive_int, metavar="M",
                    help="use only the first M usable photos (sorted by name)")
     g.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",

@@ -52,7 +52,7 @@ __all__ = [
     "encode_sigma", "decode_sigma", "sigma_step_of", "wds_decoders", "synthetic_sample_meta", "encode_meta",
     "to_disk", "from_disk", "params_from_disk", "check_sample_meta", "index_row",
     "index_types", "MANIFEST_FIELDS", "check_manifest", "PAIR_MEMBER_DESCRIPTIONS", "real_pair_meta",
-    "real_pair_index_row",
+    "real_pair_index_row", "SIGMA_MODES", "SIGMA_DERIVED", "sigma_is_derived", "dataset_sigma",
 ]
 
 FORMAT_NAME = "noisegen-webdataset"
@@ -103,6 +103,27 @@ def sample_key(index: int) -> str:
 # Schemas
 
 
+# How a dataset carries σ_raw: "stored" as the 16-bit PNG member, or "derived" (no member; the reader
+# recomputes it from the clean source crop and the parameters, noisegen.isp.raw_sigma; needs the
+# clean target "source").
+SIGMA_MODES = ("stored", "derived")
+SIGMA_DERIVED = "derived-from-clean"  # the json's sigma.encoding of a derived map
+
+
+def sigma_is_derived(meta: dict) -> bool:
+    """True when a sample's json says its σ map is derived (no σ member)."""
+    sigma = meta.get("sigma")
+    return isinstance(sigma, dict) and sigma.get("encoding") == SIGMA_DERIVED
+
+
+def dataset_sigma(manifest: dict) -> str | None:
+    """How a dataset carries σ maps: "stored", "derived", or None (real pairs: no σ)."""
+    enc = manifest.get("sigma_encoding")
+    if isinstance(enc, dict) and enc.get("name") == SIGMA_DERIVED:
+        return "derived"
+    return "stored" if any(m in manifest.get("members", {}) for m in SIGMA_MEMBERS) else None
+
+
 def check_sample_meta(meta: Any, *, synthetic: bool) -> dict:
     """Check a decoded sample json against the format; returns it unchanged.
 
@@ -127,6 +148,10 @@ def check_sample_meta(meta: Any, *, synthetic: bool) -> dict:
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise ValueError(f"json: field {name!r} must be {' or '.join(t.__name__ for t in types)}, "
                              f"got {type(value).__name__}")
+    if sigma_is_derived(meta):
+        if meta.get("clean_target", "source") != "source":
+            raise ValueError("json: a derived σ map needs the clean target 'source'")
+        return meta
     sigma_step_of(meta)
     if meta["sigma"].get("member", SIGMA_V1) not in SIGMA_MEMBERS:
         raise ValueError(f"json: sigma.member {meta['sigma'].get('member')!r} is not one of {list(SIGMA_MEMBERS)}")
@@ -136,18 +161,21 @@ def check_sample_meta(meta: Any, *, synthetic: bool) -> dict:
 def synthetic_sample_meta(*, key: str, sample: int, source: str, source_size: tuple[int, int],
                           conversions: list[str], box: tuple[int, int, int, int], patch: int, seed: int,
                           crop_seed: tuple[int, ...] | None, params_seed: tuple[int, ...],
-                          noise_seed: tuple[int, ...], params: dict, sigma_step: float, version: str,
+                          noise_seed: tuple[int, ...], params: dict, sigma_step: float | None, version: str,
                           clean_target: str = "source") -> dict:
     """The json of a synthetic sample (SAMPLE_FIELDS): identity, source, crop box, seeds, the SampleParams
-    as a dict, the clean target and the σ encoding. ``synthesize(crop, SampleParams.from_dict(params),
-    seed=noise_seed, clean_target=clean_target)`` reproduces the sample."""
+    as a dict, the clean target and the σ encoding (``sigma_step`` None: a derived σ map, no member).
+    ``synthesize(crop, SampleParams.from_dict(params), seed=noise_seed, clean_target=clean_target)``
+    reproduces the sample."""
     y, x, h, w = box
     return {
         "key": key, "sample": sample, "source": source, "source_size": list(source_size),
         "conversions": list(conversions), "crop": {"y": y, "x": x, "h": h, "w": w}, "patch": patch, "seed": seed,
         "crop_seed": None if crop_seed is None else list(crop_seed), "params_seed": list(params_seed),
         "noise_seed": list(noise_seed), "params": params, "clean_target": clean_target,
-        "sigma": {"member": SIGMA, "encoding": SIGMA_ENCODING, "step": sigma_step}, "noisegen_version": version,
+        "sigma": ({"member": SIGMA, "encoding": SIGMA_ENCODING, "step": sigma_step} if sigma_step is not None
+                  else {"member": "", "encoding": SIGMA_DERIVED, "step": 0.0}),
+        "noisegen_version": version,
     }
 
 

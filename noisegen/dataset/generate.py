@@ -36,7 +36,9 @@ from noisegen.dataset.format import (
     MEMBERS,
     PARTIAL_DIR,
     SIGMA,
+    SIGMA_DERIVED,
     SIGMA_ENCODING,
+    SIGMA_MODES,
     SIGMA_STEP,
 )
 from noisegen.dataset.images import DEFAULT_MAX_PIXELS
@@ -83,6 +85,9 @@ class GenerateConfig:
             (noisegen.dataset.images.DEFAULT_MAX_PIXELS: 100 MP, about 1.1 GB per worker).
         clean_target: "source" (the clean member is the source crop, as CBDNet/AINDNet) or "render"
             (its noise-free render through the sample's ISP; noisegen.isp.pipeline.render_clean).
+        sigma: "stored" (the σ map as a 16-bit PNG member) or "derived" (no member, about a third fewer
+            bytes: the reader recomputes σ from the clean source crop and the parameters; needs
+            clean_target "source").
     Execution fields (never change the bytes, not recorded):
         out: dataset folder. workers: parallel processes (local) or dask workers of a LocalCluster
         started for the run. backend: "local" (joblib loky) or "dask". scheduler: address of a
@@ -103,6 +108,7 @@ class GenerateConfig:
     max_images: int | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     clean_target: str = "source"
+    sigma: str = "stored"
     workers: int = field(default_factory=default_workers)
     backend: str = "local"
     scheduler: str | None = None
@@ -129,6 +135,11 @@ class GenerateConfig:
             raise ValueError(f"seed: expected an integer >= 0, got {self.seed!r}")
         if self.clean_target not in CLEAN_TARGETS:
             raise ValueError(f"clean_target: expected one of {CLEAN_TARGETS}, got {self.clean_target!r}")
+        if self.sigma not in SIGMA_MODES:
+            raise ValueError(f"sigma: expected one of {SIGMA_MODES}, got {self.sigma!r}")
+        if self.sigma == "derived" and self.clean_target != "source":
+            raise ValueError("sigma 'derived' recomputes σ from the clean source crop, so it needs clean_target "
+                             "'source'; store the σ maps (--sigma stored) with --clean-target render")
         if self.crop not in CROP_MODES:
             raise ValueError(f"crop: expected one of {CROP_MODES}, got {self.crop!r}")
         if self.backend not in BACKENDS:
@@ -142,8 +153,8 @@ class GenerateConfig:
                 "patch": self.patch, "patches_per_image": self.patches_per_image, "crop": self.crop,
                 "seed": self.seed, "samples_per_shard": self.samples_per_shard, "shard_size": self.shard_size,
                 "max_images": self.max_images, "max_pixels": self.max_pixels, "clean_target": self.clean_target,
-                "png_encoder": PNG_ENCODER,
-                "sigma_encoding": SIGMA_ENCODING}
+                "sigma": self.sigma, "png_encoder": PNG_ENCODER,
+                "sigma_encoding": SIGMA_ENCODING if self.sigma == "stored" else SIGMA_DERIVED}
 
 
 @dataclass
@@ -197,7 +208,7 @@ def _tasks(config: GenerateConfig, plan: ShardPlan, shards: Iterable[int], *,
         yield ShardTask(shard=i, out_dir=str(Path(config.out).resolve()), jobs=tuple(jobs),
                         images=tuple((k, plan.images[k]) for k in used), profile=config.profile,
                         seed=config.seed, max_pixels=config.max_pixels, parent_pid=parent_pid,
-                        clean_target=config.clean_target)
+                        clean_target=config.clean_target, sigma=config.sigma)
 
 
 def _rows_by_shard(out: Path, records: list[ShardRecord], used: set[str]) -> Iterator[list[dict]]:
@@ -205,6 +216,14 @@ def _rows_by_shard(out: Path, records: list[ShardRecord], used: set[str]) -> Ite
         rows = read_record(record_path(out, r.shard)).rows
         used.update(row["source"] for row in rows)
         yield rows
+
+
+def _sigma_encoding(mode: str) -> dict:
+    if mode == "derived":
+        return {"member": "", "name": SIGMA_DERIVED, "note": "no σ member: the reader recomputes σ_raw from the "
+                "clean source crop and the sample's parameters (noisegen.isp.raw_sigma), exactly"}
+    return {"member": SIGMA, "name": SIGMA_ENCODING, "step": SIGMA_STEP, "max_abs_error": SIGMA_STEP / 2,
+            "note": "the step of each sample is in its json (sigma.step) and in the PNG"}
 
 
 def _finish(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, records: list[ShardRecord]) -> dict:
@@ -225,10 +244,8 @@ def _finish(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, records: 
         "created_by": f"noisegen {versions()['noisegen']}",
         "versions": versions(),
         "config": config.content(),
-        "members": {m: MEMBER_DESCRIPTIONS[m] for m in MEMBERS},
-        "sigma_encoding": {"member": SIGMA, "name": SIGMA_ENCODING, "step": SIGMA_STEP,
-                           "max_abs_error": SIGMA_STEP / 2,
-                           "note": "the step of each sample is in its json (sigma.step)"},
+        "members": {m: MEMBER_DESCRIPTIONS[m] for m in MEMBERS if m != SIGMA or config.sigma == "stored"},
+        "sigma_encoding": _sigma_encoding(config.sigma),
         "samples_per_shard": plan.samples_per_shard,
         "counts": {"files_found": scan.found, "images_planned": len(scan.images), "images_used": len(used),
                    "skipped": len(skipped), "samples_planned": plan.n_samples,

@@ -61,7 +61,8 @@ class ShardTask:
     profile: camera profile; seed: dataset seed (recorded); max_pixels: the sources' pixel limit;
     parent_pid: the run's main process: a worker whose parent is no longer that process (killed)
     stops before its next sample and removes its temporary file (None: no check); clean_target:
-    "source" or "render" (noisegen.isp.pipeline).
+    "source" or "render" (noisegen.isp.pipeline); sigma: "stored" (the σ member) or "derived" (none;
+    the reader recomputes the map from the clean source, noisegen.isp.raw_sigma).
     """
 
     shard: int
@@ -74,6 +75,7 @@ class ShardTask:
     parent_pid: int | None = None
 
     clean_target: str = "source"
+    sigma: str = "stored"
 
 
 class RunGone(RuntimeError):
@@ -149,13 +151,15 @@ def _sample(task: ShardTask, job: PatchJob, img: SourceImage, pixels: np.ndarray
     params = sample_params(task.profile, np.random.default_rng(list(job.params_seed)))
     s = synthesize(crop, params, seed=list(job.noise_seed), clean_target=task.clean_target)
     t1 = time.perf_counter()
-    sigma_png, step = encode_sigma(s.sigma_raw)
+    sigma_png, step = encode_sigma(s.sigma_raw) if task.sigma == "stored" else (None, None)
     meta = synthetic_sample_meta(
         key=job.key, sample=job.index, source=img.id, source_size=(img.height, img.width), conversions=conv,
         box=job.box, patch=job.patch, seed=task.seed, crop_seed=job.crop_seed, params_seed=job.params_seed,
         noise_seed=job.noise_seed, params=s.params.to_dict(), sigma_step=step, version=__version__,
         clean_target=task.clean_target)
     members = {CLEAN: encode_png(s.clean), NOISY: encode_png(s.noisy), SIGMA: sigma_png, JSON: encode_meta(meta)}
+    if sigma_png is None:
+        del members[SIGMA]
     row = index_row(meta, clean=s.clean, noisy=s.noisy, sigma=s.sigma_raw)
     return members, row, {"synthesis": t1 - t0, "encode": time.perf_counter() - t1}
 
@@ -234,7 +238,7 @@ def write_shard(task: ShardTask, on_sample: Callable[[], None] | None = None) ->
                 continue
             members, row, seconds = _sample(task, job, sources.images[job.image], pixels, conv)
             t0 = time.perf_counter()
-            row["bytes"] = sum(tw.add(f"{job.key}.{m}", members[m]) for m in MEMBERS)
+            row["bytes"] = sum(tw.add(f"{job.key}.{m}", members[m]) for m in MEMBERS if m in members)
             rows.append(dict(row, shard=name))
             t["synthesis"] += seconds["synthesis"]
             t["encode"] += seconds["encode"] + time.perf_counter() - t0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisegen.checks import check_image_float
+from noisegen.isp.raw_sigma import safe_inverse_gains
 from noisegen.kernels.render import _color_transform
 
 __all__ = [
@@ -137,29 +138,6 @@ def apply_matrix(img: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     ones = np.ones_like(img)
     _color_transform(img.reshape(-1, 3), ones.reshape(-1, 3), m, out.reshape(-1, 3))
     return out
-
-
-def safe_inverse_gains(img: np.ndarray, gains: tuple[float, float, float], inflection: float = 0.9) -> np.ndarray:
-    """Per-pixel inverse white-balance gains that do not darken highlights (Brooks et al. §3.3).
-
-    Plain inversion multiplies by 1/g; near saturation that would turn clipped whites into
-    impossible un-clipped raw values. With gray = mean over channels and
-    mask = (max(gray − inflection, 0) / (1 − inflection))², the safe inverse gain is
-    max(mask + (1 − mask)/g, 1/g): 1/g in the shadows and mid-tones, blending to 1 in highlights.
-
-    Args:
-        img: float32 H×W×3 white-balanced linear image.
-        gains: forward gains (r, g, b) > 0 that white-balance camera RGB.
-    Returns:
-        float32 H×W×3 per-pixel multipliers (camera = img · result).
-    """
-    g = np.asarray(gains, dtype=np.float32)
-    if g.shape != (3,) or not np.all(np.isfinite(g)) or np.any(g <= 0):
-        raise ValueError(f"gains: expected 3 finite positive values, got {gains}")
-    inv = 1.0 / g
-    gray = img.mean(axis=2, keepdims=True)
-    mask = (np.maximum(gray - inflection, 0.0) / (1.0 - inflection)) ** 2
-    return np.maximum(mask + (1.0 - mask) * inv, inv).astype(np.float32)
 
 
 def unprocess_color(

@@ -29,7 +29,7 @@ Modules: ``shards`` (manifest, shard lists, splitting), ``samples`` (tar reading
 validation, ``open_dataset``), ``pairs`` (real pairs, image folders); this file exports them.
 """
 
-from noisegen.dataset.format import PICKLE_SUFFIXES, wds_decoders
+from noisegen.dataset.format import PICKLE_SUFFIXES, dataset_sigma, wds_decoders
 from noisegen.dataset.images import ImageReadError, read_rgb8, write_png
 from noisegen.dataset.pairs import Pair, scan_pairs
 from noisegen.dataset.reader.pairs import PairItem, PairSource, group_label, list_images, read_pairs
@@ -64,5 +64,6 @@ __all__ = [
     "PairSource", "read_manifest", "read_index", "list_shards", "shard_urls", "split_by_rank", "split_by_worker",
     "read_shard", "check_counts", "decode_sample", "validate_sample", "decode_samples", "iter_samples",
     "open_dataset", "read_pairs", "group_label", "list_images", "read_rgb8", "write_png", "ImageReadError",
-    "IMAGE_EXTENSIONS", "Pair", "scan_pairs", "PICKLE_SUFFIXES", "to_torch", "sample_to_torch", "wds_decoders",
+    "IMAGE_EXTENSIONS", "Pair", "scan_pairs", "PICKLE_SUFFIXES", "dataset_sigma", "to_torch", "sample_to_torch",
+    "wds_decoders",
 ]

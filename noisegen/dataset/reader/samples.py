@@ -29,10 +29,12 @@ from noisegen.dataset.format import (
     check_sample_meta,
     decode_sigma,
     from_disk,
+    sigma_is_derived,
     sigma_step_of,
 )
 from noisegen.dataset.images import open_image
 from noisegen.dataset.reader.shards import list_shards, split_by_rank
+from noisegen.isp.raw_sigma import derive_sigma
 
 __all__ = ["DamagedDataWarning", "DamageCounter", "QuietDamageCounter", "Limits", "LIMITS", "read_shard",
            "check_counts", "validate_sample", "decode_sample", "decode_samples", "iter_samples", "open_dataset"]
@@ -266,16 +268,20 @@ def decode_sample(sample: dict, *, require_sigma: bool = False, limits: Limits =
     where = f"sample {key}" + (f" in {sample['__url__']}" if sample.get("__url__") else "")
     missing = [m for m in (CLEAN, NOISY, JSON) if m not in sample]
     sigmas = [m for m in SIGMA_MEMBERS if m in sample]
-    if require_sigma and not sigmas:
-        missing.append(SIGMA)
     if missing:
         have = sorted(k for k in sample if not k.startswith("__"))
         raise ValueError(f"{where}: missing members {missing} (have {have})")
     try:
-        meta = check_sample_meta(from_disk(_json(sample[JSON], limits)), synthetic=bool(sigmas))
+        meta = from_disk(_json(sample[JSON], limits))
+        derived = isinstance(meta, dict) and sigma_is_derived(meta)
+        if require_sigma and not (sigmas or derived):
+            raise ValueError(f"missing member {SIGMA} (have {sorted(k for k in sample if not k.startswith('__'))})")
+        meta = check_sample_meta(meta, synthetic=bool(sigmas) or derived)
         clean, noisy = _rgb(sample[CLEAN], CLEAN, limits), _rgb(sample[NOISY], NOISY, limits)
         sigma = None
-        if sigmas:
+        if derived:
+            sigma = derive_sigma(clean, meta["params"])  # from_disk gave the parameters back their None
+        elif sigmas:
             member = meta["sigma"].get("member", sigmas[0])
             if member not in sample:
                 raise ValueError(f"json names σ member {member!r}, the sample holds {sigmas}")

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from noisegen.dataset.format import MANIFEST_NAME, PARTIAL_DIR, SIGMA_MEMBERS, check_manifest
+from noisegen.dataset.format import MANIFEST_NAME, PARTIAL_DIR, check_manifest, dataset_sigma
 
 __all__ = ["read_manifest", "read_index", "ShardSet", "shard_urls", "list_shards", "split_by_rank", "split_by_worker"]
 
@@ -76,7 +76,7 @@ class ShardSet:
         """Whether the datasets carry σ maps (None: unknown, shards given without their folder)."""
         if not self.manifests:
             return None
-        return all(any(s in m.get("members", {}) for s in SIGMA_MEMBERS) for m in self.manifests)
+        return all(dataset_sigma(m) is not None for m in self.manifests)
 
 
 def shard_urls(folder: str | os.PathLike[str]) -> tuple[list[str], dict]:

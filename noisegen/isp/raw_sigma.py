@@ -1,0 +1,88 @@
+"""σ_raw of a sample from its clean source and its parameters, in numpy alone.
+
+The ground-truth noise level is a deterministic function of the clean image and the camera
+parameters, not of the noise: σ_raw = sqrt(max(L, 0)·σ_s² + σ_c²) per channel (DESIGN.md §2),
+where L is the raw irradiance the noise was added to:
+
+    L = f⁻¹(clean)                                  (the curve's 8-bit inverse table)
+    L ← CCM⁻¹ · L,  L ← L · safe_inverse_gains(L)   (when the sample had Brooks' colour steps)
+
+so a dataset can leave the σ map out (`generate --sigma derived`) and the reader recompute it.
+This module computes it with numpy only (the reader imports no numba) in the pipeline's precision
+(float32 irradiance, float64 arithmetic, float32 result), so that it equals the map the pipeline
+writes to within float rounding (tests: ≤ 1e-6, far below the stored codec's step of 3.05e-5).
+
+``safe_inverse_gains`` (Brooks et al. 2019, §3.3) lives here, shared with noisegen.isp.color.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from noisegen.crf.io import load_bank
+
+__all__ = ["safe_inverse_gains", "raw_irradiance", "sigma_from_irradiance", "derive_sigma"]
+
+
+def safe_inverse_gains(img: np.ndarray, gains: tuple[float, float, float], inflection: float = 0.9) -> np.ndarray:
+    """Per-pixel inverse white-balance gains that do not darken highlights (Brooks et al. §3.3).
+
+    Plain inversion multiplies by 1/g; near saturation that would turn clipped whites into
+    impossible un-clipped raw values. With gray = mean over channels and
+    mask = (max(gray − inflection, 0) / (1 − inflection))², the safe inverse gain is
+    max(mask + (1 − mask)/g, 1/g): 1/g in the shadows and mid-tones, blending to 1 in highlights.
+
+    Args:
+        img: float32 H×W×3 white-balanced linear image.
+        gains: forward gains (r, g, b) > 0 that white-balance camera RGB.
+    Returns:
+        float32 H×W×3 per-pixel multipliers (camera = img · result).
+    """
+    g = np.asarray(gains, dtype=np.float32)
+    if g.shape != (3,) or not np.all(np.isfinite(g)) or np.any(g <= 0):
+        raise ValueError(f"gains: expected 3 finite positive values, got {gains}")
+    inv = 1.0 / g
+    gray = img.mean(axis=2, keepdims=True)
+    mask = (np.maximum(gray - inflection, 0.0) / (1.0 - inflection)) ** 2
+    return np.maximum(mask + (1.0 - mask) * inv, inv).astype(np.float32)
+
+
+def raw_irradiance(clean: np.ndarray, inverse_u8: np.ndarray, rgb_to_camera: Any = None,
+                   wb_gains: Any = None) -> np.ndarray:
+    """The raw irradiance at which a sample's noise was drawn.
+
+    Args:
+        clean: uint8 H×W×3 source crop. inverse_u8: float32 (256,) f⁻¹(k/255) of the sample's curve.
+        rgb_to_camera: None or 9 numbers (row-major linear sRGB → camera matrix).
+        wb_gains: None or 3 forward white-balance gains.
+    Returns:
+        float32 H×W×3.
+    """
+    L = np.asarray(inverse_u8, dtype=np.float32)[clean]
+    if rgb_to_camera is not None:
+        m = np.asarray(rgb_to_camera, dtype=np.float64).reshape(3, 3)
+        L = (L.astype(np.float64) @ m.T).astype(np.float32)  # as the colour kernel: float64 sums, float32
+    if wb_gains is not None:
+        L = (L * safe_inverse_gains(L, wb_gains)).astype(np.float32)
+    return L
+
+
+def sigma_from_irradiance(L: np.ndarray, sigma_s: Any, sigma_c: Any) -> np.ndarray:
+    """σ_raw = sqrt(max(L, 0)·σ_s² + σ_c²) per channel: float64 arithmetic, float32 result (as the kernels)."""
+    s = np.asarray(sigma_s, dtype=np.float64).reshape(3)
+    c = np.asarray(sigma_c, dtype=np.float64).reshape(3)
+    return np.sqrt(np.maximum(L.astype(np.float64), 0.0) * (s * s) + c * c).astype(np.float32)
+
+
+def derive_sigma(clean: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+    """σ_raw of a sample from its clean *source* crop and its parameters (SampleParams.to_dict()).
+
+    Raises:
+        KeyError / FileNotFoundError: the sample's curve or bank is not available here.
+    """
+    crf = load_bank(params.get("crf_bank", "default")).get(params.get("crf", "linear"))
+    L = raw_irradiance(clean, crf.inverse_u8, params.get("rgb_to_camera"), params.get("wb_gains"))
+    return sigma_from_irradiance(L, params["sigma_s"], params["sigma_c"])

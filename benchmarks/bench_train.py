@@ -97,8 +97,11 @@ def make_dataset(root: Path, patch: int, per_image: int) -> Path:
     return out
 
 
-def bench_loader(data: Path, *, patch: int, batch: int, workers: int, device: torch.device, batches: int) -> float:
-    stream, _ = build_train_stream(list_shards(str(data)), patch=patch, batch=batch, seed=0, workers=workers)
+def bench_loader(data: Path, *, patch: int, batch: int, workers: int, device: torch.device, batches: int,
+                 **stream_kw) -> float:
+    """Samples/s of the real loader alone (stream_kw: e.g. fresh="noise" for trainer --fresh-noise)."""
+    stream, _ = build_train_stream(list_shards(str(data)), patch=patch, batch=batch, seed=0, workers=workers,
+                                   **stream_kw)
     it = iter(make_train_loader(stream, device=device, seed=0))
     for _ in range(max(2, workers * 2)):  # start-up and first rounds
         next(it)

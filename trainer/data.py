@@ -42,9 +42,14 @@ import numpy as np
 import torch
 
 from noisegen.dataset.reader import DamageCounter, QuietDamageCounter, decode_sample, read_shard
+from noisegen.isp.params import SampleParams
+from noisegen.isp.pipeline import synthesize
+from noisegen.isp.profiles import CameraProfile
+from noisegen.isp.sampling import sample_params
+from trainer.train_config import FRESH_MODES
 
 __all__ = ["resampled_rounds", "mix_rounds", "decode_items", "crop_and_augment", "dihedral", "collate_batches",
-           "NoUsableData", "StreamGuard", "mark_usable", "MAX_UNUSABLE"]
+           "NoUsableData", "StreamGuard", "mark_usable", "MAX_UNUSABLE", "FRESH_MODES", "fresh_pair"]
 
 # Consecutive unusable items (damaged, too small, without σ, unreadable shards) after which a stream
 # gives up: a dataset where nothing is usable must end the run with a message, not hang it. Far
@@ -152,11 +157,12 @@ def mix_rounds(rounds: Iterable[tuple[int, list[str]]], *, seed: int, stream: in
 
 
 def decode_items(items: Iterable[tuple[int, int, dict]], *, handler: DamageCounter,
-                 require_sigma: bool = True) -> Iterator[tuple[int, int, dict]]:
-    """The reader's decode_sample on the raw sample of each (round, position, raw) item; failures → handler."""
+                 require_sigma: bool = True, clean_only: bool = False) -> Iterator[tuple[int, int, dict]]:
+    """The reader's decode_sample on the raw sample of each (round, position, raw) item; failures → handler.
+    ``clean_only``: the clean image and json only (fresh-noise mode synthesizes the rest)."""
     for k, i, raw in items:
         try:
-            yield k, i, decode_sample(raw, require_sigma=require_sigma)
+            yield k, i, decode_sample(raw, require_sigma=require_sigma and not clean_only, clean_only=clean_only)
         except ValueError as exc:
             handler(exc)
 
@@ -170,26 +176,56 @@ def dihedral(a: np.ndarray, t: int) -> np.ndarray:
     return a[:, ::-1] if t >= 4 else a
 
 
+def fresh_pair(clean: np.ndarray, meta: dict, *, mode: str, profile: CameraProfile | None,
+               key: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(noisy, σ_raw) synthesized anew on a clean crop: the sample's own parameters with new noise
+    (mode "noise"), or new parameters drawn from ``profile`` too (mode "params").
+
+    Seeds: parameters default_rng(key + [5]), noise key + [4] (key = [seed, stream, round, position]).
+    Raises ValueError when the sample's clean member is not the source crop (a rendered target
+    would pass through the camera twice).
+    """
+    if meta.get("clean_target", "source") != "source":
+        raise ValueError(f"sample {meta.get('key')}: fresh noise needs the clean source crop, the dataset stores "
+                         "its rendered target (generate --clean-target source)")
+    if mode == "params":
+        params = sample_params(profile, np.random.default_rng(key + [5]))
+    else:
+        params = SampleParams.from_dict(meta["params"])
+    s = synthesize(np.ascontiguousarray(clean), params, seed=key + [4])
+    return s.noisy, s.sigma_raw
+
+
 def crop_and_augment(items: Iterable[tuple[int, int, dict]], *, patch: int, seed: int, stream: int,
-                     handler: DamageCounter) -> Iterator[tuple[int, int, dict]]:
+                     handler: DamageCounter, fresh: str = "off",
+                     profile: CameraProfile | None = None) -> Iterator[tuple[int, int, dict]]:
     """Random patch×patch crop and a random flip/rotation (one of 8), the same for clean, noisy and σ.
 
-    Offsets and transform come from default_rng([seed, stream, round, position, 3]). A sample
-    smaller than the patch, or without σ, is reported and skipped.
+    Offsets and transform come from default_rng([seed, stream, round, position, 3]). With ``fresh``
+    "noise" or "params" the noisy crop and its σ map are synthesized on the clean crop before the
+    flip/rotation (``fresh_pair``), so every round sees new noise, reproducibly. A sample smaller
+    than the patch, or without σ (stored mode), is reported and skipped.
     """
     for k, i, s in items:
         h, w = s["clean"].shape[:2]
-        if h < patch or w < patch or s["sigma"] is None:
-            what = f"is {h}×{w}, smaller than the {patch}×{patch} crop" if s["sigma"] is not None else "has no σ map"
+        if h < patch or w < patch or (s["sigma"] is None and fresh == "off"):
+            what = f"is {h}×{w}, smaller than the {patch}×{patch} crop" if h < patch or w < patch else "has no σ map"
             handler(ValueError(f"sample {s['key']} {what}", s["url"]))
             continue
         rng = np.random.default_rng([seed, stream, k, i, 3])
         y, x = int(rng.integers(h - patch + 1)), int(rng.integers(w - patch + 1))
         t = int(rng.integers(8))
-        out = dict(s)
-        for name in ("clean", "noisy", "sigma"):
-            out[name] = dihedral(s[name][y:y + patch, x:x + patch], t)
-        out["crop"] = (y, x, t)
+        views = {"clean": s["clean"][y:y + patch, x:x + patch]}
+        if fresh == "off":
+            views.update(noisy=s["noisy"][y:y + patch, x:x + patch], sigma=s["sigma"][y:y + patch, x:x + patch])
+        else:
+            try:
+                views["noisy"], views["sigma"] = fresh_pair(views["clean"], s["params"], mode=fresh,
+                                                            profile=profile, key=[seed, stream, k, i])
+            except (ValueError, KeyError, TypeError) as exc:
+                handler(ValueError(f"sample {s['key']}: {exc}", s["url"]))
+                continue
+        out = dict(s, **{name: dihedral(v, t) for name, v in views.items()}, crop=(y, x, t))
         yield k, i, out
 
 

@@ -26,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from noisegen.dataset.reader import ShardSet, split_by_rank, split_by_worker
+from noisegen.isp.profiles import CameraProfile
 from trainer.data import (
     NoUsableData,
     StreamGuard,
@@ -95,9 +96,11 @@ class TrainStream(IterableDataset):
     """
 
     def __init__(self, shards: ShardSet, *, patch: int, batch: int, seed: int, rank: int = 0, world: int = 1,
-                 workers: int = 0, state: StreamState | None = None, buffer: int = 128, shards_per_round: int = 4):
+                 workers: int = 0, state: StreamState | None = None, buffer: int = 128, shards_per_round: int = 4,
+                 fresh: str = "off", profile: CameraProfile | None = None):
         super().__init__()
         self.shards, self.patch, self.batch, self.seed = shards, patch, batch, seed
+        self.fresh, self.profile = fresh, profile
         self.rank, self.world, self.workers, self.streams = rank, world, workers, max(1, workers)
         self.buffer, self.shards_per_round = buffer, shards_per_round
         mine = split_by_rank(shards.urls, rank, world)
@@ -129,8 +132,9 @@ class TrainStream(IterableDataset):
                                   shards_per_round=self.shards_per_round)
         items = mix_rounds(rounds, seed=self.seed, stream=g, buffer=self.buffer, handler=handler,
                            counts=self.shards.counts, skip=skip)
-        items = decode_items(items, handler=handler, require_sigma=True)
-        items = crop_and_augment(items, patch=self.patch, seed=self.seed, stream=g, handler=handler)
+        items = decode_items(items, handler=handler, require_sigma=True, clean_only=self.fresh != "off")
+        items = crop_and_augment(items, patch=self.patch, seed=self.seed, stream=g, handler=handler,
+                                 fresh=self.fresh, profile=self.profile)
         items = mark_usable(items, guard=handler)
         return _fatal_as_batch(collate_batches(items, batch=self.batch, stream=v, handler=handler), v)
 
@@ -147,7 +151,8 @@ def _fatal_as_batch(batches: Iterator[dict[str, Any]], stream: int) -> Iterator[
 
 def build_train_stream(shards: ShardSet, *, patch: int, batch: int, seed: int, workers: int, rank: int = 0,
                        world: int = 1, buffer: int = 128, shards_per_round: int = 4,
-                       saved: list[dict] | None = None) -> tuple[TrainStream, str | None]:
+                       saved: list[dict] | None = None, fresh: str = "off",
+                       profile: CameraProfile | None = None) -> tuple[TrainStream, str | None]:
     """A TrainStream for this rank, continuing a checkpoint's streams when the layout is unchanged.
 
     Args:
@@ -173,7 +178,7 @@ def build_train_stream(shards: ShardSet, *, patch: int, batch: int, seed: int, w
             note = (f"the data layout changed since the checkpoint ({diff}): the data streams restart at round "
                     f"{first}, so the run is no longer identical to an uninterrupted one")
     stream = TrainStream(shards, patch=patch, batch=batch, seed=seed, rank=rank, world=world, workers=workers,
-                         state=state, buffer=buffer, shards_per_round=shards_per_round)
+                         state=state, buffer=buffer, shards_per_round=shards_per_round, fresh=fresh, profile=profile)
     return stream, note
 
 

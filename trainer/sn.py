@@ -21,6 +21,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from noisegen.dataset.reader import DamagedDataWarning, dataset_sigma, list_shards
+from noisegen.isp.profiles import CameraProfile
 from trainer.config import MODEL_CONFIGS
 from trainer.engine import TrainResult, echo_stderr, run
 from trainer.inference import model_from_checkpoint
@@ -67,7 +68,7 @@ class SNStage:
         self.stream, note = build_train_stream(
             self.shards, patch=cfg.patch, batch=cfg.batch, seed=cfg.seed, workers=cfg.workers, rank=ctx.rank,
             world=ctx.world, buffer=cfg.shuffle_buffer, shards_per_round=cfg.shards_per_round,
-            saved=saved["data"] if saved else None)
+            saved=saved["data"] if saved else None, fresh=cfg.fresh_noise, profile=self._fresh_profile(cfg))
         if note:
             warnings.warn(note, RuntimeWarning, stacklevel=2)
             ctx.say(note)
@@ -76,6 +77,21 @@ class SNStage:
         self._it = None
         self._seen: set[str] = set()
         self._reported: list[str] = []
+
+    def _fresh_profile(self, cfg: TrainConfig) -> CameraProfile | None:
+        """The camera profile that fresh parameters are drawn from (fresh_noise "params"), checked up front."""
+        if cfg.fresh_noise == "off":
+            return None
+        for m in self.shards.manifests:
+            if m.get("config", {}).get("clean_target", "source") != "source":
+                raise ValueError(f"{m.get('created_by', 'a dataset')}: --fresh-noise needs the clean source crops, "
+                                 "this dataset stores rendered targets (generate --clean-target source)")
+        if cfg.fresh_noise == "noise":
+            return None
+        if self.dataset_profile is None:
+            raise ValueError("--fresh-noise params draws new parameters from the dataset's camera profile, but the "
+                             "shards were given without their dataset folder (no dataset.json to read it from)")
+        return CameraProfile.from_dict(self.dataset_profile, source="training dataset's dataset.json")
 
     def trainable(self) -> list[nn.Parameter]:
         return list(self.model.parameters())

@@ -51,6 +51,8 @@ from trainer.run_config import (
 
 __all__ = ["TrainConfig", "SCHEDULES", "AMP_MODES", "DEVICES", "RESUMABLE_FIELDS"]
 
+FRESH_MODES = ("off", "noise", "params")  # TrainConfig.fresh_noise (trainer.data.fresh_pair)
+
 SCHEDULES = ("cosine", "step", "constant")
 
 
@@ -71,6 +73,11 @@ class TrainConfig(RunConfig):
             None: 4 on CUDA, 1 on CPU with ≥ 2 cores (else 0).
         shuffle_buffer: samples in each worker's shuffle buffer (raw bytes, ~0.4 MB each at 256²).
         shards_per_round: shards a worker reads at once, interleaved at random (trainer.data).
+        fresh_noise: "off" (the stored noisy samples and σ maps), "noise" (each crop's noisy image and σ
+            map synthesized anew in the loader from the sample's own parameters: new noise every
+            time a sample is read) or "params" (new parameters from the dataset's camera profile
+            too); reproducible from (seed, stream, round, position) like every draw of the loader;
+            needs a dataset whose clean member is the source crop (trainer.data.fresh_pair).
     Model, schedule and loss:
         model: a name of trainer.config.MODEL_CONFIGS ("paper" or "tiny").
         schedule: "cosine" (after warm-up, cosine to lr·min_lr_ratio), "step" (×gamma at each
@@ -99,6 +106,7 @@ class TrainConfig(RunConfig):
     workers: int | None = None
     shuffle_buffer: int = 128
     shards_per_round: int = 4
+    fresh_noise: str = "off"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -112,6 +120,8 @@ class TrainConfig(RunConfig):
         check_int(owner, "workers", self.workers, 0, optional=True)
         check_int(owner, "shuffle_buffer", self.shuffle_buffer, 1)
         check_int(owner, "shards_per_round", self.shards_per_round, 1)
+        if self.fresh_noise not in FRESH_MODES:
+            raise ValueError(f"TrainConfig.fresh_noise: expected one of {FRESH_MODES}, got {self.fresh_noise!r}")
         for name in ("min_lr_ratio", "gamma"):
             put(self, name, check_number(owner, name, getattr(self, name), 0.0, 1.0))
         put(self, "asymm_weight", check_number(owner, "asymm_weight", self.asymm_weight, 0.0))

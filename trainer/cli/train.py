@@ -132,6 +132,10 @@ examples:
                    help=f"samples in each loader's shuffle buffer (default {_SN['shuffle_buffer']})")
     g.add_argument("--shards-per-round", type=int_at_least(1), metavar="N",
                    help=f"shards each loader reads at once, interleaved at random (default {_SN['shards_per_round']})")
+    g.add_argument("--fresh-noise", choices=("off", "noise", "params"),
+                   help="off: the stored noisy images and σ maps (default); noise: synthesize the noisy crop and "
+                   "its σ map anew in the loader from each sample's parameters (new noise every read); params: "
+                   "new parameters from the dataset's profile too (needs clean = source datasets)")
 
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--model", choices=("paper", "tiny"),

@@ -254,8 +254,12 @@ def validate_sample(s: dict) -> dict:
     return s
 
 
-def decode_sample(sample: dict, *, require_sigma: bool = False, limits: Limits = LIMITS) -> dict:
+def decode_sample(sample: dict, *, require_sigma: bool = False, limits: Limits = LIMITS,
+                  clean_only: bool = False) -> dict:
     """Decode and validate one raw sample of the noisegen format.
+
+    ``clean_only``: decode the clean image and the json only ("noisy" and "sigma" are None), for
+    loaders that synthesize fresh noise on the clean crop (trainer --fresh-noise).
 
     Returns:
         {"key", "url", "clean": uint8 H×W×3, "noisy": uint8 H×W×3,
@@ -277,7 +281,11 @@ def decode_sample(sample: dict, *, require_sigma: bool = False, limits: Limits =
         if require_sigma and not (sigmas or derived):
             raise ValueError(f"missing member {SIGMA} (have {sorted(k for k in sample if not k.startswith('__'))})")
         meta = check_sample_meta(meta, synthetic=bool(sigmas) or derived)
-        clean, noisy = _rgb(sample[CLEAN], CLEAN, limits), _rgb(sample[NOISY], NOISY, limits)
+        clean = _rgb(sample[CLEAN], CLEAN, limits)
+        if clean_only:
+            return {"key": key, "url": sample.get("__url__"), "clean": clean, "noisy": None, "sigma": None,
+                    "params": meta}
+        noisy = _rgb(sample[NOISY], NOISY, limits)
         sigma = None
         if derived:
             sigma = derive_sigma(clean, meta["params"])  # from_disk gave the parameters back their None

@@ -13,7 +13,8 @@ next one runs; sections are skipped once the time budget is spent):
              samples/s, step time and peak memory at batch 16/32/64, eager and torch.compile; MFU
   loader     the full streaming pipeline (trainer.sn.train: tar reading, PNG decoding, crops,
              batches in loader workers, pinned memory) vs the in-memory rate, for 2/4/8 workers;
-             the loader alone per worker says how many CPU cores per GPU the step needs
+             the loader alone per worker says how many CPU cores per GPU the step needs, with the
+             stored noise and with --fresh-noise (noise synthesized in the loader)
   train      a 1,000-step SN run (the loss must fall), checkpoint, then resume for 100 more steps
   eval       PSNR of that checkpoint on real pairs (--pairs, or ../shared/data/CC15, or a copy in the
              git-ignored .device_data/CC15), with and without ×8 self-ensemble
@@ -180,8 +181,12 @@ def loader(plan: Plan, data: Path, in_memory: float, root: Path, say) -> dict:
             f"{in_memory:.1f}; loader alone {alone:.1f} samples/s ({alone / max(1, w):.1f} per worker)")
     per_worker = max(r["per_worker"] for r in rows)
     cores = in_memory / per_worker if per_worker else None
-    say(f"  loader cores per GPU to keep up: ≈ {cores:.2f}" if cores else "  loader cores: unknown")
-    return {"rows": rows, "in_memory_samples_per_s": in_memory, "cores_per_gpu": cores}
+    fresh = bench_loader(data, patch=plan.patch, batch=plan.train_batch, workers=1, device=dev,
+                         batches=max(4, plan.loader_steps // 3), fresh="noise")
+    say(f"  loader cores per GPU to keep up: ≈ {cores:.2f} stored, ≈ {in_memory / fresh:.2f} with --fresh-noise "
+        f"({fresh:.1f} samples/s per worker)" if cores else "  loader cores: unknown")
+    return {"rows": rows, "in_memory_samples_per_s": in_memory, "cores_per_gpu": cores,
+            "fresh_noise_per_worker": fresh, "cores_per_gpu_fresh": in_memory / fresh}
 
 
 def train_and_resume(plan: Plan, data: Path, root: Path, say) -> dict:

@@ -1,7 +1,7 @@
 """End-to-end `noisegen generate` figures: patches/s with 1 worker and with all cores, bytes per
 sample, where the time goes, and the peak memory of a worker.
 
-    python benchmarks/bench_generate.py [--samples 384] [--patch 256] [--big-mp 24]
+    python benchmarks/bench_generate.py [--samples 384] [--patch 256] [--big-mp 24] [--sigma stored|derived]
 
 Sources: Kodak24 from ../shared/data when present (768×512), else the photos bundled with
 scikit-image. Profile cbdnet, 256×256 random crops, PNG compress_level 1, shards written to a
@@ -112,6 +112,8 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=384, help="patches per throughput run (default 384)")
     ap.add_argument("--patch", type=int, default=256, help="patch side (default 256)")
     ap.add_argument("--big-mp", type=float, default=24.0, help="megapixels of the large source (default 24)")
+    ap.add_argument("--sigma", choices=("stored", "derived"), default="stored",
+                    help="σ maps stored as a member (default) or derived by the reader (generate --sigma)")
     args = ap.parse_args()
     cores = default_workers()
 
@@ -121,7 +123,7 @@ def main() -> None:
         n_img = len(list(SHARED.glob("*.png"))) if SHARED.is_dir() else len(src)
         ppi = max(1, -(-args.samples // n_img))
         base = GenerateConfig(out="", images=tuple(src), patch=args.patch, patches_per_image=ppi,
-                              samples_per_shard=16, workers=1)
+                              samples_per_shard=16, workers=1, sigma=args.sigma)
         _run(dataclasses.replace(base, out=str(tmp / "warm"), patches_per_image=1))  # numba cache load
 
         s1, wall1 = _run(dataclasses.replace(base, out=str(tmp / "w1")))
@@ -158,7 +160,7 @@ def main() -> None:
         _fresh_pool()
 
     src_name = "Kodak24" if SHARED.is_dir() else "scikit-image photos"
-    print(f"noisegen generate, cbdnet profile, {args.patch}x{args.patch} patches from {src_name}, "
+    print(f"noisegen generate --sigma {args.sigma}, cbdnet profile, {args.patch}x{args.patch} patches from {src_name}, "
           f"{s1.samples} patches in {s1.shards} shards, {cores} cores available, python {sys.version.split()[0]}")
     print(f"  {'1 worker':<19}: {rate1:7.1f} patches/s  (wall {wall1:.1f} s, end to end)")
     print(f"  {f'{cores} workers':<19}: {rateW:7.1f} patches/s  (wall {wallW:.1f} s, incl. worker start-up)")

@@ -73,7 +73,6 @@ class ShardTask:
     seed: int
     max_pixels: int | None = DEFAULT_MAX_PIXELS
     parent_pid: int | None = None
-
     clean_target: str = "source"
     sigma: str = "stored"
 

@@ -1,4 +1,4 @@
-"""A plain-numpy implementation of noisegen.analysis.nlf.image_stats: the oracle of tests/test_nlf.py and
+"""A plain-numpy implementation of noisegen.analysis.nlf.image_stats: the oracle of tests/analysis/test_nlf.py and
 the baseline of bench_stats.py.
 
 Built from bincount, where and products over whole arrays (no σ map): the same sums as the numba

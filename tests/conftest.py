@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
+from datagen import SHARED_DATA
 from httpserver import Server
-
-ROOT = Path(__file__).resolve().parents[1]
-# ../shared/data beside the project; NOISEGEN_SHARED_DATA points elsewhere (e.g. from a git worktree).
-SHARED_DATA = Path(os.environ.get("NOISEGEN_SHARED_DATA") or ROOT.parent / "shared" / "data")
-
-
-def shared_data(name: str) -> Path:
-    """Path of ../shared/data/NAME, or skip the test with a clear message when it is absent."""
-    p = SHARED_DATA / name
-    if not p.exists():
-        pytest.skip(f"shared test data {p} is absent (expected ../shared/data/{name} beside the project)")
-    return p
 
 
 @pytest.fixture

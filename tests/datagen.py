@@ -3,15 +3,30 @@ trainer tests' shard set."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.images import read_rgb8
 from noisegen.dataset.samples import sample_photo_paths
 from noisegen.isp.profiles import fix, get_profile
+
+ROOT = Path(__file__).resolve().parents[1]
+# ../shared/data beside the project (DESIGN.md §6); NOISEGEN_SHARED_DATA points elsewhere (a worktree).
+SHARED_DATA = Path(os.environ.get("NOISEGEN_SHARED_DATA") or ROOT.parent / "shared" / "data")
+
+
+def shared_data(name: str) -> Path:
+    """Path of ../shared/data/NAME, or skip the test with a clear message when it is absent."""
+    p = SHARED_DATA / name
+    if not p.exists():
+        pytest.skip(f"shared test data {p} is absent (expected ../shared/data/{name} beside the project)")
+    return p
+
 
 # (height, width) of the test photos: non-square and odd sizes.
 SIZES = ((90, 120), (140, 100), (65, 77))

@@ -15,7 +15,7 @@ alone would see the statistics of its own area, not of the image (measured: 0.13
 fresh tiny model on 75×101 in 32-pixel tiles). By default every AIN therefore normalises with the
 whole image's statistics, gathered tile by tile in one extra pass per AIN (``_GlobalNorm``); what
 is left is the receptive field cut at tile borders, which the overlap and the ramps absorb.
-tests/test_evaluate.py checks the ≤ 0.01 dB requirement of issue 6.
+tests/training/test_evaluate.py checks the ≤ 0.01 dB requirement of issue 6.
 
 Those exact statistics passes cost about 13 forward passes of the paper model (28 AINs; the pass
 for the k-th AIN runs the network up to it). Two cheaper estimates were measured and rejected
@@ -78,7 +78,7 @@ def check_tiling(command: str, tile: int | None, overlap: int | None) -> None:
 
 def default_overlap(tile: int) -> int:
     """Overlap used when none is given: a quarter of the tile, at most 64 pixels (the fresh tiny model is
-    within 0.005 dB of the whole image at 48/16 and 64/32, tests/test_evaluate.py)."""
+    within 0.005 dB of the whole image at 48/16 and 64/32, tests/training/test_evaluate.py)."""
     return min(64, tile // 4)
 
 

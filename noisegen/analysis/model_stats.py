@@ -91,7 +91,7 @@ def code_moments(crf: CRF, sigma_s, sigma_c, gains=None, codes: np.ndarray | Non
 # Grid of the noise std s (irradiance units) for code_variance_table: 1e-5 .. 2 in steps of 5%
 # (ln-spacing 0.049); log var is smooth in log s, and linear interpolation between the nodes gives
 # the std within 0.1% of code_moments where the noise spans a code or more, 0.7% at worst below
-# (tests/test_nlf.py).
+# (tests/analysis/test_nlf.py).
 _S_GRID = np.exp(np.arange(np.log(1e-5), np.log(2.0) + 0.049, 0.049))
 
 

@@ -10,7 +10,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import shared_data
+from datagen import shared_data
 
 from noisegen.dataset import archives
 from noisegen.dataset.archives import ExtractLimits, UnsafeArchiveError, extract_safely

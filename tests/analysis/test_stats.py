@@ -6,7 +6,7 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import shared_data
+from datagen import shared_data
 from PIL import Image
 
 from noisegen.analysis.model_stats import binned_model_std, code_moments

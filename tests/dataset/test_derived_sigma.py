@@ -18,7 +18,7 @@ from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.reader import list_shards
 from noisegen.isp.raw_sigma import derive_sigma
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("name", list(ng.BUILTIN_PROFILES))

@@ -18,7 +18,7 @@ from noisegen.crf.bank import INVERSE_SAMPLES, LINEAR, crf_forward, crf_inverse,
 from noisegen.crf.dorf import import_bank, read_cbdnet_crf_mat, read_dorf_txt
 from noisegen.crf.io import load_bank, save_bank, user_bank_dir
 
-CRF_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "crf"
+CRF_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "crf"
 ROUND_TRIP_BOUND = 1.0 / (INVERSE_SAMPLES - 1) + 1e-6
 
 

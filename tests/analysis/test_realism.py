@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data
+from datagen import shared_data
 from PIL import Image
 
 import noisegen as ng

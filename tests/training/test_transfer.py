@@ -3,7 +3,7 @@ training engine TF resumes to bit-identical weights, validates, writes best.pt, 
 (seed, rank, step).
 
 SN weights: a freshly initialised tiny AINDNet saved with trainer.checkpoint.save_checkpoint
-(tests/test_evaluate.make_checkpoint); real pairs: small synthetic noisy/clean PNGs in noisy/ + gt/.
+(tests/checkpoints.make_checkpoint); real pairs: small synthetic noisy/clean PNGs in noisy/ + gt/.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 
 import pytest
 import torch
-from test_evaluate import make_checkpoint, make_image, write_pairs
+from checkpoints import make_checkpoint, make_image, write_pairs
 
 from trainer.checkpoint import load_checkpoint
 from trainer.cli import main as cli_main

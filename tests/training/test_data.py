@@ -13,8 +13,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from conftest import shared_data  # noqa: E402
-from datagen import make_photos, make_train_shards  # noqa: E402
+from datagen import (  # noqa: E402
+    make_photos,
+    make_train_shards,
+    shared_data,  # noqa: E402
+)
 
 from noisegen.dataset.reader import (  # noqa: E402
     QuietDamageCounter,

@@ -12,8 +12,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from checkpoints import make_checkpoint, make_image, write_pairs  # noqa: E402
 from datagen import make_train_shards  # noqa: E402
-from test_evaluate import make_checkpoint, make_image, write_pairs  # noqa: E402
 
 from trainer.cli import main as cli_main  # noqa: E402
 from trainer.n2n import GAMMA_RATIO  # noqa: E402

@@ -31,7 +31,7 @@ from noisegen.dataset.images import read_rgb8
 from noisegen.dataset.samples import sample_photo_paths
 
 # The plain-numpy reference of image_stats is shared with benchmarks/bench_stats.py.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from numpy_nlf import image_stats_numpy  # noqa: E402
 
 LAG = {n: i for i, (n, _, _) in enumerate(LAGS)}

@@ -1,7 +1,7 @@
 """trainer.denoise: any-size images (tiled or whole), σ̂ pictures, skipped inputs, no silent overwrite.
 
 The model is a freshly initialised tiny AINDNet saved with trainer.checkpoint.save_checkpoint
-(tests/test_evaluate.make_checkpoint).
+(tests/checkpoints.make_checkpoint).
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from checkpoints import make_checkpoint, make_image
 from PIL import Image
-from test_evaluate import make_checkpoint, make_image
 
 from noisegen.dataset.images import read_rgb8, write_png
 from trainer.cli import main as cli_main

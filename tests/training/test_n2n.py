@@ -4,7 +4,7 @@ Oracles: the sub-sampler's masks are decoded back to rows and columns and checke
 paper's definition (same 2×2 cell, 4-adjacent, one choice for all channels, 8 equally likely
 ordered pairs by a chi-square test); the loss against a plain numpy loop over the cells; the
 stop-gradient against autograd with f(y) detached by hand. End to end: a tiny SN checkpoint
-(tests/test_evaluate.make_checkpoint) adapted on folders of noisy-only PNGs, and a behavioural
+(tests/checkpoints.make_checkpoint) adapted on folders of noisy-only PNGs, and a behavioural
 check that N2N lowers the error to hidden clean images below the noisy input's.
 """
 
@@ -15,8 +15,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from checkpoints import make_checkpoint, make_image, write_pairs
 from scipy import stats
-from test_evaluate import make_checkpoint, make_image, write_pairs
 
 from noisegen.dataset.images import write_png
 from trainer.checkpoint import load_checkpoint

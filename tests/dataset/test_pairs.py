@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data
+from datagen import shared_data
 from PIL import Image
 
 from noisegen.dataset.images import ImageReadError

@@ -14,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from checkpoints import make_checkpoint, make_image, write_pairs  # noqa: E402
 from datagen import make_train_shards  # noqa: E402
-from test_evaluate import make_checkpoint, make_image, write_pairs  # noqa: E402
 
 from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.config import ModelConfig  # noqa: E402

@@ -1,0 +1,1 @@
+"""Tests of noise statistics, calibration and realism (noisegen.analysis)."""

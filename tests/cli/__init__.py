@@ -1,0 +1,1 @@
+"""Tests of the `noisegen` command (noisegen.cli)."""

@@ -1,0 +1,1 @@
+"""Tests of camera response curve banks (noisegen.crf)."""

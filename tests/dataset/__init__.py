@@ -1,0 +1,1 @@
+"""Tests of datasets: format, writer, reader, generation, real pairs (noisegen.dataset)."""

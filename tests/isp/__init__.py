@@ -1,0 +1,1 @@
+"""Tests of the camera model (noisegen.isp)."""

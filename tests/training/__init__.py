@@ -1,0 +1,1 @@
+"""Tests of the AINDNet trainer (trainer)."""

@@ -204,7 +204,9 @@ class RunConfig:
             ValueError: it is another stage's run, or was written by a trainer whose runs of this
                 kind could not be resumed (TF runs before trainer.engine), saying so.
         """
-        d = saved["train_config"]
+        d = saved.get("train_config")
+        if not isinstance(d, dict):
+            raise ValueError(f"cannot resume {where}: the checkpoint holds no training configuration (damaged?)")
         # Checkpoints written before trainer.engine: SN runs record no "stage"; TF runs kept it in train_config.
         stage = saved.get("stage") or d.get("stage") or "sn"
         if stage not in cls.STAGES:
@@ -214,7 +216,11 @@ class RunConfig:
         if unknown:
             raise ValueError(f"cannot resume {where}: it was written by an older trainer (settings {unknown} are "
                              "unknown now); start a new run with another --out")
-        return cls.from_dict(d)
+        try:
+            return cls.from_dict(d)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"cannot resume {where}: its training configuration is damaged ({str(exc)[:200]}); "
+                             "start a new run with another --out") from None
 
     def differences(self, other: RunConfig) -> dict[str, tuple[Any, Any]]:
         """{field: (self's value, other's value)} for every field that differs."""

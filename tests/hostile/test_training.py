@@ -117,3 +117,18 @@ def test_a_checkpoint_cannot_ask_for_a_model_it_does_not_hold(tmp_path):
                 "train_config": {}}, path)
     with pytest.raises(ValueError, match="stores only"):
         load_model(path)
+
+
+def test_damaged_checkpoint_configurations_give_one_line(tmp_path, capsys):
+    tiny = MODEL_CONFIGS["tiny"]()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    torch.save({"format": "noisegen-trainer-checkpoint/1", "step": 1, "model": AINDNet(tiny).state_dict(),
+                "model_config": {"widths": "x"}, "train_config": {"steps": "abc", "model": 5}, "stage": "sn"},
+               run_dir / "last.pt")
+    for argv, what in ((["sn", "--out", str(run_dir), "--resume", "--device", "cpu"], "training configuration"),
+                       (["denoise", str(run_dir), str(run_dir / "x.png"), "--out", str(tmp_path / "o")],
+                        "damaged model configuration")):
+        assert cli_main(argv) == 2
+        err = capsys.readouterr().err
+        assert what in err and len(err.strip().splitlines()) == 1, err

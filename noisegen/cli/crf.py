@@ -12,6 +12,7 @@ import re
 import sys
 from pathlib import Path
 
+from noisegen.cli.output import with_examples
 from noisegen.crf.io import list_banks, load_bank, save_bank, user_bank_dir
 
 __all__ = ["add_crf_commands"]
@@ -86,6 +87,11 @@ def add_crf_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Camera response curve banks: named sets of monotone curves f: [0,1] -> [0,1]. "
                     f"User banks live in {user_bank_dir()} (NOISEGEN_CRF_DIR overrides); "
                     "the default bank ships with noisegen.")
+    with_examples(p, """\
+examples:
+  noisegen crf list --bank default
+  noisegen crf import ../shared/data/crf/201_CRF_data.mat --name dorf
+  noisegen crf plot --bank default --out out/curves.png""")
     sub = p.add_subparsers(dest="crf_command", required=True, metavar="{list,import,plot}")
 
     lp = sub.add_parser("list", help="list the available banks, or the curves of one bank",

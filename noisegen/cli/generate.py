@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from noisegen.cli.output import with_examples
 from noisegen.cli.profile import add_profile_arguments, profile_from_args
 from noisegen.command import float_in, nonneg_int, parse_size, positive_int
 
@@ -99,6 +100,12 @@ def add_generate_command(subparsers: argparse._SubParsersAction) -> None:
         "The bytes depend only on the sources, the seed and the options that shape the data, never on "
         "--workers, --backend or interruptions (--resume).",
     )
+    with_examples(g, """\
+examples:
+  noisegen generate --out out/demo                      # the bundled photos, cbdnet, 128 patches of 256²
+  noisegen generate --images photos/ --out out/ds --profile cbdnet --patch 256 --patches-per-image 16 --seed 0
+  noisegen generate --images photos/ --out out/ds-render --clean-target render
+  noisegen generate --images photos/ --out out/ds --resume   # finish an interrupted run (same options)""")
     g.add_argument("--images", action="append", metavar="DIR",
                    help="folder (searched recursively for PNG/JPEG/BMP/TIFF; the Waterloo layout "
                    "pristine_images/ is found inside it) or image file; repeat for several. "
@@ -156,6 +163,10 @@ def add_inspect_command(subparsers: argparse._SubParsersAction) -> None:
         "from its dataset.json and index.parquet. With --verify, read every shard and check its size, sha256, "
         "tar structure and member set; exit code 1 names the damaged shards.",
     )
+    with_examples(i, """\
+examples:
+  noisegen inspect out/demo
+  noisegen inspect out/demo --verify     # exit code 1 and the damaged shards when something is wrong""")
     i.add_argument("dataset", metavar="OUT", help="dataset folder written by `noisegen generate`")
     i.add_argument("--verify", action="store_true",
                    help="check every shard's size, sha256 and members (reads all data)")
@@ -173,6 +184,9 @@ def add_download_command(subparsers: argparse._SubParsersAction) -> None:
         "needs `pip install 'noisegen[rar]'` (checked before the download starts). Archives that would expand "
         "beyond --max-extract-size, --max-ratio or the free disk space are refused before anything is written.",
     )
+    with_examples(d, """\
+example:
+  noisegen download waterloo --to data/waterloo && noisegen generate --images data/waterloo --out out/waterloo""")
     d.add_argument("name", choices=sorted(DATASETS),
                    help="collection: waterloo (Waterloo Exploration Database, 4,744 photos)")
     d.add_argument("--to", required=True, metavar="DIR", help="folder to download and extract into")

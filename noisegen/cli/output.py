@@ -12,7 +12,7 @@ import numpy as np
 
 from noisegen.atomic import atomic_write_bytes
 
-__all__ = ["csv_list", "add_pairs_options", "write_json", "clean_nan", "skips_text"]
+__all__ = ["csv_list", "add_pairs_options", "write_json", "clean_nan", "skips_text", "with_examples"]
 
 
 def csv_list(text: str) -> tuple[str, ...]:
@@ -62,3 +62,9 @@ def skips_text(skipped: list[dict], limit: int = 8) -> str:
     if len(skipped) > limit:
         lines.append(f"  ... and {len(skipped) - limit} more (all listed in the --json output)")
     return "\n".join(lines)
+
+
+def with_examples(parser: argparse.ArgumentParser, text: str) -> None:
+    """Show ``text`` (example command lines) after the options in --help, line breaks kept."""
+    parser.epilog = text
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter

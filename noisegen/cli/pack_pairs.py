@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from noisegen.cli.output import add_pairs_options, csv_list, skips_text
+from noisegen.cli.output import add_pairs_options, csv_list, skips_text, with_examples
 from noisegen.command import nonneg_int, positive_int
 
 __all__ = ["add_pack_pairs_command"]
@@ -37,6 +37,10 @@ def add_pack_pairs_command(subparsers: argparse._SubParsersAction) -> None:
         description="Cut real pairs into patches and write them as a noisegen dataset (clean.png, noisy.png, json per "
         "sample, index.parquet, dataset.json) for the trainer's TF stage. With --split, each split is a dataset "
         "folder OUT/NAME and OUT/split.json records the split: whole scenes per split, chosen with --seed.")
+    with_examples(k, """\
+examples:
+  noisegen pack-pairs ../shared/data/PolyU100 --out out/polyu-tf --split train:50%,test:rest --whole test
+  noisegen-train tf --init runs/sn --data out/polyu-tf/train --out runs/tf""")
     k.add_argument("pairs", nargs="+", metavar="DIR", help="folder(s) of real pairs")
     k.add_argument("--out", required=True, metavar="OUT", help="output folder (new or empty)")
     k.add_argument("--patch", type=positive_int, default=256, help="patch side (default 256)")

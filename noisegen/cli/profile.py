@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from noisegen.cli.output import with_examples
 from noisegen.command import float_in
 from noisegen.isp.params import SIGMA_PARAM_MAX
 from noisegen.isp.profiles import BUILTIN_PROFILES, CameraProfile, fix, resolve_profile
@@ -79,6 +80,10 @@ def add_profile_commands(subparsers: argparse._SubParsersAction) -> None:
     """`noisegen profile list|show NAME`."""
     p = subparsers.add_parser("profile", help="list built-in camera profiles or print one as JSON",
                               description="Camera profiles describe the distributions of camera parameters.")
+    with_examples(p, """\
+examples:
+  noisegen profile list
+  noisegen profile show unprocess > mine.json && noisegen generate --profile mine.json --out out/mine""")
     sub = p.add_subparsers(dest="profile_command", required=True, metavar="{list,show}")
     lp = sub.add_parser("list", help="list built-in profiles")
     lp.set_defaults(func=_cmd_list)

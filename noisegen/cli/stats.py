@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from noisegen.cli.output import add_pairs_options, clean_nan, skips_text, write_json
+from noisegen.cli.output import add_pairs_options, clean_nan, skips_text, with_examples, write_json
 from noisegen.command import fraction, nonneg_int, positive_int
 
 __all__ = ["add_stats_command", "add_preview_command"]
@@ -59,6 +59,10 @@ def add_stats_command(subparsers: argparse._SubParsersAction) -> None:
         "PSNR and counts. A dataset is grouped by --by; --fast reads index.parquet only. Real pairs (--pairs, "
         "noisy/ + gt/ folders, SIDD folders, or *_real/*_mean names) are grouped by camera and ISO parsed from "
         "the names. Unreadable files, missing partners and size mismatches are listed and skipped.")
+    with_examples(s, """\
+examples:
+  noisegen stats out/demo --by crf --plot out/nlf.png
+  noisegen stats --pairs ../shared/data/PolyU100 --pairs ../shared/data/CC60 --table out/nlf.md --json out/nlf.json""")
     s.add_argument("dataset", nargs="?", metavar="DATASET", help="dataset folder written by `noisegen generate`")
     s.add_argument("--pairs", action="append", metavar="DIR",
                    help="folder of real noisy/clean pairs; repeat for several")
@@ -92,6 +96,9 @@ def add_preview_command(subparsers: argparse._SubParsersAction) -> None:
         description="One row per sample with its parameters written above it. Tiles are centre crops (never "
         "resized). The σ map shows σ_raw of R, G, B as colours (white = --sigma-max); the residual is "
         "0.5 + AMPLIFY·(noisy − clean).")
+    with_examples(p, """\
+example:
+  noisegen preview out/demo --n 8 --out out/grid.png""")
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (generate or pack-pairs)")
     p.add_argument("--n", type=positive_int, default=16, help="rows (default 16)")
     p.add_argument("--out", required=True, metavar="GRID.png", help="PNG to write")

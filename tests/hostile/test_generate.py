@@ -286,9 +286,10 @@ def test_a_second_run_on_a_locked_folder_stops_without_touching_it(photos, tmp_p
 
 
 def _slow_cli(out: Path, workers: int, *extra: str) -> list[str]:
-    # 64 small shards of the bundled photos: long enough to interrupt mid-run on a busy machine
-    return [sys.executable, "-m", "noisegen", "generate", "--out", str(out), "--patch", "96", "--patches-per-image",
-            "8", "--samples-per-shard", "1", "--workers", str(workers), "--no-progress", *extra]
+    # 192 small shards of the bundled photos: long enough to interrupt mid-run on a busy machine (with 64
+    # shards a loaded CI machine once finished the run before the test's signal arrived)
+    return [sys.executable, "-m", "noisegen", "generate", "--out", str(out), "--patch", "64", "--patches-per-image",
+            "24", "--samples-per-shard", "1", "--workers", str(workers), "--no-progress", *extra]
 
 
 def _wait_for(path_glob, folder: Path, proc, timeout=120):

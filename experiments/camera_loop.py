@@ -188,8 +188,9 @@ def _fresh_init(path: Path) -> Path:
         torch.manual_seed(0)
         model = AINDNet(ModelConfig.small())
         opt = torch.optim.Adam(model.parameters())
-        save_checkpoint(path, model=model, optimizer=opt, scheduler=torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0),
-                        step=0, train_config={"model": "small"}, model_config=model.config.to_dict(), data=[])
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
+        save_checkpoint(path, model=model, optimizer=opt, scheduler=sched, step=0,
+                        train_config={"model": "small"}, model_config=model.config.to_dict(), data=[])
     return path
 
 
@@ -326,7 +327,8 @@ def main() -> int:
             ckpts[row] = _train_sn(data, folder / f"run-{row}-{target}", scale, args, say)
             res[row] = _evaluate(ckpts[row], test, "test", args.threads)["overall"]["psnr"]
             write()
-        ckpts["e"] = _train_real(_fresh_init(out / "init-small.pt"), calib, folder / "run-e-real", "r", scale, args, say)
+        init = _fresh_init(out / "init-small.pt")
+        ckpts["e"] = _train_real(init, calib, folder / "run-e-real", "r", scale, args, say)
         res["e"] = _evaluate(ckpts["e"], test, "test", args.threads)["overall"]["psnr"]
         write()
         on_k = {r: _evaluate(ckpts[r], kpairs, f"k{scale.k}", args.threads)["overall"]["psnr"] for r in ("c", "d")}

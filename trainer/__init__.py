@@ -1,7 +1,7 @@
 """AINDNet trainer: streams noisegen shards into PyTorch training, from one CPU to many GPUs.
 
 Modules:
-    config        ModelConfig (architecture; paper and tiny) — no torch import
+    config        ModelConfig (architecture; paper, tiny and small) — no torch import
     model         AINDNet: noise level estimator + U-Net of AIN-ResBlocks
     losses        SN loss (L1 + 0.05·multi-scale asymmetric σ loss) and TF loss (L1)
     n2n           Neighbor2Neighbor sub-sampler and loss (mode n2n of the TF stage)

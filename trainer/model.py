@@ -271,6 +271,9 @@ class AINUNet(nn.Module):
         # decoder_blocks is listed coarsest first; level i is up-sampling step n - 2 - i.
         self.decoder = nn.ModuleList(AINStage(w[i], config.decoder_blocks[n - 2 - i], config) for i in range(n - 1))
         self.out_conv = nn.Conv2d(w[0], config.in_channels, 1)
+        if config.out_init == "zero":  # the residual starts at 0: the untrained network is the identity
+            nn.init.zeros_(self.out_conv.weight)
+            nn.init.zeros_(self.out_conv.bias)
         for up in self.ups:
             nn.init.normal_(up.weight, std=_UP_INIT_STD)
 

@@ -300,7 +300,7 @@ def test_bf16_autocast_runs_and_returns_input_dtype():
 
 
 def test_config_round_trip_and_named_constructors():
-    assert set(MODEL_CONFIGS) == {"paper", "tiny"}
+    assert set(MODEL_CONFIGS) == {"paper", "tiny", "small"}
     for name, make in MODEL_CONFIGS.items():
         cfg = make()
         assert ModelConfig.from_dict(cfg.to_dict()) == cfg
@@ -327,3 +327,88 @@ def test_config_rejects_bad_values():
         ModelConfig(widths=(8.0, 16, 32))
     with pytest.raises(dataclasses.FrozenInstanceError):
         ModelConfig().widths = (1, 2, 3)  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------------
+# The small configuration and the zero-initialised last conv
+
+
+def test_small_config_parameter_count_and_zero_out_init():
+    small = ModelConfig.small()
+    assert small.out_init == "zero" and small.widths == (16, 32, 64)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = AINDNet(small)
+    assert count_parameters(model) == 290_110
+    assert count_parameters(model.estimator) == 8_011
+    assert count_parameters(AINDNet(ModelConfig.tiny())) == 76_342  # unchanged by the new field
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 32, 32), (1, 3, 37, 54)])
+def test_zero_out_init_starts_as_identity(shape):
+    x = torch.rand(*shape)
+    zero = _tiny(out_init="zero")
+    assert torch.count_nonzero(zero.out_conv.weight) == 0 and torch.count_nonzero(zero.out_conv.bias) == 0
+    with torch.no_grad():
+        denoised, _ = zero(x)
+    assert torch.equal(denoised, x)  # residual 0: output equals input, any size (padding cropped back)
+    with torch.no_grad():
+        default_out, _ = _tiny()(x)
+    assert not torch.equal(default_out, x)  # PyTorch's default init does not start at the identity
+    # zero init only touches the last conv: every other weight is drawn as before from the same seed
+    a, b = _tiny(seed=5).state_dict(), _tiny(seed=5, out_init="zero").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("unet.out_conv"))
+
+
+def test_zero_out_init_trains():
+    model = _tiny(out_init="zero")
+    x = torch.rand(2, 3, 32, 32)
+    denoised, _ = model(x)
+    (denoised - x.flip(-1)).abs().mean().backward()
+    assert model.out_conv.weight.grad.abs().sum() > 0  # the zero conv gets a gradient and moves
+
+
+def test_out_init_config_backward_compatible_and_checked():
+    old = ModelConfig.tiny().to_dict()
+    del old["out_init"]  # a configuration saved before the field existed
+    assert ModelConfig.from_dict(old) == ModelConfig.tiny() and ModelConfig.from_dict(old).out_init == "default"
+    small = ModelConfig.small()
+    assert ModelConfig.from_dict(json.loads(json.dumps(small.to_dict()))) == small
+    with pytest.raises(ValueError, match="out_init"):
+        ModelConfig(out_init="ones")
+
+
+def test_small_checkpoint_round_trip(tmp_path):
+    from trainer.checkpoint import save_checkpoint
+    from trainer.inference import load_model
+
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        model = AINDNet(ModelConfig.small())
+    with torch.no_grad():
+        model.out_conv.weight.add_(0.01)  # trained weights, not the zero init, must come back
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+    path = save_checkpoint(tmp_path / "small.pt", model=model, optimizer=opt, scheduler=sched, step=3,
+                           train_config={"model": "small"}, model_config=model.config.to_dict(), data=[])
+    loaded, state = load_model(path)
+    assert loaded.config == ModelConfig.small() and state["step"] == 3
+    for k, v in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k
+    x = torch.rand(1, 3, 40, 44)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x)[0], model.eval()(x)[0])
+
+
+def test_checkpoint_without_out_init_still_loads(tmp_path):
+    """A checkpoint written before out_init existed (no such key in model_config) loads as "default"."""
+    from checkpoints import make_checkpoint
+
+    from trainer.inference import load_model
+
+    path = make_checkpoint(tmp_path / "old.pt")
+    state = torch.load(path, weights_only=True)
+    del state["model_config"]["out_init"]
+    torch.save(state, path)
+    model, _ = load_model(path)
+    assert model.config.out_init == "default"

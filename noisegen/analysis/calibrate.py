@@ -60,13 +60,19 @@ from noisegen.analysis.calibrate_report import Calibration, Candidate, GroupFit,
 from noisegen.analysis.calibrate_search import CalibrationGroup, Search
 from noisegen.analysis.nlf import NoiseStats, accumulate, image_stats, nlf_from_stats
 from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
+from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS, jpeg_settings
+from noisegen.isp.nr import check_nr
 from noisegen.isp.profiles import CBDNET_DEFAULT_CURVES
 
-__all__ = ["DEMOSAIC_OPTIONS", "DEFAULT_JPEG", "CalibrateConfig", "Candidate", "GroupFit", "Calibration",
-           "select_pairs", "calibrate"]
+__all__ = ["DEMOSAIC_OPTIONS", "DEFAULT_JPEG", "NR_GRID", "CalibrateConfig", "jpeg_options", "Candidate", "GroupFit",
+           "Calibration", "select_pairs", "calibrate"]
 
 DEMOSAIC_OPTIONS = ("none", "malvar", "bilinear")
 DEFAULT_JPEG: tuple[int | None, ...] = (None, 98, 95, 90, 85, 80, 75, 70, 60)
+# The in-camera noise reduction grid of `calibrate --nr` (noisegen.isp.nr): flat gains × knees (full-scale
+# texture std: 0.01 ≈ 2.5 levels of 8-bit std), and "off".
+NR_GRID: tuple[tuple[float, float] | None, ...] = (None,) + tuple(
+    (f, k) for f in (0.85, 0.7, 0.55, 0.4, 0.25) for k in (0.01, 0.02, 0.04))
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,13 @@ class CalibrateConfig:
     "render" (noisy − the noise-free render through the same CRF and demosaicing, closer to a
     multi-shot mean ground truth). spread: relative widening of the profile's σ ranges. seed: crop
     choice and simulation noise. name: profile name (default calibrated-<camera>).
+    nr: in-camera noise reduction candidates (flat gain, knee) or None (off), tried after step 4 with the
+    chosen camera (step 5; NR_GRID for the full grid); the default (None,) tries none. subsampling: JPEG
+    chroma subsamplings tried with every quality. jpeg_from_files: when every noisy file of the camera is
+    a JPEG, use the quality and subsampling read from the files (noisegen.isp.jpeg.jpeg_settings; the most
+    common setting) instead of searching ``jpeg`` and ``subsampling``. texture_weight: weight of the
+    noise-std-per-clean-texture term in the loss (noisegen.analysis.texture; 0: not used), the statistic
+    that tells noise reduction apart.
     """
 
     pairs: tuple[str, ...]
@@ -113,6 +126,10 @@ class CalibrateConfig:
     spread: float = 0.1
     seed: int = 0
     name: str | None = None
+    nr: tuple[tuple[float, float] | None, ...] = (None,)
+    subsampling: tuple[str, ...] = ("4:2:0",)
+    jpeg_from_files: bool = False
+    texture_weight: float = 0.0
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -136,6 +153,13 @@ class CalibrateConfig:
                          ("top_k", 1), ("iterations", 1)):
             if int(getattr(self, name)) < lo:
                 raise ValueError(f"{name}: expected >= {lo}, got {getattr(self, name)}")
+        put(self, "nr", tuple(None if v is None else check_nr(v[0], v[1], "nr") for v in self.nr))
+        put(self, "subsampling", tuple(self.subsampling))
+        if not self.nr or not self.subsampling or any(v not in JPEG_SUBSAMPLINGS for v in self.subsampling):
+            raise ValueError(f"nr and subsampling: expected non-empty lists (subsampling among "
+                             f"{sorted(JPEG_SUBSAMPLINGS)}), got {self.nr}, {self.subsampling}")
+        if not 0 <= self.texture_weight < 1e6:
+            raise ValueError(f"texture_weight: expected >= 0, got {self.texture_weight}")
         if not 0 <= self.spread < 1 or not 0 <= self.max_clip <= 1 or not 0 <= self.fit_max_clip <= 1:
             raise ValueError("spread must be in [0, 1), max_clip and fit_max_clip in [0, 1]")
 
@@ -214,6 +238,16 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
     return groups
 
 
+def jpeg_options(config: CalibrateConfig, pairs: Sequence[Pair]) -> tuple[tuple[int | None, str], ...]:
+    """The (quality, subsampling) options to search: read from the files when config.jpeg_from_files and every
+    noisy file is a JPEG (the most common setting among them), else config.jpeg × config.subsampling."""
+    if config.jpeg_from_files and pairs:
+        found = [jpeg_settings(p.noisy) for p in pairs]
+        if all(q is not None for q, _ in found):
+            return (max(set(found), key=found.count),)
+    return tuple(dict.fromkeys((q, "4:2:0" if q is None else sub) for q in config.jpeg for sub in config.subsampling))
+
+
 def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: None,
               pairs: Sequence[Pair] | None = None) -> Calibration:
     """Fit a camera profile to the pairs of one camera (see the module docstring).
@@ -252,33 +286,43 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
              + ", ".join(f"{c.crf} {c.loss:.2e}" for c in ranked[dm][:config.top_k]))
 
     curve_for = {dm: ranked[dm][0].crf for dm in config.demosaic}
+    jpegs = jpeg_options(config, pairs)
+    if config.jpeg_from_files and len(jpegs) == 1 and jpegs[0][0] is not None:
+        echo(f"JPEG read from the noisy files: q{jpegs[0][0]} {jpegs[0][1]}")
     chosen = None
     for round_ in range(2):
         best = None
         for dm in config.demosaic:
             prev = None  # converged σ of the previous JPEG option: a close start for the next
-            for q in config.jpeg:
-                cand = search.simulate_fit(curve_for[dm], dm, q, prev, "search", full=False)[0]
+            for q, sub in jpegs:
+                cand = search.simulate_fit(curve_for[dm], dm, q, prev, "search", full=False, subsampling=sub)[0]
                 prev = cand.sigma
                 if best is None or cand.loss < best.loss:
                     best = cand
         echo(f"step 2 (demosaic, JPEG) with {', '.join(sorted(set(curve_for.values())))}: demosaic {best.demosaic}, "
-             f"JPEG {best.jpeg}, loss {best.loss:.3e}")
-        if chosen is not None and (best.demosaic, best.jpeg) == (chosen[0].demosaic, chosen[0].jpeg):
+             f"JPEG {best.jpeg} {best.subsampling}, loss {best.loss:.3e}")
+        if chosen is not None and (best.demosaic, best.jpeg, best.subsampling) == (
+                chosen[0].demosaic, chosen[0].jpeg, chosen[0].subsampling):
             break  # the curve found with this demosaicing and JPEG confirms them
         # Step 3: every curve with that demosaicing and JPEG, by simulation on the search subset (the
         # analytic model cannot rank curves here: what it misses, JPEG and the signal's demosaicing
         # error, depends on the curve), each started from the analytic fit corrected as the best
         # configuration was; then the best top_k on all crops.
-        hint = search.simulate_fit(best.crf, best.demosaic, best.jpeg, None, "search", full=False)[2]
+        sub = best.subsampling
+        hint = search.simulate_fit(best.crf, best.demosaic, best.jpeg, None, "search", full=False,
+                                   subsampling=sub)[2]
         subset_rank = sorted((search.simulate_fit(crf, best.demosaic, best.jpeg, None, "curve-search", full=False,
-                                                  hint=hint)[0] for crf in search.curves), key=lambda c: c.loss)
+                                                  hint=hint, subsampling=sub)[0] for crf in search.curves),
+                             key=lambda c: c.loss)
         echo("step 3 (curves, subset): " + ", ".join(f"{c.crf} {c.loss:.2e}" for c in subset_rank[:config.top_k]))
-        chosen = min((search.simulate_fit(a.crf, best.demosaic, best.jpeg, a.sigma, "curve", full=True)
+        chosen = min((search.simulate_fit(a.crf, best.demosaic, best.jpeg, a.sigma, "curve", full=True,
+                                          subsampling=sub)
                       for a in subset_rank[:config.top_k]), key=lambda r: r[0].loss)
         echo(f"step 4 (curve, all crops): {chosen[0].crf}, loss {chosen[0].loss:.3e}")
         # second round: demosaicing and JPEG again, with the curve just found
         curve_for = {dm: chosen[0].crf for dm in config.demosaic}
+    if config.nr != (None,):
+        chosen = _noise_reduction(search, config, chosen[0], jpegs, echo)
     cand, parts, _ = chosen
 
     fits = []
@@ -295,4 +339,21 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
     profile = build_profile(config, camera, cand, fits, len(pairs))
     return Calibration(camera=camera, crf=cand.crf, crf_bank=config.crf_bank, demosaic=cand.demosaic, jpeg=cand.jpeg,
                        loss=cand.loss, groups=fits, candidates=search.candidates, profile=profile, config=config,
-                       skipped=skipped, elapsed=time.perf_counter() - t0)
+                       skipped=skipped, elapsed=time.perf_counter() - t0, nr=cand.nr, subsampling=cand.subsampling)
+
+
+def _noise_reduction(search: Search, config: CalibrateConfig, base: Candidate, jpegs, echo) -> tuple:
+    """Step 5: in-camera noise reduction. With the curve and demosaicing found, every NR candidate (and off) on
+    the search subset, started from the chosen σ; when one wins, the JPEG options again with it (NR and JPEG
+    both smooth the noise); then the winner on all crops."""
+    def fit(nr, q, sub):
+        return search.simulate_fit(base.crf, base.demosaic, q, base.sigma, "nr", full=False, nr=nr,
+                                   subsampling=sub)[0]
+
+    best = min((fit(nr, base.jpeg, base.subsampling) for nr in config.nr), key=lambda c: c.loss)
+    if best.nr is not None and len(jpegs) > 1:
+        best = min([best] + [fit(best.nr, q, sub) for q, sub in jpegs], key=lambda c: c.loss)
+    echo(f"step 5 (noise reduction, subset): {'off' if best.nr is None else best.nr}, JPEG {best.jpeg} "
+         f"{best.subsampling}, loss {best.loss:.3e}")
+    return search.simulate_fit(base.crf, base.demosaic, best.jpeg, best.sigma, "nr-final", full=True, nr=best.nr,
+                               subsampling=best.subsampling)

@@ -33,6 +33,8 @@ class Candidate:
     loss: float
     parts: dict
     sigma: list[tuple[list[float], list[float]]]
+    nr: tuple[float, float] | None = None     # in-camera noise reduction (flat gain, knee), None = off
+    subsampling: str = "4:2:0"                # JPEG chroma subsampling
 
 
 @dataclass
@@ -69,11 +71,15 @@ class Calibration:
     config: object  # CalibrateConfig
     skipped: list[dict] = field(default_factory=list)
     elapsed: float = 0.0
+    nr: tuple[float, float] | None = None
+    subsampling: str = "4:2:0"
 
     def to_dict(self) -> dict:
         return {"format": "noisegen-calibration/1", "camera": self.camera, "crf": self.crf, "crf_bank": self.crf_bank,
                 "demosaic": self.demosaic, "pattern": None if self.demosaic == "none" else PATTERN,
-                "jpeg_quality": self.jpeg, "loss": self.loss, "profile": self.profile.to_dict(),
+                "jpeg_quality": self.jpeg, "jpeg_subsampling": self.subsampling,
+                "noise_reduction": None if self.nr is None else {"flat_gain": self.nr[0], "knee": self.nr[1]},
+                "loss": self.loss, "profile": self.profile.to_dict(),
                 "groups": [dataclasses.asdict(g) for g in self.groups],
                 "candidates": [dataclasses.asdict(c) for c in sorted(self.candidates, key=lambda c: (c.step, c.loss))],
                 "config": dataclasses.asdict(self.config), "versions": versions(), "skipped": self.skipped,
@@ -82,7 +88,9 @@ class Calibration:
     def text(self) -> str:
         dm = "off" if self.demosaic == "none" else f"{PATTERN} + {self.demosaic}"
         lines = [f"camera {self.camera}: CRF {self.crf} ({self.crf_bank}), demosaicing {dm}, "
-                 f"JPEG {'none' if self.jpeg is None else f'q{self.jpeg}'}; loss {self.loss:.4g}; {self.elapsed:.1f} s",
+                 f"JPEG {'none' if self.jpeg is None else f'q{self.jpeg} {self.subsampling}'}, "
+                 f"NR {'off' if self.nr is None else f'flat gain {self.nr[0]:g}, knee {self.nr[1]:g}'}; "
+                 f"loss {self.loss:.4g}; {self.elapsed:.1f} s",
                  f"{'group':<18} {'pairs':>5}  {'σ_s R/G/B':>20}  {'σ_c R/G/B':>20}  {'NLF err mean/max':>16}  "
                  f"{'ρ1 real/sim':>11}  {'ρ2 real/sim':>11}  {'ρch real/sim':>12}  {'PSNR real/sim':>13}"]
         for g in self.groups:
@@ -147,6 +155,8 @@ def build_profile(config, camera: str, cand: Candidate, fits: list[GroupFit], n_
         demosaic="malvar" if cand.demosaic == "none" else cand.demosaic,
         jpeg_probability=0.0 if cand.jpeg is None else 1.0,
         jpeg_quality=(60, 100) if cand.jpeg is None else (cand.jpeg, cand.jpeg),
+        jpeg_subsampling=cand.subsampling,
+        nr_flat_gain=1.0 if cand.nr is None else cand.nr[0], nr_knee=0.02 if cand.nr is None else cand.nr[1],
         iso_noise=_iso_table(config, fits) if fits and all(f.iso is not None for f in fits) else (),
     )
 

@@ -22,7 +22,9 @@ from noisegen.analysis.nlf import (
     image_stats,
     nlf_from_stats,
 )
+from noisegen.analysis.texture import TextureStats, texture_loss, texture_stats
 from noisegen.crf.io import load_bank
+from noisegen.isp.nr import clean_texture
 from noisegen.isp.params import SampleParams
 from noisegen.isp.pipeline import render_clean, synthesize
 
@@ -41,17 +43,30 @@ class CalibrationGroup:
     noisy: list[np.ndarray]
     target: NoiseStats
     search: list[int]           # crop indices used in step 2
+    textures: list[np.ndarray] | None = None   # clean texture map per crop (noisegen.isp.nr), when needed
+
+    def texture(self, i: int) -> np.ndarray:
+        if self.textures is None:
+            self.textures = [None] * len(self.clean)
+        if self.textures[i] is None:
+            self.textures[i] = clean_texture(self.clean[i])
+        return self.textures[i]
 
 
-def sample_params_for(camera: str, crf: str, bank: str, demosaic: str, jpeg: int | None, s, c) -> SampleParams:
-    """The SampleParams of a candidate camera with per-channel σ (s, c: 3 values each)."""
+def sample_params_for(camera: str, crf: str, bank: str, demosaic: str, jpeg: int | None, s, c,
+                      nr: tuple[float, float] | None = None, subsampling: str = "4:2:0") -> SampleParams:
+    """The SampleParams of a candidate camera with per-channel σ (s, c: 3 values each), optional in-camera
+    noise reduction nr = (flat gain, knee) and JPEG chroma subsampling."""
+    kw = {} if nr is None else {"nr_flat_gain": nr[0], "nr_knee": nr[1]}
     return SampleParams(camera=camera, crf=crf, crf_bank=bank, sigma_s=tuple(s), sigma_c=tuple(c),
                         pattern=None if demosaic == "none" else PATTERN,
-                        demosaic="malvar" if demosaic == "none" else demosaic, jpeg_quality=jpeg)
+                        demosaic="malvar" if demosaic == "none" else demosaic, jpeg_quality=jpeg,
+                        jpeg_subsampling=subsampling, **kw)
 
 
 def simulate(group: CalibrationGroup, gi: int, params: SampleParams, config, subset: list[int] | None,
-              cache: dict) -> NoiseStats:
+             cache: dict, tex: TextureStats | None = None) -> NoiseStats:
+    """Statistics of the simulated residuals of a group's crops (and their texture statistics into ``tex``)."""
     st = NoiseStats()
     for i in (range(len(group.clean)) if subset is None else subset):
         clean = group.clean[i]
@@ -63,6 +78,8 @@ def simulate(group: CalibrationGroup, gi: int, params: SampleParams, config, sub
                 cache[key] = render_clean(clean, params)  # the clean target of `generate --clean-target render`
             ref = cache[key]
         accumulate(st, image_stats(ref, noisy))
+        if tex is not None:
+            tex.add(texture_stats(ref, noisy, group.texture(i)))
     return st
 
 
@@ -75,8 +92,10 @@ def subset_stats(group: CalibrationGroup, subset: list[int] | None) -> NoiseStat
     return st
 
 
-def compare(real: NoiseStats, sim: NoiseStats, config) -> dict:
-    """Loss parts and readable errors of a simulation against the real statistics."""
+def compare(real: NoiseStats, sim: NoiseStats, config, real_tex: TextureStats | None = None,
+            sim_tex: TextureStats | None = None) -> dict:
+    """Loss parts and readable errors of a simulation against the real statistics; with texture statistics,
+    ``loss_texture`` = config.texture_weight × noisegen.analysis.texture.texture_loss."""
     kw = dict(bins=config.bins, min_count=config.min_count)
     rf = nlf_from_stats(real, max_clip=config.fit_max_clip, **kw)
     sf = nlf_from_stats(sim, max_clip=config.fit_max_clip, **kw)
@@ -95,7 +114,11 @@ def compare(real: NoiseStats, sim: NoiseStats, config) -> dict:
     h1v1, h2v2 = [names.index("h1"), names.index("v1")], [names.index("h2"), names.index("v2")]
     fin = [p for p in real.psnr if math.isfinite(p)]
     fins = [p for p in sim.psnr if math.isfinite(p)]
-    return {
+    tex = {}
+    if real_tex is not None and sim_tex is not None:
+        tex = {"loss_texture": float(config.texture_weight * texture_loss(real_tex, sim_tex)),
+               "texture": {"real": real_tex.to_dict(), "sim": sim_tex.to_dict()}}
+    return tex | {
         "loss_nlf": float(np.mean(w * e**2)), "loss_autocorr": float(np.mean(ac_err**2)),
         "loss_cross": float(np.mean(cc_err**2)),
         "nlf_rel_mean": float(rel[strict].mean()) if strict.any() else float("nan"),
@@ -115,8 +138,11 @@ def compare(real: NoiseStats, sim: NoiseStats, config) -> dict:
     }
 
 
+LOSS_PARTS = ("loss_nlf", "loss_autocorr", "loss_cross", "loss_texture")
+
+
 def total_loss(parts: dict) -> float:
-    return parts["loss_nlf"] + parts["loss_autocorr"] + parts["loss_cross"]
+    return sum(parts.get(k, 0.0) for k in LOSS_PARTS)
 
 
 def fit_channels(curve, target, counts, gains, ratio, start, channels: str, extra=None) -> tuple[list, list, float]:
@@ -145,6 +171,7 @@ class Search:
         self.cache: dict = {}
         self.memo: dict = {}
         self.targets = {}
+        self.tex_targets: dict = {}
         self.candidates: list[Candidate] = []
 
     def gains(self, demosaic: str):
@@ -155,6 +182,18 @@ class Search:
         if key not in self.targets:
             self.targets[key] = subset_stats(self.groups[gi], subset)
         return self.targets[key]
+
+    def real_texture(self, gi: int, subset: list[int] | None) -> TextureStats | None:
+        """Texture statistics of the real crops (None when the loss does not use them)."""
+        if self.config.texture_weight <= 0:
+            return None
+        key = (gi, None if subset is None else tuple(subset))
+        if key not in self.tex_targets:
+            g, st = self.groups[gi], TextureStats()
+            for i in (range(len(g.clean)) if subset is None else subset):
+                st.add(texture_stats(g.clean[i], g.noisy[i], g.texture(i)))
+            self.tex_targets[key] = st
+        return self.tex_targets[key]
 
     def nlf(self, st: NoiseStats):
         cfg = self.config
@@ -173,26 +212,30 @@ class Search:
         return cand
 
     def simulate_fit(self, crf: str, demosaic: str, jpeg: int | None, start: list | None, step: str, full: bool,
-                     hint: list | None = None) -> tuple[Candidate, list[dict], list[tuple]]:
+                     hint: list | None = None, nr: tuple[float, float] | None = None,
+                     subsampling: str = "4:2:0") -> tuple[Candidate, list[dict], list[tuple]]:
         """Simulation-corrected σ fit of one configuration for every group (memoised).
 
         start: σ per group ([s_rgb], [c_rgb]) or None (analytic start, corrected by ``hint`` =
         per-group (ratio, extra) of a similar configuration when given). Returns the candidate,
-        per-group comparison parts and per-group (ratio, extra) corrections.
+        per-group comparison parts and per-group (ratio, extra) corrections. nr: in-camera noise reduction
+        (flat gain, knee) or None; subsampling: JPEG chroma subsampling.
         """
-        key = (crf, demosaic, jpeg, full)
+        key = (crf, demosaic, jpeg, full, nr, subsampling)
         if key not in self.memo:
             out = [self._fit_group(gi, crf, demosaic, jpeg, None if start is None else start[gi], full,
-                                   None if hint is None else hint[gi]) for gi in range(len(self.groups))]
+                                   None if hint is None else hint[gi], nr, subsampling)
+                   for gi in range(len(self.groups))]
             parts = [o[1] for o in out]
-            summary = {k: float(sum(p[k] for p in parts)) for k in ("loss_nlf", "loss_autocorr", "loss_cross")}
+            summary = {k: float(sum(p.get(k, 0.0) for p in parts)) for k in LOSS_PARTS}
             cand = Candidate(crf, demosaic, jpeg, step, float(sum(total_loss(p) for p in parts)), summary,
-                             [o[0] for o in out])
+                             [o[0] for o in out], nr, subsampling)
             self.candidates.append(cand)
             self.memo[key] = (cand, parts, [o[2] for o in out])
         return self.memo[key]
 
-    def _fit_group(self, gi: int, crf: str, demosaic: str, jpeg: int | None, start, full: bool, hint):
+    def _fit_group(self, gi: int, crf: str, demosaic: str, jpeg: int | None, start, full: bool, hint, nr=None,
+                   subsampling: str = "4:2:0"):
         cfg = self.config
         g = self.groups[gi]
         subset = None if full else g.search
@@ -201,7 +244,7 @@ class Search:
         target = self.nlf(real)
 
         def params(s, c) -> SampleParams:
-            return sample_params_for(self.camera, crf, cfg.crf_bank, demosaic, jpeg, s, c)
+            return sample_params_for(self.camera, crf, cfg.crf_bank, demosaic, jpeg, s, c, nr, subsampling)
 
         # the residual without noise (demosaicing and JPEG error of the clean signal): an additive
         # variance that does not change with σ
@@ -234,9 +277,11 @@ class Search:
                 x = aitken(*seq)
                 seq = [x]
         s, c = np.exp(x[:3]).tolist(), np.exp(x[3:]).tolist()
-        if not converged or sim is None:
-            sim = simulate(g, gi, params(s, c), cfg, subset, self.cache)
-        parts = compare(real, sim, cfg)
+        real_tex = self.real_texture(gi, subset)
+        sim_tex = None if real_tex is None else TextureStats()
+        if not converged or sim is None or sim_tex is not None:
+            sim = simulate(g, gi, params(s, c), cfg, subset, self.cache, sim_tex)
+        parts = compare(real, sim, cfg, real_tex, sim_tex)
         parts["_sim"] = sim
         parts["converged"] = converged
         return (s, c), parts, (ratio, extra)

@@ -14,8 +14,11 @@ simulates them like any other camera (variance L·σ_s² + σ_c² with L = x, th
   below 0). σ_s = √a, σ_c = √b.
 
 Fitted profiles: a fit step maps (calibration pairs of one group, camera, ISO, seed) to a CameraProfile.
-Built in: ``calibrate`` (noisegen calibrate with its defaults, noisegen.analysis.calibrate) and
-``calibrate-render`` (the same with ``reference="render"``); any other step is named as
+Built in: ``calibrate`` (noisegen calibrate with its defaults, noisegen.analysis.calibrate),
+``calibrate-render`` (the same with ``reference="render"``), ``calibrate-camera`` (with the camera-model
+additions of issue 11.2: in-camera noise reduction searched with the texture statistic, JPEG settings read
+from JPEG files or 4:2:0 and 4:4:4 searched), and each addition alone (``calibrate-nr``, ``calibrate-jpeg``);
+any other step is named as
 ``module:function`` with that signature (FitFn), so a new camera model is scored by the same command.
 """
 
@@ -32,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
-from noisegen.analysis.calibrate import CalibrateConfig, calibrate
+from noisegen.analysis.calibrate import NR_GRID, CalibrateConfig, calibrate
 from noisegen.analysis.nlf import NoiseStats
 from noisegen.dataset.pairs import Pair
 from noisegen.isp.params import SampleParams
@@ -139,17 +142,27 @@ def profile_model(profile: CameraProfile, key: str, kind: str = "profile",
 
 
 def calibrate_fit(pairs: Sequence[Pair], camera: str | None, iso: int | None, seed: int,
-                  reference: str = "source") -> CameraProfile:
-    """The ``calibrate`` fit step: noisegen calibrate (default options) on exactly ``pairs``."""
+                  reference: str = "source", **options) -> CameraProfile:
+    """The ``calibrate`` fit step: noisegen calibrate on exactly ``pairs`` (default options, or CalibrateConfig
+    ``options``)."""
     roots = tuple(sorted({os.path.dirname(p.noisy) for p in pairs}))
     config = CalibrateConfig(pairs=roots, camera=camera, iso=() if iso is None else (iso,), seed=seed,
-                             reference=reference)
+                             reference=reference, **options)
     return calibrate(config, pairs=pairs).profile
 
+
+# The camera-model additions of issue 11.2, together and one at a time (measured by experiments/realism_table.py):
+# in-camera noise reduction searched with the texture statistic (NR), JPEG quality and subsampling read from
+# JPEG files and 4:4:4 searched beside 4:2:0 otherwise (JPEG).
+CAMERA_NR = {"nr": NR_GRID, "texture_weight": 1.0}
+CAMERA_JPEG = {"jpeg_from_files": True, "subsampling": ("4:2:0", "4:4:4")}
 
 FIT_STEPS: dict[str, FitFn] = {
     "calibrate": calibrate_fit,
     "calibrate-render": functools.partial(calibrate_fit, reference="render"),
+    "calibrate-camera": functools.partial(calibrate_fit, **CAMERA_NR, **CAMERA_JPEG),
+    "calibrate-nr": functools.partial(calibrate_fit, **CAMERA_NR),
+    "calibrate-jpeg": functools.partial(calibrate_fit, **CAMERA_JPEG),
 }
 
 

@@ -26,6 +26,24 @@ def _jpeg_list(text: str) -> tuple[int | None, ...]:
     return tuple(out)
 
 
+def _nr_list(text: str) -> tuple:
+    """--nr: 'off', 'grid' (NR_GRID) or comma-separated FLAT:KNEE candidates (off is always tried)."""
+    from noisegen.analysis.calibrate import NR_GRID
+
+    if text == "grid":
+        return NR_GRID
+    out: list = [None]
+    for t in csv_list(text):
+        if t.lower() in ("off", "none"):
+            continue
+        f, colon, k = t.partition(":")
+        try:
+            out.append((float(f), float(k) if colon else 0.02))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected 'grid', 'off' or FLAT:KNEE pairs such as 0.5:0.02, got {t!r}")
+    return tuple(out)
+
+
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from noisegen.analysis.calibrate import CalibrateConfig, calibrate
     from noisegen.analysis.calibrate_report import plot_calibration
@@ -38,11 +56,16 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         kw["demosaic"] = args.demosaic
     if args.jpeg is not None:
         kw["jpeg"] = args.jpeg
+    if args.nr is not None:
+        kw.update(nr=args.nr, texture_weight=1.0 if args.texture_weight is None else args.texture_weight)
+    elif args.texture_weight is not None:
+        kw["texture_weight"] = args.texture_weight
     config = CalibrateConfig(pairs=tuple(args.pairs), camera=args.camera, iso=tuple(args.iso or ()),
                              group_regex=args.group_regex, crf_bank=args.crf_bank, bins=args.bins,
                              crop=args.crop, max_pixels=args.max_pixels, search_pixels=args.search_pixels,
                              top_k=args.top_k, channels=args.channels, reference=args.reference, spread=args.spread,
-                             seed=args.seed, name=args.name, **kw)
+                             seed=args.seed, name=args.name, subsampling=args.subsampling,
+                             jpeg_from_files=args.jpeg_from_files, **kw)
     cal = calibrate(config, echo=lambda s: print(s, file=sys.stderr))
     print(cal.text())
     print(skips_text(cal.skipped))
@@ -89,6 +112,16 @@ def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--jpeg", type=_jpeg_list, metavar="Q[,Q]",
                    help="JPEG options, 'none' or qualities (default: "
                    f"{','.join('none' if q is None else str(q) for q in DEFAULT_JPEG)})")
+    c.add_argument("--subsampling", type=csv_list, default=("4:2:0",), metavar="S[,S]",
+                   help="JPEG chroma subsamplings tried with every quality: 4:2:0, 4:2:2, 4:4:4 (default 4:2:0)")
+    c.add_argument("--jpeg-from-files", action="store_true",
+                   help="when every noisy file is a JPEG, use the quality and subsampling read from the files "
+                   "instead of searching --jpeg and --subsampling")
+    c.add_argument("--nr", type=_nr_list, metavar="grid|FLAT:KNEE,...",
+                   help="search in-camera noise reduction (noisegen.isp.nr) after the curve: 'grid' (flat gains "
+                   "0.85-0.25 × knees 0.01-0.04) or FLAT:KNEE candidates; off is always tried (default: not searched)")
+    c.add_argument("--texture-weight", type=float, metavar="W",
+                   help="weight of the noise-std-per-clean-texture term in the loss (default 1 with --nr, else 0)")
     c.add_argument("--channels", choices=("scaled", "shared", "independent"), default="scaled",
                    help="scaled: one σ_s, σ_c with a noise scale for R and B (default); shared: the same σ for all; "
                    "independent: σ per channel")

@@ -315,6 +315,7 @@ def index_types() -> dict[str, Any]:
         t[name] = s
     for name in ("sigma_s", "sigma_c", "wb_gains"):
         t.update({f"{name}_{c}": f64 for c in "rgb"})
+    t.update(nr_flat_gain=f64, nr_knee=f64)
     t.update(rgb_to_camera=pa.list_(f64), jpeg_quality=i32, iso=i32, sigma_step=f64, mean_intensity=f64, noisy_mean=f64,
              residual_std=f64, sigma_mean=f64, sigma_max=f64, bytes=i64)
     return t

@@ -19,6 +19,7 @@ from noisegen.dataset.format import params_from_disk
 from noisegen.isp.bayer import DEMOSAIC_METHODS, parse_pattern
 from noisegen.isp.jpeg import JPEG_ENCODER, JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import NOISE_MODELS
+from noisegen.isp.nr import check_nr
 
 __all__ = ["SampleParams", "SIGMA_PARAM_MAX"]
 
@@ -67,6 +68,9 @@ class SampleParams:
         jpeg_subsampling: chroma subsampling of the JPEG step ("4:2:0", "4:2:2", "4:4:4").
         jpeg_encoder: which encoder produced the JPEG artefacts (recorded, not chosen).
         iso: the ISO whose noise a per-ISO profile drew (None: the profile has no ISO table).
+        nr_flat_gain: in-camera noise reduction (noisegen.isp.nr): the noise gain on flat clean content,
+            in (0, 1]; 1 = no noise reduction (the default: the output is that of a model without it).
+        nr_knee: clean-texture std (full-scale units) at and above which the noise is kept whole.
     """
 
     camera: str = "custom"
@@ -83,6 +87,8 @@ class SampleParams:
     jpeg_subsampling: str = "4:2:0"
     jpeg_encoder: str = JPEG_ENCODER
     iso: int | None = None
+    nr_flat_gain: float = 1.0
+    nr_knee: float = 0.02
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -112,6 +118,9 @@ class SampleParams:
         if self.iso is not None and (isinstance(self.iso, bool) or not isinstance(self.iso, (int, np.integer))
                                      or self.iso <= 0):
             raise ValueError(f"SampleParams.iso: expected None or an integer > 0, got {self.iso!r}")
+        f, k = check_nr(self.nr_flat_gain, self.nr_knee, "SampleParams")
+        put(self, "nr_flat_gain", f)
+        put(self, "nr_knee", k)
         if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
             raise ValueError(
                 f"SampleParams.jpeg_subsampling: expected one of {sorted(JPEG_SUBSAMPLINGS)}, "

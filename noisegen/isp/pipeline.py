@@ -14,6 +14,10 @@ demosaic, colour steps and quantisation, without noise and without JPEG), as Cyc
 CVPR 2020) and CBDNet's own Python ISP (``cbdnet_noise_generate_srgb`` returns the rendered clean
 image) do: the pair then differs by the camera's noise (and JPEG) only. With zero noise and no JPEG,
 noisy equals the render bit for bit (``render_clean`` runs the same code with σ = 0).
+
+In-camera noise reduction (noisegen.isp.nr), when the parameters ask for it (nr_flat_gain < 1),
+attenuates the raw noise where the clean image is flat, after the noise and before demosaicing; the
+σ map is attenuated with it. With nr_flat_gain = 1 the step is skipped (byte-identical output).
 """
 
 from __future__ import annotations
@@ -27,14 +31,15 @@ import numpy as np
 from noisegen.checks import check_image_u8
 from noisegen.crf.bank import CRF, crf_inverse_u8
 from noisegen.crf.io import load_bank
-from noisegen.isp.bayer import demosaic
+from noisegen.isp.bayer import demosaic, mosaic
 from noisegen.isp.color import process_color, unprocess_color
 from noisegen.isp.jpeg import jpeg_roundtrip
-from noisegen.isp.noise import add_raw_noise, add_raw_noise_u8
+from noisegen.isp.noise import NoisyRaw, add_raw_noise, add_raw_noise_u8
+from noisegen.isp.nr import nr_enabled, nr_gain_map
 from noisegen.isp.params import SampleParams
 from noisegen.kernels.render import _crf_quantize
 
-__all__ = ["Synthesis", "synthesize", "render_clean", "render_u8", "make_rng", "CLEAN_TARGETS"]
+__all__ = ["Synthesis", "synthesize", "reduce_noise", "render_clean", "render_u8", "make_rng", "CLEAN_TARGETS"]
 
 CLEAN_TARGETS = ("source", "render")
 
@@ -82,6 +87,23 @@ def render_u8(L: np.ndarray, crf: CRF) -> np.ndarray:
     return out
 
 
+def reduce_noise(noisy_raw: NoisyRaw, raw: np.ndarray, clean: np.ndarray, params: SampleParams) -> NoisyRaw:
+    """In-camera noise reduction (noisegen.isp.nr): noisy = L + g·(noisy − L), σ_raw ← g·σ_raw.
+
+    Args:
+        noisy_raw: the noise step's output (an H×W mosaic or H×W×3). raw: float32 H×W×3, the clean raw
+            irradiance L the noise was added to. clean: uint8 H×W×3 source (its texture sets g).
+        params: SampleParams with nr_flat_gain < 1.
+    Returns:
+        NoisyRaw with the attenuated noise and σ map.
+    """
+    g = nr_gain_map(clean, params.nr_flat_gain, params.nr_knee)
+    base = mosaic(raw, params.pattern) if params.pattern is not None else raw
+    gb = g if params.pattern is not None else g[:, :, None]
+    noisy = (base + gb * (noisy_raw.noisy - base)).astype(np.float32)
+    return NoisyRaw(noisy, (noisy_raw.sigma_raw * g[:, :, None]).astype(np.float32))
+
+
 def render_clean(clean: np.ndarray, params: SampleParams) -> np.ndarray:
     """The noise-free render of ``clean`` through the camera of ``params``: the same curve, mosaic,
     demosaic, colour steps and 8-bit quantisation, with σ_s = σ_c = 0 and no JPEG.
@@ -124,11 +146,16 @@ def synthesize(clean: np.ndarray, params: SampleParams, seed: Seed = 0, *,
         noisy_raw = add_raw_noise_u8(clean, crf.inverse_u8, params.sigma_s, params.sigma_c, rng,
                                      pattern=params.pattern)
         gain_map = None
+        raw = None
     else:
         L = crf_inverse_u8(clean, crf)                                  # 1. inverse CRF
         raw, gain_map = unprocess_color(L, ccm, params.wb_gains)        # 2. CCM⁻¹, WB⁻¹
         noisy_raw = add_raw_noise(raw, params.sigma_s, params.sigma_c, rng,  # 3.+4. noise on the mosaic
                                   model=params.noise_model, pattern=params.pattern)
+    if nr_enabled(params.nr_flat_gain):                                 # 3b. in-camera noise reduction
+        if raw is None:
+            raw = crf.inverse_u8[clean]
+        noisy_raw = reduce_noise(noisy_raw, raw, clean, params)
     rgb = noisy_raw.noisy
     if params.pattern is not None:
         rgb = demosaic(rgb, params.pattern, params.demosaic)            # 4. demosaic

@@ -39,6 +39,7 @@ from noisegen.isp.bayer import DEMOSAIC_METHODS, BayerPattern, parse_pattern
 from noisegen.isp.iso import IsoNoise
 from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import BROOKS_LOG_READ, BROOKS_LOG_SHOT, NOISE_MODELS
+from noisegen.isp.nr import check_nr
 from noisegen.isp.profile_checks import check_iso_bounds, check_sigma_bounds, check_types, number_range, numbers
 
 __all__ = [
@@ -94,6 +95,11 @@ class CameraProfile:
         iso_range: [low, high] ISOs drawn log-uniformly (σ interpolated between calibrated ISOs,
             scaled by the gain law beyond them: noisegen.isp.iso.noise_at); None draws uniformly
             among the ISOs of iso_noise.
+        nr_flat_gain, nr_knee: in-camera noise reduction (noisegen.isp.nr), the same for every sample:
+            noise gain on flat content in (0, 1] (1, the default: none) and the clean-texture std at which
+            the noise is kept whole. No random draw: profiles without it sample exactly as before.
+        provenance: free-form record of where the profile came from (data set, camera, ISO, scene count,
+            command, noisegen version); not used for sampling.
     """
 
     name: str
@@ -121,6 +127,9 @@ class CameraProfile:
     jpeg_subsampling: str = "4:2:0"
     iso_noise: tuple[IsoNoise, ...] = ()
     iso_range: tuple[int, int] | None = None
+    nr_flat_gain: float = 1.0
+    nr_knee: float = 0.02
+    provenance: dict | None = dataclasses.field(default=None, compare=False)  # unhashable: kept out of eq/hash
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -176,6 +185,11 @@ class CameraProfile:
         if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
             raise ValueError(f"{where}: jpeg_subsampling must be one of {sorted(JPEG_SUBSAMPLINGS)}")
         self._check_iso(where)
+        f, k = check_nr(self.nr_flat_gain, self.nr_knee, where)
+        put(self, "nr_flat_gain", f)
+        put(self, "nr_knee", k)
+        if self.provenance is not None and not isinstance(self.provenance, dict):
+            raise ValueError(f"{where}: provenance must be a JSON object or null, got {self.provenance!r}")
 
     def _check_iso(self, where: str) -> None:
         put = object.__setattr__

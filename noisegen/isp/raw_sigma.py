@@ -7,7 +7,8 @@ where L is the raw irradiance the noise was added to:
     L = f⁻¹(clean)                                  (the curve's 8-bit inverse table)
     L ← CCM⁻¹ · L,  L ← L · safe_inverse_gains(L)   (when the sample had Brooks' colour steps)
 
-so a dataset can leave the σ map out (`generate --sigma derived`) and the reader recompute it.
+times the in-camera noise reduction's gain g (noisegen.isp.nr) when the sample had one (g is a function of the
+clean source too), so a dataset can leave the σ map out (`generate --sigma derived`) and the reader recompute it.
 This module computes it with numpy only (the reader imports no numba) in the pipeline's precision
 (float32 irradiance, float64 arithmetic, float32 result), so that it equals the map the pipeline
 writes to within float rounding (tests: ≤ 1e-6, far below the stored codec's step of 3.05e-5).
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from noisegen.crf.io import load_bank
+from noisegen.isp.nr import nr_enabled, nr_gain_map
 
 __all__ = ["safe_inverse_gains", "raw_irradiance", "sigma_from_irradiance", "derive_sigma"]
 
@@ -85,4 +87,8 @@ def derive_sigma(clean: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     """
     crf = load_bank(params.get("crf_bank", "default")).get(params.get("crf", "linear"))
     L = raw_irradiance(clean, crf.inverse_u8, params.get("rgb_to_camera"), params.get("wb_gains"))
-    return sigma_from_irradiance(L, params["sigma_s"], params["sigma_c"])
+    sigma = sigma_from_irradiance(L, params["sigma_s"], params["sigma_c"])
+    flat, knee = params.get("nr_flat_gain", 1.0), params.get("nr_knee", 0.02)
+    if flat is not None and nr_enabled(flat):   # in-camera noise reduction (noisegen.isp.nr): σ ← g·σ
+        sigma = (sigma * nr_gain_map(clean, flat, knee)[:, :, None]).astype(np.float32)
+    return sigma

@@ -122,4 +122,6 @@ def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SamplePar
         jpeg_quality=jpeg_quality,
         jpeg_subsampling=profile.jpeg_subsampling,
         iso=iso,
+        nr_flat_gain=profile.nr_flat_gain,
+        nr_knee=profile.nr_knee,
     )

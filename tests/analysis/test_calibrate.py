@@ -170,3 +170,27 @@ def test_other_modes_run(tmp_path, channels, reference):
         assert len(set(g.sigma_s_rgb)) == 1 and not cal.profile.per_channel
     else:
         assert g.sigma_s_rgb[2] > g.sigma_s_rgb[1]  # B noisier than G, as simulated
+
+
+def test_recovers_noise_reduction_and_reads_jpeg_settings_from_the_files(tmp_path):
+    """A hidden camera with in-camera noise reduction writes JPEG files (q80, 4:4:4, not on the search grid):
+    calibrate reads quality and subsampling from the files and picks the true NR over off and a weak one."""
+    hidden = ng.SampleParams(camera="nr", crf="gamma-2.0", sigma_s=(0.06,) * 3, sigma_c=(0.012,) * 3,
+                             pattern="RGGB", demosaic="malvar", nr_flat_gain=0.4, nr_knee=0.02)
+    crops = _crops()
+    for k, i in enumerate(np.random.default_rng(6).permutation(len(crops))[:24]):
+        clean = crops[i]
+        noisy = ng.synthesize(clean, hidden, seed=[43, k]).noisy
+        for folder in ("gt", "noisy"):
+            (tmp_path / folder).mkdir(exist_ok=True)
+        Image.fromarray(clean).save(tmp_path / "gt" / f"NRCam_4_100_1600_s{k % 5}_{k}_mean.png")
+        Image.fromarray(noisy).save(tmp_path / "noisy" / f"NRCam_4_100_1600_s{k % 5}_{k}_real.jpg",
+                                    quality=80, subsampling=0)
+    cal = calibrate(CalibrateConfig(pairs=(str(tmp_path),), crf_curves=("gamma-2.0", "sRGB"), demosaic=("malvar",),
+                                    search_pixels=160_000, nr=(None, (0.4, 0.02), (0.85, 0.02)),
+                                    jpeg_from_files=True, texture_weight=1.0))
+    assert (cal.jpeg, cal.subsampling, cal.nr) == (80, "4:4:4", (0.4, 0.02))
+    p = cal.profile
+    assert (p.nr_flat_gain, p.nr_knee, p.jpeg_subsampling, p.jpeg_quality) == (0.4, 0.02, "4:4:4", (80, 80))
+    tex = cal.groups[0].errors["texture"]
+    assert len(tex["real"]["std"]) == len(tex["sim"]["std"]) and cal.to_dict()["noise_reduction"]["flat_gain"] == 0.4

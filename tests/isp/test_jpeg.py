@@ -42,3 +42,15 @@ def test_bad_jpeg_arguments(photo_u8):
         jpeg_encode(photo_u8.astype(np.float32), 90)
     with pytest.raises(ValueError, match="decode"):
         jpeg_decode(b"\xff\xd8garbage")
+
+
+@pytest.mark.parametrize("quality,subsampling", [(75, "4:2:0"), (92, "4:4:4"), (40, "4:2:2"), (100, "4:2:0")])
+def test_jpeg_settings_reads_back_what_pillow_wrote(tmp_path, quality, subsampling):
+    from noisegen.isp.jpeg import jpeg_settings
+
+    img = (np.random.default_rng(0).random((24, 40, 3)) * 255).astype(np.uint8)
+    path = tmp_path / "x.jpg"
+    path.write_bytes(jpeg_encode(img, quality, subsampling))
+    assert jpeg_settings(str(path)) == (quality, subsampling)
+    Image.fromarray(img).save(tmp_path / "x.png")
+    assert jpeg_settings(str(tmp_path / "x.png")) == (None, None)

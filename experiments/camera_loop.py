@@ -46,7 +46,9 @@ from loop_split import LoopSplit, split_set
 import noisegen as ng
 from noisegen.analysis.calibrate import CalibrateConfig, calibrate
 from noisegen.analysis.realism_models import resolve_fit
+from noisegen.analysis.realism_split import GroupSplit
 from noisegen.dataset.generate import GenerateConfig, generate
+from noisegen.dataset.pairs import scan_pairs
 from noisegen.dataset.reader import read_rgb8, write_png
 from trainer.checkpoint import load_checkpoint, save_checkpoint
 from trainer.config import ModelConfig
@@ -79,7 +81,8 @@ class Scale:
     max_groups: int | None
     max_pairs: int | None
     k: int
-    crop: int | None  # centre crops of the real pairs (None: whole images)
+    crop: int | None  # centre crops of every real pair folder (None: whole images)
+    test_crop: int | None  # centre crops of the held-out test pairs (None: whole images)
 
 
 def quick_fit(pairs, camera, iso, seed):
@@ -116,6 +119,24 @@ def _link_pairs(pairs, folder: Path, crop: int | None = None) -> Path:
             else:
                 write_png(dst, np.ascontiguousarray(centre_crop(read_rgb8(src)[0], crop)))
     return folder
+
+
+def _crop_name(name: str, crop: int | None) -> str:
+    return name if crop is None else f"{name}-crop{crop}"
+
+
+def _cached_split(path: Path, key: dict) -> LoopSplit | None:
+    """The split written by an earlier invocation with the same seed and sizes (it was checked then), or None."""
+    if not path.exists():
+        return None
+    info = json.loads(path.read_text())
+    if any(info.get(k) != v for k, v in key.items()):
+        return None
+    roots = {i.split("/", 1)[0] for g in info["groups"] for i in g["calib"] + g["test"]}
+    by_id = {p.id: p for p in scan_pairs([DATA / r for r in sorted(roots)]).pairs}
+    groups = tuple(GroupSplit(g["camera"], g["iso"], tuple(by_id[i] for i in g["calib"]),
+                              tuple(by_id[i] for i in g["test"])) for g in info["groups"])
+    return LoopSplit(info["name"], groups, tuple(info["dropped"]), tuple(info["skipped"]), info["checked"])
 
 
 def _k_pairs(split: LoopSplit, k: int):
@@ -250,6 +271,8 @@ def main() -> int:
     ap.add_argument("--out", default="experiments/out/camera_loop", help="folder for everything made")
     ap.add_argument("--workers", type=int, default=1, help="SN loader workers (default 1)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--test-crop", type=int, default=None,
+                    help="evaluate on centre crops of this side of the held-out pairs (default: whole images)")
     ap.add_argument("--seed", type=int, default=0, help="split and data seed (default 0)")
     ap.add_argument("--quick", action="store_true", help="toy scale (seconds): 1 group, 2 pairs, few steps")
     args = ap.parse_args()
@@ -260,9 +283,9 @@ def main() -> int:
         return 2
     torch.set_num_threads(args.threads)
     scale = (Scale(steps=min(args.steps, 8), batch=2, patch=32, lr=1e-3, patches_per_image=2, max_images=3,
-                   max_groups=1, max_pairs=2, k=1, crop=128) if args.quick else
+                   max_groups=1, max_pairs=2, k=1, crop=128, test_crop=128) if args.quick else
              Scale(steps=args.steps, batch=8, patch=64, lr=args.lr, patches_per_image=16, max_images=None,
-                   max_groups=None, max_pairs=None, k=4, crop=None))
+                   max_groups=None, max_pairs=None, k=4, crop=None, test_crop=args.test_crop))
     fit = args.fit or ("camera_loop:quick_fit" if args.quick else "calibrate")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -275,10 +298,12 @@ def main() -> int:
     picks: dict[str, str] = {}
 
     def write(partial: bool = True) -> None:
+        where = ("whole held-out images" if scale.test_crop is None
+                 else f"the {scale.test_crop}² centre crops of the held-out images")
         notes = {"network": "`small` AINDNet (290,110 parameters, last conv zero-initialised)",
                  "training": f"{scale.steps} steps of batch {scale.batch} at {scale.patch}² for every trained row, "
                  f"Adam lr {scale.lr:g} (SN: cosine schedule; (e), (f): constant, the TF stage's)",
-                 "evaluation": f"PSNR (dB, 8-bit) on whole held-out images run in {TILE}² tiles, each normalised with "
+                 "evaluation": f"PSNR (dB, 8-bit) on {where} run in {TILE}² tiles, each normalised with "
                  "its own AIN statistics (`eval --tile-stats`): the nets learnt their AIN statistics on 64² crops",
                  "profiles": f"--fit {fit}, one per camera-ISO group, on that group's calibration pairs",
                  "(f) starts from": ", ".join(f"{k}: ({v})" for k, v in picks.items()) or "—"}
@@ -294,19 +319,24 @@ def main() -> int:
 
     loops = {}
     for name in sets:
-        split = split_set(name, DATA, calib_from=CALIB_FROM.get(name), seed=args.seed,
-                          clean_sources=[DATA / n for n in SN_SOURCES], max_groups=scale.max_groups,
-                          max_pairs=scale.max_pairs)
         folder = out / _slug(name)
-        info = {**split.to_dict(), "calib": [p.id for p in split.calib], "test": [p.id for p in split.test]}
-        (folder).mkdir(parents=True, exist_ok=True)
+        key = {"seed": args.seed, "max_groups": scale.max_groups, "max_pairs": scale.max_pairs}
+        split = _cached_split(folder / "split.json", key)
+        if split is None:
+            split = split_set(name, DATA, calib_from=CALIB_FROM.get(name), seed=args.seed,
+                              clean_sources=[DATA / n for n in SN_SOURCES], max_groups=scale.max_groups,
+                              max_pairs=scale.max_pairs)
+        info = {**split.to_dict(), "calib": [p.id for p in split.calib], "test": [p.id for p in split.test], **key}
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "split.json").write_text(json.dumps(info, indent=1) + "\n")
         splits[name] = info
         say(f"{name}: {len(split.groups)} groups, {len(split.calib)} calibration / {len(split.test)} test pairs, "
             f"{len(split.dropped)} calibration pairs dropped by the content check")
-        loops[name] = (split, folder, _link_pairs(split.test, folder / "test", scale.crop),
-                       _link_pairs(split.calib, folder / "calib", scale.crop),
-                       _link_pairs(_k_pairs(split, scale.k), folder / f"calib-k{scale.k}", scale.crop))
+        test = _link_pairs(split.test, folder / _crop_name("test", scale.test_crop), scale.test_crop)
+        loops[name] = (split, folder, test,
+                       _link_pairs(split.calib, folder / _crop_name("calib", scale.crop), scale.crop),
+                       _link_pairs(_k_pairs(split, scale.k), folder / _crop_name(f"calib-k{scale.k}", scale.crop),
+                                   scale.crop))
 
     cbdnet = _dataset(out / "data-cbdnet", ng.get_profile("cbdnet"), "source", scale, args.seed, workers, say)
     row_b = _train_sn([cbdnet], out / "run-b-cbdnet", scale, args, say)

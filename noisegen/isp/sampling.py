@@ -21,14 +21,17 @@ import numpy as np
 from noisegen.crf.io import load_bank
 from noisegen.isp.color import XYZ_TO_CAMERA_BROOKS, random_rgb_to_camera
 from noisegen.isp.iso import draw_iso, noise_at
+from noisegen.isp.mixture import draw_member
 from noisegen.isp.noise import sample_brooks_shot_read
 from noisegen.isp.params import SampleParams
 from noisegen.isp.profiles import CameraProfile
 
 __all__ = ["sample_params", "STREAMS"]
 
-# Child stream of each parameter (index into rng.spawn): fixed forever, new ones appended.
-STREAMS = ("crf", "sigma", "pattern", "ccm", "white_balance", "jpeg", "iso")
+# Child stream of each parameter (index into rng.spawn): fixed forever, new ones appended. "member" (the
+# member of a mixture profile, noisegen.isp.mixture) is spawned only for mixtures, so that the Generator of
+# any other profile is left exactly as before it existed.
+STREAMS = ("crf", "sigma", "pattern", "ccm", "white_balance", "jpeg", "iso", "member")
 
 
 def _uniform3(rng: np.random.Generator, lo_hi: tuple[float, float], per_channel: bool) -> tuple[float, float, float]:
@@ -67,7 +70,8 @@ def _wb_gains(profile: CameraProfile, rng: np.random.Generator) -> tuple[float, 
 def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SampleParams:
     """Draw one sample's camera parameters from ``profile``.
 
-    Each parameter comes from its own child stream of ``rng`` (``STREAMS``; module docstring).
+    Each parameter comes from its own child stream of ``rng`` (``STREAMS``; module docstring). A mixture
+    profile first draws its member (stream "member"); the sample's ``camera`` is then the member's name.
 
     Args:
         profile: a CameraProfile (e.g. noisegen.get_profile("cbdnet")).
@@ -81,11 +85,14 @@ def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SamplePar
         raise TypeError(f"profile: expected a CameraProfile, got {type(profile).__name__}")
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng: expected numpy.random.Generator, got {type(rng).__name__}")
+    n = len(STREAMS) if profile.members else STREAMS.index("member")
+    r = dict(zip(STREAMS, rng.spawn(n)))
+    if profile.members:  # a mixture: one member per sample, then its parameters from the same streams
+        profile = draw_member(profile, r["member"])
     bank = load_bank(profile.crf_bank)
     curves = profile.crf_curves or tuple(bank.names)
     for name in curves:
         bank.index(name)  # unknown names fail here, before any sample is made
-    r = dict(zip(STREAMS, rng.spawn(len(STREAMS))))
     crf = curves[int(r["crf"].integers(len(curves)))]
     iso, scale = None, profile.channel_scale
     if profile.iso_noise:  # an ISO first, then that ISO's σ ranges and channel scale

@@ -119,3 +119,12 @@ def test_profile_carries_nr_and_rejects_bad_values():
     with pytest.raises(ValueError, match="nr_knee"):
         ng.SampleParams(nr_knee=0.0)
     assert type(prof).from_dict(prof.to_dict()) == prof
+
+
+@pytest.mark.parametrize("pattern", [None, "RGGB", "BGGR"])
+def test_zero_noise_with_nr_is_the_render_bit_for_bit(pattern):
+    img = _img()
+    p = ng.SampleParams(crf="sRGB", pattern=pattern, demosaic="bilinear", nr_flat_gain=0.3, nr_knee=0.02)
+    s = ng.synthesize(img, p, seed=0, clean_target="render")
+    assert np.array_equal(s.noisy, s.clean)
+    assert np.array_equal(s.noisy, ng.synthesize(img, dataclasses.replace(p, nr_flat_gain=1.0), seed=0).noisy)

@@ -36,7 +36,7 @@ import re
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,8 @@ SN_SOURCES = ("CBSD68", "Kodak24")
 ROWS = {"a": "noisy input", "b": "SN on `cbdnet` data", "c": "SN, calibrated profile, clean = source",
         "d": "SN, calibrated profile, clean = render", "e": "trained on the real calibration pairs",
         "f": "TF, K = 4 real pairs, from the better of (c)/(d)"}
+# Extra row of --init-check: (e) again with PyTorch's default init of the last conv instead of zero.
+INIT_ROW = ("e0", "as (e), last conv with PyTorch's default init (`out_init=\"default\"`)")
 TILE = 64  # evaluation tile = training crop
 
 
@@ -203,11 +205,12 @@ def _train_real(init: Path, data: Path, run: Path, mode: str, scale: Scale, args
     return run / "last.pt"
 
 
-def _fresh_init(path: Path) -> Path:
-    """A freshly initialised ``small`` checkpoint: mode r takes its configuration and re-draws the weights."""
+def _fresh_init(path: Path, out_init: str = "zero") -> Path:
+    """A freshly initialised ``small`` checkpoint (with ``out_init``): mode r takes its configuration and
+    re-draws the weights."""
     if not path.exists():
         torch.manual_seed(0)
-        model = AINDNet(ModelConfig.small())
+        model = AINDNet(replace(ModelConfig.small(), out_init=out_init))
         opt = torch.optim.Adam(model.parameters())
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
         save_checkpoint(path, model=model, optimizer=opt, scheduler=sched, step=0,
@@ -240,7 +243,8 @@ def render_table(results: dict, splits: dict, notes: dict, command: str, wall: f
                                                                        if partial else ""), "",
              "| row | model | " + " | ".join(f"{n} ({len(splits[n]['test'])} held-out pairs)" for n in names) + " |",
              "|---|---|" + "---:|" * len(names)]
-    for row, label in ROWS.items():
+    extra = [INIT_ROW] if any(INIT_ROW[0] in results.get(n, {}) for n in names) else []
+    for row, label in [*ROWS.items(), *extra]:
         lines.append(f"| ({row}) | {label} | " + " | ".join(_cell(results, row, n) for n in names) + " |")
     lines += ["", "| target | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for label, fn in (("best of (c)/(d) − (a) > 0", lambda r: r["best_cd"] - r["a"]),
@@ -274,6 +278,8 @@ def main() -> int:
     ap.add_argument("--test-crop", type=int, default=None,
                     help="evaluate on centre crops of this side of the held-out pairs (default: whole images)")
     ap.add_argument("--seed", type=int, default=0, help="split and data seed (default 0)")
+    ap.add_argument("--init-check", default="", metavar="SETS",
+                    help="also train row (e) with the default init of the last conv on these sets (comma-separated)")
     ap.add_argument("--quick", action="store_true", help="toy scale (seconds): 1 group, 2 pairs, few steps")
     args = ap.parse_args()
     sets = [s for s in args.sets.split(",") if s]
@@ -366,6 +372,11 @@ def main() -> int:
         ckpts["f"] = _train_real(ckpts[picks[name]], kpairs, folder / f"run-f-tf-k{scale.k}", "tf", scale, args, say)
         res["f"] = _evaluate(ckpts["f"], test, "test", args.threads)["overall"]["psnr"]
         write()
+        if name in args.init_check.split(","):
+            init = _fresh_init(out / "init-small-default.pt", "default")
+            run = _train_real(init, calib, folder / "run-e0-real-default-init", "r", scale, args, say)
+            res[INIT_ROW[0]] = _evaluate(run, test, "test", args.threads)["overall"]["psnr"]
+            write()
     write(partial=False)
     print((out / "table.md").read_text())
     return 0

@@ -2,6 +2,7 @@
 
     python experiments/realism_table.py                       # --fit calibrate, 8 draws, seed 0
     python experiments/realism_table.py --fit calibrate-render
+    python experiments/realism_table.py --fit calibrate-camera --workers 2   # issue 11.2: NR, JPEG from files
     python experiments/realism_table.py --fit mypackage.fits:fit_iso_profile --workers 2
 
 For each set, `noisegen realism` (noisegen.analysis.realism) splits every camera-ISO group by scene
@@ -97,7 +98,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fit", default="calibrate",
                     help="profile-producing step run per camera-ISO group on its calibration scenes: calibrate, "
-                    "calibrate-render or module:function; '' for none (default: calibrate)")
+                    "calibrate-render, calibrate-camera (with in-camera noise reduction and the JPEG settings of the "
+                    "files), calibrate-nr, calibrate-jpeg, or module:function; '' for none (default: calibrate)")
     ap.add_argument("--profile", action="append", default=[], metavar="NAME",
                     help="another built-in profile to score (repeatable); cbdnet is always scored")
     ap.add_argument("--sets", default=",".join(SETS), help=f"pair folders under --data (default: {','.join(SETS)})")

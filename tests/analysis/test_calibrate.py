@@ -194,3 +194,17 @@ def test_recovers_noise_reduction_and_reads_jpeg_settings_from_the_files(tmp_pat
     assert (p.nr_flat_gain, p.nr_knee, p.jpeg_subsampling, p.jpeg_quality) == (0.4, 0.02, "4:4:4", (80, 80))
     tex = cal.groups[0].errors["texture"]
     assert len(tex["real"]["std"]) == len(tex["sim"]["std"]) and cal.to_dict()["noise_reduction"]["flat_gain"] == 0.4
+
+
+def test_cli_nr_option():
+    import argparse
+
+    from noisegen.analysis.calibrate import NR_GRID
+    from noisegen.cli.calibrate import _nr_list
+
+    assert _nr_list("grid") == NR_GRID and NR_GRID[0] is None
+    assert _nr_list("0.5:0.03,off,0.7") == (None, (0.5, 0.03), (0.7, 0.02))
+    with pytest.raises(argparse.ArgumentTypeError, match="FLAT:KNEE"):
+        _nr_list("strong")
+    with pytest.raises(ValueError, match="nr_flat_gain"):
+        CalibrateConfig(pairs=("x",), nr=((1.5, 0.02),))

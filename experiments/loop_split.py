@@ -166,5 +166,7 @@ def split_set(name: str, data: Path, *, calib_from: str | None = None, seed: int
         raise ValueError(f"{name}: test image {leaks[0]['test']} shows the content of training photo "
                          f"{leaks[0]['other']} (correlation {leaks[0]['corr']}); remove it from the SN sources")
     checked = {"test_images": len(test), "calibration_images": len(calib), "clean_photos": len(photos),
-               "threshold": THRESHOLD, "thumb": THUMB, "min_overlap": MIN_OVERLAP}
+               "threshold": THRESHOLD, "thumb": THUMB, "min_overlap": MIN_OVERLAP,
+               "closest_calibration_below_threshold": round(closest_calib, 4),
+               "closest_photo_below_threshold": round(closest_photo, 4)}
     return LoopSplit(name, tuple(kept), dropped, tuple(skipped), checked)

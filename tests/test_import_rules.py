@@ -1,6 +1,6 @@
 """The architecture's import rules (issue 10), checked on the source and in fresh interpreters.
 
-- The dataset reader imports neither the writer, nor the camera pipeline, nor numba (nor torch).
+- The dataset reader imports neither the writer, nor the camera pipeline, nor numba (nor torch, nor scipy).
 - `import noisegen` is cheap: the public API is resolved on first use.
 - The trainer reaches noisegen through its doors only: the dataset reader, the camera model
   (``noisegen.isp``: profiles, sampling and synthesis for validation noise) and the small utilities.
@@ -71,8 +71,8 @@ def _fresh(code: str) -> str:
 
 def test_the_reader_imports_no_writer_pipeline_numba_or_torch():
     out = _fresh("import sys, noisegen.dataset.reader\n"
-                 "bad = ('numba', 'torch', 'webdataset', 'noisegen.dataset.writer', 'noisegen.dataset.make_shard',\n"
-                 "       'noisegen.isp.pipeline', 'noisegen.kernels')\n"
+                 "bad = ('numba', 'torch', 'scipy', 'webdataset', 'noisegen.dataset.writer',\n"
+                 "       'noisegen.dataset.make_shard', 'noisegen.isp.pipeline', 'noisegen.kernels')\n"
                  "print(sorted(m for m in sys.modules if m.split('.')[0] in bad or m in bad or\n"
                  "             any(m.startswith(b + '.') for b in bad)))")
     assert out.strip() == "[]"

@@ -101,7 +101,7 @@ class CalibrateConfig:
     a JPEG, use the quality and subsampling read from the files (noisegen.isp.jpeg.jpeg_settings; the most
     common setting) instead of searching ``jpeg`` and ``subsampling``. texture_weight: weight of the
     noise-std-per-clean-texture term in the loss (noisegen.analysis.texture; 0: not used), the statistic
-    that tells noise reduction apart. texture_skip_top: leave the most textured bin out of that term.
+    that tells noise reduction apart.
     """
 
     pairs: tuple[str, ...]
@@ -130,7 +130,6 @@ class CalibrateConfig:
     subsampling: tuple[str, ...] = ("4:2:0",)
     jpeg_from_files: bool = False
     texture_weight: float = 0.0
-    texture_skip_top: bool = False
 
     def __post_init__(self) -> None:
         put = object.__setattr__

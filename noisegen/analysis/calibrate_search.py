@@ -116,8 +116,7 @@ def compare(real: NoiseStats, sim: NoiseStats, config, real_tex: TextureStats | 
     fins = [p for p in sim.psnr if math.isfinite(p)]
     tex = {}
     if real_tex is not None and sim_tex is not None:
-        skip = getattr(config, "texture_skip_top", False)
-        tex = {"loss_texture": float(config.texture_weight * texture_loss(real_tex, sim_tex, skip_top=skip)),
+        tex = {"loss_texture": float(config.texture_weight * texture_loss(real_tex, sim_tex)),
                "texture": {"real": real_tex.to_dict(), "sim": sim_tex.to_dict()}}
     return tex | {
         "loss_nlf": float(np.mean(w * e**2)), "loss_autocorr": float(np.mean(ac_err**2)),

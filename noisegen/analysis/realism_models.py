@@ -163,9 +163,6 @@ FIT_STEPS: dict[str, FitFn] = {
     "calibrate-camera": functools.partial(calibrate_fit, **CAMERA_NR, **CAMERA_JPEG),
     "calibrate-nr": functools.partial(calibrate_fit, **CAMERA_NR),
     "calibrate-jpeg": functools.partial(calibrate_fit, **CAMERA_JPEG),
-    # calibrate-camera with the most textured bin left out of the texture loss (real residuals there hold
-    # the mean image's own edge errors, which no noise model can imitate)
-    "calibrate-camera-notop": functools.partial(calibrate_fit, **CAMERA_NR, **CAMERA_JPEG, texture_skip_top=True),
 }
 
 

@@ -69,14 +69,8 @@ def texture_std(st: TextureStats, min_count: int = 300) -> np.ndarray:
         return np.where(st.count >= min_count, np.sqrt(st.sum2 / np.maximum(st.count, 1)), np.nan)
 
 
-def texture_loss(real: TextureStats, sim: TextureStats, min_count: int = 300, skip_top: bool = False) -> float:
-    """Mean over the bins both sides fill of log(std_sim/std_real)², the NLF loss's scale (calibrate).
-
-    skip_top: leave out the most textured bin, where the residual of real pairs also holds what is not noise
-    (the mean image's own JPEG and alignment errors at edges).
-    """
+def texture_loss(real: TextureStats, sim: TextureStats, min_count: int = 300) -> float:
+    """Mean over the bins both sides fill of log(std_sim/std_real)², the NLF loss's scale (calibrate)."""
     r, s = texture_std(real, min_count), texture_std(sim, min_count)
     ok = np.isfinite(r) & np.isfinite(s) & (r > 0) & (s > 0)
-    if skip_top:
-        ok[-1] = False
     return float(np.mean(np.log(s[ok] / r[ok]) ** 2)) if ok.any() else 0.0

@@ -220,7 +220,7 @@ def _fresh_init(path: Path, out_init: str = "zero") -> Path:
 
 def _evaluate(ckpt: Path, pairs: Path, tag: str, threads: int) -> dict:
     """Overall and per-group PSNR on ``pairs`` in 64² tiles with their own statistics; cached beside ``ckpt``."""
-    cache = ckpt.parent / f"eval-{tag}.json"
+    cache = ckpt.parent / f"eval-{tag}-{pairs.name}.json"  # the folder name tells crops from whole images
     if cache.exists() and cache.stat().st_mtime >= ckpt.stat().st_mtime:
         return json.loads(cache.read_text())
     r = evaluate_checkpoint(EvalConfig(checkpoint=str(ckpt), pairs=(str(pairs),), tile=TILE, tile_stats=True,

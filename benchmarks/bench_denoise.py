@@ -35,11 +35,11 @@ from PIL import Image
 
 import noisegen as ng
 from noisegen.dataset.images import read_rgb8, write_png
-from trainer.checkpoint import save_checkpoint
-from trainer.config import MODEL_CONFIGS
-from trainer.inference import image_to_tensor, load_model, predict, tile_calls, tile_starts, to_u8_tensor
-from trainer.metrics import psnr_u8
-from trainer.model import AIN, AINDNet
+from trainer.engine.checkpoint import save_checkpoint
+from trainer.engine.metrics import psnr_u8
+from trainer.infer.inference import image_to_tensor, load_model, predict, tile_calls, tile_starts, to_u8_tensor
+from trainer.models.aindnet import AIN, AINDNet
+from trainer.models.config import MODEL_CONFIGS
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "Kodak24"
 

@@ -43,7 +43,7 @@ def _median_ms(fn, runs: int) -> float:
 def bench_kernels(runs: int) -> None:
     from numpy_nlf import image_stats_numpy
 
-    from noisegen.analysis.model_stats import code_moments, code_variance, code_variance_table
+    from noisegen.analysis.calibrate.model_nlf import code_moments, code_variance, code_variance_table
     from noisegen.analysis.nlf import image_stats
     from noisegen.crf.io import load_bank
 
@@ -82,7 +82,7 @@ def bench_calibrate() -> None:
     from PIL import Image
 
     import noisegen as ng
-    from noisegen.analysis.calibrate import CalibrateConfig, calibrate
+    from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
     from noisegen.dataset.images import read_rgb8
     from noisegen.dataset.samples import sample_photo_paths
 

@@ -4,12 +4,12 @@
     python benchmarks/bench_train.py --model paper --patch 128 --batch 16 --device cuda --amp bf16 --compile both
 
 Four figures, each in samples/s (one sample = one patch):
-1. loader alone: the real DataLoader (trainer.data: tar reading, shuffle, PNG decode, crop/flip,
+1. loader alone: the real DataLoader (trainer.data.stream: tar reading, shuffle, PNG decode, crop/flip,
    batching in the workers) drained as fast as possible, for each worker count in --workers; the
    per-worker rate says how many workers a given step rate needs.
 2. train step alone: forward + SN loss + backward + clip + Adam on batches already in memory on
    the device (uint8 → float conversion included, as in the loop); best of 5 chunks.
-3. real pipeline: trainer.sn.train() itself (loader + step + logging), rate of its best log
+3. real pipeline: trainer.stages.sn.train() itself (loader + step + logging), rate of its best log
    interval in metrics.jsonl (the first one, with start-up, and the last are left out), so that
    2. and 3. are both "best observed" on a machine shared with other work; ratio = 3 / 2 (target
    ≥ 0.95). The median interval is printed too.
@@ -38,12 +38,12 @@ import torch
 
 from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.reader import list_shards
-from trainer.config import MODEL_CONFIGS
-from trainer.loader import build_train_stream, make_train_loader
-from trainer.losses import sn_loss
-from trainer.metrics import read_metrics
-from trainer.model import AINDNet, count_parameters
-from trainer.train_config import TrainConfig
+from trainer.data.loader import build_train_stream, make_train_loader
+from trainer.engine.metrics import read_metrics
+from trainer.models.aindnet import AINDNet, count_parameters
+from trainer.models.config import MODEL_CONFIGS
+from trainer.stages.losses import sn_loss
+from trainer.stages.sn_config import TrainConfig
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "CBSD68"
 
@@ -162,7 +162,7 @@ def bench_pipeline(data: Path, out: Path, *, model: str, patch: int, batch: int,
     cfg = TrainConfig(data=(str(data),), out=str(out), model=model, steps=steps, batch=batch, patch=patch,
                       workers=workers, device=device, amp=amp, compile=compile_, threads=threads, log_every=log_every,
                       ckpt_every=10**9, val_every=10**9, progress=False)
-    from trainer.sn import train
+    from trainer.stages.sn import train
 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -243,7 +243,7 @@ def main() -> None:
             torch.set_num_threads(threads)
             print(f"   (with all {cores} cores for the step and none left for loading: {r:.1f} samples/s)")
 
-        print(f"\n3. real pipeline: trainer.sn.train, {args.pipeline_workers} loader worker(s)")
+        print(f"\n3. real pipeline: trainer.stages.sn.train, {args.pipeline_workers} loader worker(s)")
         p = bench_pipeline(data, tmp / "run", model=args.model, patch=args.patch, batch=args.batch,
                            workers=args.pipeline_workers, device=args.device, amp=args.amp,
                            compile_=args.compile == "yes", steps=args.pipeline_steps, threads=threads,

@@ -7,11 +7,11 @@
 Sections (each prints its lines and goes into the JSON; a section that fails is reported and the
 next one runs; sections are skipped once the time budget is spent):
   data       a dataset generated on all CPU cores (patches/s), or --data
-  flops      forward MACs of the model counted from its layers (trainer.flops), training FLOPs
+  flops      forward MACs of the model counted from its layers (trainer.models.flops), training FLOPs
              per 256² patch (≈ 0.96 TFLOP for the paper model)
   step       train step on in-memory batches (bench_train.bench_step), bf16 + channels_last:
              samples/s, step time and peak memory at batch 16/32/64, eager and torch.compile; MFU
-  loader     the full streaming pipeline (trainer.sn.train: tar reading, PNG decoding, crops,
+  loader     the full streaming pipeline (trainer.stages.sn.train: tar reading, PNG decoding, crops,
              batches in loader workers, pinned memory) vs the in-memory rate, for 2/4/8 workers;
              the loader alone per worker says how many CPU cores per GPU the step needs, with the
              stored noise and with --fresh-noise (noise synthesized in the loader)
@@ -45,14 +45,14 @@ from bench_train import bench_loader, bench_pipeline, bench_step  # noqa: E402
 
 from noisegen.dataset.generate import GenerateConfig, generate  # noqa: E402
 from noisegen.dataset.reader import write_png  # noqa: E402
-from trainer.config import MODEL_CONFIGS  # noqa: E402
-from trainer.denoise import DenoiseConfig, denoise_images  # noqa: E402
-from trainer.evaluate import EvalConfig, evaluate_checkpoint  # noqa: E402
-from trainer.flops import forward_macs, mfu, peak_tflops  # noqa: E402
-from trainer.metrics import read_metrics  # noqa: E402
-from trainer.model import AINDNet, count_parameters  # noqa: E402
-from trainer.sn import train  # noqa: E402
-from trainer.train_config import TrainConfig  # noqa: E402
+from trainer.engine.metrics import read_metrics  # noqa: E402
+from trainer.infer.denoise import DenoiseConfig, denoise_images  # noqa: E402
+from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint  # noqa: E402
+from trainer.models.aindnet import AINDNet, count_parameters  # noqa: E402
+from trainer.models.config import MODEL_CONFIGS  # noqa: E402
+from trainer.models.flops import forward_macs, mfu, peak_tflops  # noqa: E402
+from trainer.stages.sn import train  # noqa: E402
+from trainer.stages.sn_config import TrainConfig  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PAIR_CANDIDATES = (ROOT.parent / "shared" / "data" / "CC15", ROOT / ".device_data" / "CC15")

@@ -4,7 +4,7 @@
     python experiments/build_real_cameras.py --fit calibrate --workers 2    # without the issue 11.2 additions
 
 Every camera-ISO group of PolyU100 and CC60 (../shared/data) is calibrated on *all* of its pairs with the
-named fit step (noisegen.analysis.realism_models.FIT_STEPS), one member profile per group, named
+named fit step (noisegen.analysis.realism.models.FIT_STEPS), one member profile per group, named
 ``<set>-<camera>-ISO<iso>``; the mixture (noisegen.isp.mixture) draws one member per image, uniformly.
 Each member carries its provenance (source set, camera, ISO, scene and pair counts, noisegen version, fit
 step, command); the mixture carries the build's. Held-out scores of the same fit step are in
@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from noisegen.analysis.realism_models import resolve_fit
+from noisegen.analysis.realism.models import resolve_fit
 from noisegen.dataset.pairs import scan_pairs
 from noisegen.isp.mixture import REAL_CAMERAS, REAL_CAMERAS_FILE, mixture_profile
 from noisegen.isp.profiles import CameraProfile, load_profile, save_profile

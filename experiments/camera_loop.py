@@ -3,7 +3,7 @@
     python experiments/camera_loop.py [--sets PolyU100,CC15] [--steps 3000] [--out experiments/out/camera_loop]
     python experiments/camera_loop.py --quick --sets PolyU100          # toy scale (CI)
 
-One network (``small`` AINDNet, trainer.config), one number of steps, the same held-out real scenes for
+One network (``small`` AINDNet, trainer.models.config), one number of steps, the same held-out real scenes for
 every row of the table:
 
 (a) the noisy input itself;
@@ -44,19 +44,19 @@ import torch
 from loop_split import LoopSplit, split_set
 
 import noisegen as ng
-from noisegen.analysis.calibrate import CalibrateConfig, calibrate
-from noisegen.analysis.realism_models import resolve_fit
-from noisegen.analysis.realism_split import GroupSplit
+from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
+from noisegen.analysis.realism.models import resolve_fit
+from noisegen.analysis.realism.split import GroupSplit
 from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.pairs import scan_pairs
 from noisegen.dataset.reader import read_rgb8, write_png
-from trainer.checkpoint import load_checkpoint, save_checkpoint
-from trainer.config import ModelConfig
-from trainer.evaluate import EvalConfig, evaluate_checkpoint
-from trainer.model import AINDNet
-from trainer.sn import train
-from trainer.train_config import TrainConfig
-from trainer.transfer import TFConfig, transfer
+from trainer.engine.checkpoint import load_checkpoint, save_checkpoint
+from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint
+from trainer.models.aindnet import AINDNet
+from trainer.models.config import ModelConfig
+from trainer.stages.sn import train
+from trainer.stages.sn_config import TrainConfig
+from trainer.stages.tf import TFConfig, transfer
 
 # ../shared/data beside the project (DESIGN.md §6); NOISEGEN_SHARED_DATA points elsewhere (a worktree), as in tests.
 DATA = Path(os.environ.get("NOISEGEN_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import noisegen as ng
 from noisegen.dataset.generate import GenerateConfig, generate
-from trainer.sn import train
-from trainer.train_config import TrainConfig
+from trainer.stages.sn import train
+from trainer.stages.sn_config import TrainConfig
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

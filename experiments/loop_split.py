@@ -2,7 +2,7 @@
 camera-ISO group, split by scene, then verified by content.
 
 Two ways to hold scenes out:
-- ``within``: one folder split by scene inside each camera-ISO group (noisegen.analysis.realism_split,
+- ``within``: one folder split by scene inside each camera-ISO group (noisegen.analysis.realism.split,
   pack-pairs' rule ``calib:50%,test:rest`` with a seed); groups with one scene are left out. PolyU100.
 - ``across``: the test folder whole, the calibration pairs from another folder of the same cameras,
   matched by (camera, ISO). CC15 tested, calibrated on CC60 (Nam et al.'s cameras, other crops).
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.analysis.realism_split import GroupSplit, match_groups, split_groups
+from noisegen.analysis.realism.split import GroupSplit, match_groups, split_groups
 from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
 from noisegen.dataset.reader import IMAGE_EXTENSIONS, read_rgb8
 

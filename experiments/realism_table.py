@@ -5,7 +5,7 @@
     python experiments/realism_table.py --fit calibrate-camera --workers 2   # issue 11.2: NR, JPEG from files
     python experiments/realism_table.py --fit mypackage.fits:fit_iso_profile --workers 2
 
-For each set, `noisegen realism` (noisegen.analysis.realism) splits every camera-ISO group by scene
+For each set, `noisegen realism` (noisegen.analysis.realism.protocol) splits every camera-ISO group by scene
 (pack-pairs' rule, calib:50%,test:rest), fits the AWGN and sRGB a·x+b baselines and the ``--fit``
 step (default: noisegen calibrate, run per group on its calibration scenes) on the calibration
 pairs, and scores them and the built-in ``cbdnet`` profile on the test pairs with L draws each.
@@ -28,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
-from noisegen.analysis.realism import RealismConfig, run_realism
-from noisegen.analysis.realism_plot import plot_realism
-from noisegen.analysis.realism_report import BASELINES
+from noisegen.analysis.realism.plot import plot_realism
+from noisegen.analysis.realism.protocol import RealismConfig, run_realism
+from noisegen.analysis.realism.report import BASELINES
 from noisegen.cli.output import clean_nan, write_json
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 import noisegen as ng
-from trainer.inference import load_model
-from trainer.losses import SCALE_WEIGHTS, asymmetric_loss, downscale_sigma
+from trainer.infer.inference import load_model
+from trainer.stages.losses import SCALE_WEIGHTS, asymmetric_loss, downscale_sigma
 
 CROP = 64
 

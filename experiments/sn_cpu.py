@@ -27,10 +27,10 @@ import torch
 from cpu_common import DATA, cbsd68_dataset, require_data, train_tiny_sn
 
 import noisegen as ng
-from trainer.checkpoint import load_checkpoint
-from trainer.config import ModelConfig
-from trainer.model import AINDNet
-from trainer.validate import evaluate, open_val_source
+from trainer.engine.checkpoint import load_checkpoint
+from trainer.engine.validate import evaluate, open_val_source
+from trainer.models.aindnet import AINDNet
+from trainer.models.config import ModelConfig
 
 PROFILES = ("gauss", "cbdnet")
 

@@ -36,9 +36,9 @@ import torch
 from cpu_common import DATA, cbsd68_dataset, require_data, train_tiny_sn
 
 from noisegen.dataset.pack_pairs import PackPairsConfig, pack_pairs
-from trainer.checkpoint import load_checkpoint
-from trainer.evaluate import EvalConfig, evaluate_checkpoint
-from trainer.transfer import TFConfig, transfer
+from trainer.engine.checkpoint import load_checkpoint
+from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint
+from trainer.stages.tf import TFConfig, transfer
 
 MODES = ("tf", "rt", "r", "n2n")
 MODE_NAMES = {"tf": "TF (AINs + estimator + last conv)", "rt": "RT (all, from SN)", "r": "R (all, from scratch)",

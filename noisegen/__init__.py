@@ -13,9 +13,18 @@ Public API (DESIGN.md §8):
 The names are resolved on first use (PEP 562), so ``import noisegen`` stays cheap and importing
 one subpackage (e.g. the dataset reader, which must not pull in numba) does not import the others.
 
-Subpackages: ``isp`` (the camera model), ``crf`` (response curve banks), ``kernels`` (numba),
-``dataset`` (format, writer, reader, generation), ``analysis`` (noise statistics, calibration,
-realism), ``cli`` (the ``noisegen`` command).
+Modules:
+    isp/           the camera model: parameters, profiles, each ISP step, the pipeline
+    crf/           camera response curve banks
+    kernels/       numba kernels (pure array functions, no I/O)
+    dataset/       the dataset format, its writer and its only reader, generation
+    analysis/      noise statistics, calibration against real pairs, realism scores
+    cli/           the ``noisegen`` command
+    atomic         atomic files (temporary name, fsync, rename)
+    checks         up-front validation of images and parameters
+    command        argparse value types and run_command (one-line errors, exit codes)
+    dataclass_json frozen dataclass ↔ JSON-able dict, unknown keys as errors
+    version        the package version
 """
 
 from __future__ import annotations

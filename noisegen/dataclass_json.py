@@ -1,7 +1,7 @@
 """Frozen dataclass ↔ JSON-able dict, with unknown keys as errors (STYLE.md: parameters are frozen
 dataclasses that serialise to JSON and back).
 
-Shared by noisegen.isp.params.SampleParams, trainer.config.ModelConfig and trainer.train_config.TrainConfig.
+Shared by noisegen.isp.params.SampleParams, trainer.models.config.ModelConfig and trainer.stages.sn_config.TrainConfig.
 ``dataclass_to_dict`` turns tuple fields into lists (JSON has no tuples); ``dataclass_from_dict``
 passes lists on unchanged, because each class's ``__post_init__`` validates its fields and
 normalises lists back to tuples (so its error messages show the values as they were given).

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from noisegen.dataset.reader import write_png
-from trainer.checkpoint import save_checkpoint
-from trainer.config import ModelConfig
-from trainer.model import AINDNet
+from trainer.engine.checkpoint import save_checkpoint
+from trainer.models.aindnet import AINDNet
+from trainer.models.config import ModelConfig
 
 
 def make_checkpoint(path: Path, seed: int = 0) -> Path:

@@ -19,7 +19,7 @@ Clipping: a noisy value at 0 or 255 is clipped; the fraction of such values is k
 bin is ``valid`` only when it has enough pixels and at most ``max_clip`` of them clipped (near 0 and
 1 the clipped noise is not the camera's noise). Quantisation: the noisy image is rounded to 8 bits,
 which adds Δ²/12 (Δ = 1/255) to the variance when σ spans a few codes (Sheppard's correction);
-``std`` is what was measured, ``std_q`` removes Δ²/12. The exact model in noisegen.analysis.model_stats
+``std`` is what was measured, ``std_q`` removes Δ²/12. The exact model in noisegen.analysis.calibrate.model_nlf
 includes rounding and clipping, so comparisons against it use ``std``.
 
 Irradiance (raw) domain: where σ maps (σ_raw, DESIGN.md §2) are known, Σσ² and counts are kept per

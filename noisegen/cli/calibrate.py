@@ -28,7 +28,7 @@ def _jpeg_list(text: str) -> tuple[int | None, ...]:
 
 def _nr_list(text: str) -> tuple:
     """--nr: 'off', 'grid' (NR_GRID) or comma-separated FLAT:KNEE candidates (off is always tried)."""
-    from noisegen.analysis.calibrate import NR_GRID
+    from noisegen.analysis.calibrate.fit import NR_GRID
 
     if text == "grid":
         return NR_GRID
@@ -45,8 +45,8 @@ def _nr_list(text: str) -> tuple:
 
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
-    from noisegen.analysis.calibrate import CalibrateConfig, calibrate
-    from noisegen.analysis.calibrate_report import plot_calibration
+    from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
+    from noisegen.analysis.calibrate.report import plot_calibration
     from noisegen.isp.profiles import save_profile
 
     kw = {}
@@ -83,7 +83,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `calibrate`."""
-    from noisegen.analysis.calibrate import DEFAULT_JPEG, DEMOSAIC_OPTIONS
+    from noisegen.analysis.calibrate.fit import DEFAULT_JPEG, DEMOSAIC_OPTIONS
 
     c = subparsers.add_parser(
         "calibrate", help="fit a camera profile (σ ranges, CRF, demosaicing, JPEG) to real pairs of one camera",

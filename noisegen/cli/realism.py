@@ -24,13 +24,13 @@ examples:
   noisegen realism --pairs ../shared/data/CC60 --profile mine.json --fitted-on none
 
 AKLD (Yue et al., DANet, ECCV 2020; lower is better) is computed exactly as DANet's code does (see
-noisegen.analysis.akld). Published anchors on SIDD sRGB validation: CBDNet's model 0.728 and DANet 0.212
+noisegen.analysis.realism.akld). Published anchors on SIDD sRGB validation: CBDNet's model 0.728 and DANet 0.212
 (both reported by DANet), PNGAN 0.153 (Cai et al., NeurIPS 2021).
 """
 
 
 def _cmd_realism(args: argparse.Namespace) -> int:
-    from noisegen.analysis.realism import RealismConfig, run_realism
+    from noisegen.analysis.realism.protocol import RealismConfig, run_realism
 
     user = list(args.profile or [])
     profiles = user if args.no_reference else ["cbdnet"] + [p for p in user if p != "cbdnet"]
@@ -57,7 +57,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
         Path(md_path).write_text(text)
         print(f"wrote {md_path}")
     if png_path and config.figure_pairs > 0:
-        from noisegen.analysis.realism_plot import plot_realism
+        from noisegen.analysis.realism.plot import plot_realism
 
         plot_realism(report, png_path)
         print(f"wrote {png_path}")
@@ -66,8 +66,8 @@ def _cmd_realism(args: argparse.Namespace) -> int:
 
 def add_realism_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `realism`."""
-    from noisegen.analysis.realism_models import FIT_STEPS
-    from noisegen.analysis.realism_split import DEFAULT_SPLIT
+    from noisegen.analysis.realism.models import FIT_STEPS
+    from noisegen.analysis.realism.split import DEFAULT_SPLIT
 
     r = subparsers.add_parser(
         "realism", help="score noise models against held-out real pairs: AKLD, NLF, correlations, 8×8 blocks",

@@ -1,5 +1,10 @@
-"""Camera response curve banks (DESIGN.md §3): the bank and curve types (``bank``), bank files and
-their lookup by name (``io``), DoRF import (``dorf``) and figures (``plot``).
+"""Camera response curve banks (DESIGN.md §3).
+
+Modules:
+    bank  the bank and curve types, forward and inverse curves (numpy; numba only to apply a curve)
+    io    bank files (.npz, no pickle) and their lookup by name
+    dorf  import of the DoRF database (Grossberg & Nayar) into a bank
+    plot  figures of a bank's curves
 
     from noisegen.crf import load_bank
     crf = load_bank("default").get("sRGB")

@@ -10,8 +10,14 @@ import pytest
 from scipy.special import ndtr
 
 import noisegen as ng
-from noisegen.analysis.fit import fit_sigma
-from noisegen.analysis.model_stats import binned_model_std, code_moments, code_thresholds, code_variance, demosaic_gains
+from noisegen.analysis.calibrate.model_nlf import (
+    binned_model_std,
+    code_moments,
+    code_thresholds,
+    code_variance,
+    demosaic_gains,
+)
+from noisegen.analysis.calibrate.sigma_fit import fit_sigma
 from noisegen.analysis.nlf import (
     LAGS,
     NoiseStats,

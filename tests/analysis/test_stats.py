@@ -9,7 +9,7 @@ import pytest
 from datagen import shared_data
 from PIL import Image
 
-from noisegen.analysis.model_stats import binned_model_std, code_moments
+from noisegen.analysis.calibrate.model_nlf import binned_model_std, code_moments
 from noisegen.analysis.stats import StatsConfig, dataset_stats, pairs_stats
 from noisegen.cli.main import main
 from noisegen.crf.io import load_bank
@@ -18,7 +18,7 @@ from noisegen.dataset.samples import sample_photo_paths
 from noisegen.isp.profiles import CameraProfile
 
 S, C = 0.08, 0.02
-# Two curves, fixed σ, no mosaic and no JPEG: the sRGB NLF has an exact model (noisegen.analysis.model_stats).
+# Two curves, fixed σ, no mosaic and no JPEG: the sRGB NLF has an exact model (noisegen.analysis.calibrate.model_nlf).
 PROFILE = CameraProfile(name="fixed", crf_curves=("sRGB", "gamma-2.2"), sigma_s=(S, S), sigma_c=(C, C),
                         per_channel=False, patterns=(None,), jpeg_probability=0.0)
 

@@ -77,8 +77,8 @@ def test_derived_needs_the_source_target(tmp_path):
 
 def test_the_sn_stage_trains_on_a_derived_dataset(pair, tmp_path):
     pytest.importorskip("torch")
-    from trainer.sn import train
-    from trainer.train_config import TrainConfig
+    from trainer.stages.sn import train
+    from trainer.stages.sn_config import TrainConfig
 
     r = train(TrainConfig(data=(str(pair["derived"]),), out=str(tmp_path / "run"), model="tiny", steps=4, batch=2,
                           patch=32, device="cpu", workers=0, threads=1, log_every=2, progress=False),

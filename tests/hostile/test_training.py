@@ -15,16 +15,16 @@ torch = pytest.importorskip("torch")
 
 from datagen import make_train_shards  # noqa: E402
 
-import trainer.data  # noqa: E402
+import trainer.data.stream  # noqa: E402
 from noisegen.dataset.pack_pairs import PackPairsConfig, pack_pairs  # noqa: E402
-from trainer.checkpoint import load_checkpoint  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
-from trainer.config import MODEL_CONFIGS  # noqa: E402
-from trainer.engine import NonFiniteLossError, run  # noqa: E402
-from trainer.inference import load_model  # noqa: E402
-from trainer.model import AINDNet  # noqa: E402
-from trainer.sn import SNStage, train  # noqa: E402
-from trainer.train_config import TrainConfig  # noqa: E402
+from trainer.engine.checkpoint import load_checkpoint  # noqa: E402
+from trainer.engine.loop import NonFiniteLossError, run  # noqa: E402
+from trainer.infer.inference import load_model  # noqa: E402
+from trainer.models.aindnet import AINDNet  # noqa: E402
+from trainer.models.config import MODEL_CONFIGS  # noqa: E402
+from trainer.stages.sn import SNStage, train  # noqa: E402
+from trainer.stages.sn_config import TrainConfig  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_shards_with_nothing_usable_end_the_run_with_a_message(shards, tmp_path,
     # Shard files given without their dataset folder skip the manifest checks: the stream itself
     # must notice that nothing is usable (here every sample is smaller than the crop, and in the
     # second case every shard is garbage) and stop the run instead of looping forever.
-    monkeypatch.setattr(trainer.data, "MAX_UNUSABLE", 40)
+    monkeypatch.setattr(trainer.data.stream, "MAX_UNUSABLE", 40)
     files = sorted(str(p) for p in shards.glob("shard-*.tar"))
     with pytest.raises(ValueError, match="no usable training sample in the last 40 tries.*smaller than"):
         train(_cfg(files, tmp_path / "big", patch=64), echo=lambda m: None)

@@ -2,10 +2,13 @@
 
     noisegen-train sn --data DATASET --out RUN [options]       SN stage on synthetic-noise shards
     noisegen-train tf --init RUN_SN --data PAIRS --out RUN_TF   TF stage / RT / R / N2N on real data
-    noisegen-train eval RUN|CHECKPOINT --pairs DIR [options]   PSNR/SSIM on real pairs (trainer.evaluate)
-    noisegen-train denoise RUN|CHECKPOINT IMAGE... --out DIR   denoised PNGs (trainer.denoise)
+    noisegen-train eval RUN|CHECKPOINT --pairs DIR [options]   PSNR/SSIM on real pairs (trainer.infer.evaluate)
+    noisegen-train denoise RUN|CHECKPOINT IMAGE... --out DIR   denoised PNGs (trainer.infer.denoise)
 
-Modules: trainer.cli.train (sn, tf: the training engine's options), trainer.cli.infer (eval, denoise).
+Modules:
+    train  sn, tf: the training engine's options
+    infer  eval, denoise
+
 Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...`` (or ``tf``).
 Bad values and missing files give one line on stderr and exit status 2 (noisegen's run_command).
 """

@@ -1,6 +1,6 @@
 """`noisegen-train eval` and `noisegen-train denoise`: a trained checkpoint on real pairs and on photos.
 
-Both take CHECKPOINT as a run folder (its best.pt, else last.pt: trainer.run_folder) or a .pt file
+Both take CHECKPOINT as a run folder (its best.pt, else last.pt: trainer.engine.run_folder) or a .pt file
 of any stage, and share their tiling, self-ensemble, device and thread options.
 """
 
@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 
 from noisegen.command import int_at_least
-from trainer.denoise import SIGMA_DISPLAY_MAX, DenoiseConfig, denoise_images
-from trainer.evaluate import EvalConfig, evaluate_checkpoint, print_report
-from trainer.inference import AUTO_TILE, AUTO_TILE_PIXELS
-from trainer.run_config import DEVICES
+from trainer.engine.run_config import DEVICES
+from trainer.infer.denoise import SIGMA_DISPLAY_MAX, DenoiseConfig, denoise_images
+from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint, print_report
+from trainer.infer.inference import AUTO_TILE, AUTO_TILE_PIXELS
 
 __all__ = ["add_eval_command", "add_denoise_command"]
 
@@ -39,7 +39,7 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_eval_command(sub: argparse._SubParsersAction) -> None:
-    """`noisegen-train eval`: PSNR/SSIM of a checkpoint on real pairs (trainer.evaluate.EvalConfig)."""
+    """`noisegen-train eval`: PSNR/SSIM of a checkpoint on real pairs (trainer.infer.evaluate.EvalConfig)."""
     p = sub.add_parser(
         "eval", help="PSNR and SSIM of a checkpoint on real noisy/clean pairs",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -77,7 +77,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 
 def add_denoise_command(sub: argparse._SubParsersAction) -> None:
-    """`noisegen-train denoise`: denoise image files into PNGs (trainer.denoise.DenoiseConfig)."""
+    """`noisegen-train denoise`: denoise image files into PNGs (trainer.infer.denoise.DenoiseConfig)."""
     p = sub.add_parser(
         "denoise", help="denoise photos with a checkpoint, writing PNGs",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -1,6 +1,6 @@
 """`noisegen-train sn` and `noisegen-train tf`: the two training commands, built on TrainConfig and TFConfig.
 
-Both run on the training engine (trainer.engine) and share their options for validation, outputs
+Both run on the training engine (trainer.engine.loop) and share their options for validation, outputs
 and execution, with the same meaning and the same rules: every option is a config field (the
 config dataclass validates it, so a bad value is one clear line), options left out keep the
 config's default or, with --resume, the checkpoint's value.
@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from noisegen.command import int_at_least
-from trainer.checkpoint import load_checkpoint
-from trainer.run_config import AMP_MODES, DEVICES, RunConfig
-from trainer.run_folder import LAST
-from trainer.sn import train
-from trainer.tf_config import TF_MODES, TFConfig
-from trainer.train_config import SCHEDULES, TrainConfig
-from trainer.transfer import transfer
+from trainer.engine.checkpoint import load_checkpoint
+from trainer.engine.run_config import AMP_MODES, DEVICES, RunConfig
+from trainer.engine.run_folder import LAST
+from trainer.stages.sn import train
+from trainer.stages.sn_config import SCHEDULES, TrainConfig
+from trainer.stages.tf import transfer
+from trainer.stages.tf_config import TF_MODES, TFConfig
 
 __all__ = ["add_sn_command", "add_tf_command", "config_from_args"]
 
@@ -102,7 +102,7 @@ def _add_run_options(p: argparse.ArgumentParser, cls: type[RunConfig], *, thread
 
 
 def add_sn_command(sub: argparse._SubParsersAction) -> None:
-    """`noisegen-train sn`: train AINDNet's SN stage (trainer.sn.train) from TrainConfig options."""
+    """`noisegen-train sn`: train AINDNet's SN stage (trainer.stages.sn.train) from TrainConfig options."""
     p = sub.add_parser(
         "sn", help="train AINDNet on synthetic-noise shards (SN stage)", argument_default=argparse.SUPPRESS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -161,7 +161,7 @@ examples:
 
 
 def add_tf_command(sub: argparse._SubParsersAction) -> None:
-    """`noisegen-train tf`: TF stage (and the RT / R / N2N modes) on real data (trainer.transfer, TFConfig)."""
+    """`noisegen-train tf`: TF stage (and the RT / R / N2N modes) on real data (trainer.stages.tf, TFConfig)."""
     p = sub.add_parser(
         "tf", help="adapt an SN model to real noise with a few real pairs (TF stage)",
         argument_default=argparse.SUPPRESS, formatter_class=argparse.RawDescriptionHelpFormatter,

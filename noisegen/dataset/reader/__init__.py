@@ -25,8 +25,13 @@ shard: one bad sample never ends a run.
 The reader imports neither the writer, nor the camera pipeline, nor numba (a test checks
 ``sys.modules``). Real pairs and plain image folders are read here too (``read_pairs``,
 ``read_rgb8``, ``list_images``), so that the trainer reads everything through this package.
-Modules: ``shards`` (manifest, shard lists, splitting), ``samples`` (tar reading, decoding,
-validation, ``open_dataset``), ``pairs`` (real pairs, image folders); this file exports them.
+Modules:
+    shards   manifest, shard lists, splitting
+    samples  tar reading, decoding, validation, ``open_dataset``
+    pairs    real pairs, image folders
+    tensors  decoded samples → tensors (``to_torch``)
+
+This file exports them.
 """
 
 from noisegen.dataset.format import PICKLE_SUFFIXES, dataset_sigma, wds_decoders

@@ -1,0 +1,11 @@
+"""`noisegen calibrate`: a camera profile fitted to real noisy/clean pairs, per camera-ISO group.
+
+Modules:
+    fit        CalibrateConfig and calibrate(): the pairs, the search over curves and options, the profile
+    search     the simulation search: simulated statistics, the loss, σ fits with Aitken acceleration
+    sigma_fit  σ_s, σ_c of the camera model fitted to a measured sRGB NLF, for one curve
+    model_nlf  the sRGB NLF the camera model predicts exactly (rounding and clipping included)
+    report     what calibrate found: candidates, per-group fits, the profile, the text and the figure
+
+Importing this package file imports nothing.
+"""

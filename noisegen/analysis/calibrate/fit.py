@@ -1,0 +1,359 @@
+"""`noisegen calibrate`: fit a camera profile to real noisy/clean pairs of one camera.
+
+What is matched, per ISO group of the camera (noisegen.analysis.nlf): the sRGB NLF (pooled within-code
+std per intensity bin and channel), the residual autocorrelation at lags h1, v1, h2, v2, d1, and
+the cross-channel correlations. The loss of a candidate is
+
+    mean over bins of w·log(σ_sim/σ_real)²  +  mean of (ρ_sim − ρ_real)² over lags and channels
+                                          +  mean of (ρ_sim − ρ_real)² over channel pairs,
+
+summed over groups, with w ∝ 1/(1/n_real + 1/n_sim) (mean 1): a log-std estimate from n pixels
+varies by ≈ 1/(2n), so sparse bins must not decide. A 10% NLF error and a 0.1 correlation error
+cost about the same.
+
+Candidates are a CRF from a bank, demosaicing (none, or an RGGB mosaic with Malvar or bilinear
+interpolation), and JPEG quality (none or a grid); σ_s and σ_c are continuous, per ISO group: by
+default one (σ_s, σ_c) for G and a noise scale for R and B (σ of channel c = a_c·σ; white balance
+gains make R and B noisier than G in every camera), see ``channels``. Simulation is the
+reference (it is the generator itself): the clean crops of the real pairs go through
+noisegen.synthesize with the candidate parameters and fixed noise seeds (common random numbers,
+so the loss is smooth in σ), and the statistics of (clean, simulated noisy) are compared with
+those of (clean, real noisy).
+
+Simulation-corrected fit of σ for one discrete candidate (noisegen.analysis.calibrate.search): the
+simulated per-bin variance is modelled as r²·σ²_model(σ) + v₀, where σ_model is the exact
+analytic NLF (noisegen.analysis.calibrate.model_nlf: rounding and clipping included, demosaicing as a variance gain),
+v₀ the variance of a noise-free simulation (the demosaicing and JPEG error of the clean signal
+itself, which does not change with σ) and r the rest (JPEG smoothing, mixing of neighbours),
+measured at the current σ. Refit σ to the real NLF with r and v₀ fixed (least squares,
+noisegen.analysis.calibrate.sigma_fit), simulate again, repeat (``iterations``); the fixed point is where simulation
+and real NLF agree. Aitken's Δ² extrapolation every third iterate speeds up its linear convergence.
+
+Search, fast to slow:
+1. analytic: for every CRF and demosaicing option, fit σ to the NLF with the analytic model alone;
+   rank the CRFs. Bins up to ``fit_max_clip`` clipped are used: the model predicts clipping, and
+   the dark bins are what tells one curve from another.
+2. demosaicing and JPEG: with each option's best analytic CRF, the simulation-corrected fit for
+   every JPEG quality (started from the previous quality's σ); keep the lowest total loss (NLF
+   and correlations). On a subset of the crops (``search_pixels``).
+3. curve: with that demosaicing and JPEG, the simulation-corrected fit for every CRF on the subset
+   (the analytic model cannot rank curves once JPEG or demosaicing is on: what it misses depends
+   on the curve), then for the ``top_k`` best on all crops; the lowest total loss wins.
+4. a second round of step 2 with the curve found; when it picks other demosaicing or JPEG,
+   step 3 runs again with them. Fits are memoised, so repeats cost nothing.
+
+The profile draws σ_s and σ_c uniformly from the range of the per-group fits widened by
+``spread``: with channels="scaled", one draw per sample for G, and R, B scaled by the mean fitted
+ratios (CameraProfile.channel_scale); otherwise per channel from the range of all channels' fits.
+Everything depends only on the pairs, the configuration and ``seed``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from noisegen.analysis.calibrate.report import Calibration, Candidate, GroupFit, build_profile
+from noisegen.analysis.calibrate.search import CalibrationGroup, Search
+from noisegen.analysis.nlf import NoiseStats, accumulate, image_stats, nlf_from_stats
+from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
+from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS, jpeg_settings
+from noisegen.isp.nr import check_nr
+from noisegen.isp.profiles import CBDNET_DEFAULT_CURVES
+
+__all__ = ["DEMOSAIC_OPTIONS", "DEFAULT_JPEG", "NR_GRID", "CalibrateConfig", "jpeg_options", "Candidate", "GroupFit",
+           "Calibration", "select_pairs", "calibrate"]
+
+DEMOSAIC_OPTIONS = ("none", "malvar", "bilinear")
+DEFAULT_JPEG: tuple[int | None, ...] = (None, 98, 95, 90, 85, 80, 75, 70, 60)
+# The in-camera noise reduction grid of `calibrate --nr` (noisegen.isp.nr): flat gains × knees (full-scale
+# texture std: 0.01 ≈ 2.5 levels of 8-bit std), and "off".
+NR_GRID: tuple[tuple[float, float] | None, ...] = (None,) + tuple(
+    (f, k) for f in (0.85, 0.7, 0.55, 0.4, 0.25) for k in (0.01, 0.02, 0.04))
+
+
+@dataclass(frozen=True)
+class CalibrateConfig:
+    """Configuration of `noisegen calibrate` (see the module docstring for the method).
+
+    pairs: folders of real pairs (noisegen.dataset.pairs layouts). camera: camera name (exact, else a
+    case-insensitive substring; required when the pairs hold several cameras). iso: restrict to these
+    ISOs (empty: all). group_regex: user naming rule (noisegen.dataset.pairs). crf_bank, crf_curves: the
+    candidate curves (empty: every curve of the bank). demosaic: options among DEMOSAIC_OPTIONS.
+    jpeg: JPEG qualities to try, None = no JPEG. bins, min_count: NLF bins and fewest pixels per bin.
+    max_clip: clipped fraction above which a bin is left out of the reported errors; fit_max_clip:
+    the same for fitting. crop: side of the crops cut from the pairs; max_pixels: pixels per group
+    (crops drawn at random from all pairs of the group); search_pixels: pixels per group in step 2.
+    top_k: curves simulated on all crops in step 3. iterations: simulation-correction rounds.
+    channels: "scaled" (one σ_s, σ_c and a noise scale for R and B relative to G, as white balance
+    gains make them), "shared" (the same σ for all channels) or "independent" (σ_s, σ_c per channel;
+    ill-posed once demosaicing and 4:2:0 JPEG mix the channels). reference:
+    "source" (simulated residual = noisy − clean source, as the generator's training pairs) or
+    "render" (noisy − the noise-free render through the same CRF and demosaicing, closer to a
+    multi-shot mean ground truth). spread: relative widening of the profile's σ ranges. seed: crop
+    choice and simulation noise. name: profile name (default calibrated-<camera>).
+    nr: in-camera noise reduction candidates (flat gain, knee) or None (off), tried after step 4 with the
+    chosen camera (step 5; NR_GRID for the full grid); the default (None,) tries none. subsampling: JPEG
+    chroma subsamplings tried with every quality. jpeg_from_files: when every noisy file of the camera is
+    a JPEG, use the quality and subsampling read from the files (noisegen.isp.jpeg.jpeg_settings; the most
+    common setting) instead of searching ``jpeg`` and ``subsampling``. texture_weight: weight of the
+    noise-std-per-clean-texture term in the loss (noisegen.analysis.texture; 0: not used), the statistic
+    that tells noise reduction apart.
+    """
+
+    pairs: tuple[str, ...]
+    camera: str | None = None
+    iso: tuple[int, ...] = ()
+    group_regex: str | None = None
+    crf_bank: str = "default"
+    crf_curves: tuple[str, ...] = CBDNET_DEFAULT_CURVES
+    demosaic: tuple[str, ...] = DEMOSAIC_OPTIONS
+    jpeg: tuple[int | None, ...] = DEFAULT_JPEG
+    bins: int = 16
+    min_count: int = 500
+    max_clip: float = 0.01
+    fit_max_clip: float = 0.3
+    crop: int = 128
+    max_pixels: int = 1_000_000
+    search_pixels: int = 250_000
+    top_k: int = 3
+    iterations: int = 6
+    channels: str = "scaled"
+    reference: str = "source"
+    spread: float = 0.1
+    seed: int = 0
+    name: str | None = None
+    nr: tuple[tuple[float, float] | None, ...] = (None,)
+    subsampling: tuple[str, ...] = ("4:2:0",)
+    jpeg_from_files: bool = False
+    texture_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        put = object.__setattr__
+        put(self, "pairs", (self.pairs,) if isinstance(self.pairs, str) else tuple(str(p) for p in self.pairs))
+        if not self.pairs:
+            raise ValueError("pairs: give at least one folder of noisy/clean pairs")
+        put(self, "iso", tuple(int(i) for i in self.iso))
+        put(self, "crf_curves", tuple(self.crf_curves))
+        put(self, "demosaic", tuple(self.demosaic))
+        put(self, "jpeg", tuple(None if q is None else int(q) for q in self.jpeg))
+        bad = [d for d in self.demosaic if d not in DEMOSAIC_OPTIONS]
+        if bad or not self.demosaic:
+            raise ValueError(f"demosaic: expected options among {DEMOSAIC_OPTIONS}, got {list(self.demosaic)}")
+        if not self.jpeg or any(q is not None and not 1 <= q <= 100 for q in self.jpeg):
+            raise ValueError(f"jpeg: expected qualities in 1..100 or none, got {list(self.jpeg)}")
+        if self.channels not in ("scaled", "shared", "independent"):
+            raise ValueError(f"channels: expected 'scaled', 'shared' or 'independent', got {self.channels!r}")
+        if self.reference not in ("source", "render"):
+            raise ValueError(f"reference: expected 'source' or 'render', got {self.reference!r}")
+        for name, lo in (("bins", 2), ("min_count", 1), ("crop", 16), ("max_pixels", 256), ("search_pixels", 256),
+                         ("top_k", 1), ("iterations", 1)):
+            if int(getattr(self, name)) < lo:
+                raise ValueError(f"{name}: expected >= {lo}, got {getattr(self, name)}")
+        put(self, "nr", tuple(None if v is None else check_nr(v[0], v[1], "nr") for v in self.nr))
+        put(self, "subsampling", tuple(self.subsampling))
+        if not self.nr or not self.subsampling or any(v not in JPEG_SUBSAMPLINGS for v in self.subsampling):
+            raise ValueError(f"nr and subsampling: expected non-empty lists (subsampling among "
+                             f"{sorted(JPEG_SUBSAMPLINGS)}), got {self.nr}, {self.subsampling}")
+        if not 0 <= self.texture_weight < 1e6:
+            raise ValueError(f"texture_weight: expected >= 0, got {self.texture_weight}")
+        if not 0 <= self.spread < 1 or not 0 <= self.max_clip <= 1 or not 0 <= self.fit_max_clip <= 1:
+            raise ValueError("spread must be in [0, 1), max_clip and fit_max_clip in [0, 1]")
+
+
+# ------------------------------------------------------------------------------------------------
+# Data
+
+
+def select_pairs(pairs: tuple[Pair, ...], camera: str | None, iso: tuple[int, ...] = ()) -> tuple[str, list[Pair]]:
+    """The pairs of one camera (and ISOs): (camera name, pairs). Raises ValueError naming the choices."""
+    cams = sorted({p.camera or "unknown" for p in pairs})
+    if camera is None:
+        if len(cams) > 1:
+            raise ValueError(f"the pairs hold {len(cams)} cameras ({', '.join(cams)}); choose one with --camera")
+        chosen = cams[0]
+    else:
+        exact = [c for c in cams if c.lower() == camera.lower()]
+        sub = exact or [c for c in cams if camera.lower() in c.lower()]
+        if len(sub) != 1:
+            raise ValueError(f"--camera {camera!r} matches {'no camera' if not sub else ', '.join(sub)}; "
+                             f"cameras in the pairs: {', '.join(cams)}")
+        chosen = sub[0]
+    out = [p for p in pairs if (p.camera or "unknown") == chosen and (not iso or p.iso in iso)]
+    if not out:
+        isos = sorted({p.iso for p in pairs if (p.camera or "unknown") == chosen and p.iso is not None})
+        raise ValueError(f"no pair of {chosen} with ISO {', '.join(map(str, iso))}; its ISOs: {isos}")
+    return chosen, out
+
+
+def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) -> list[CalibrationGroup]:
+    by: dict[tuple, list[Pair]] = {}
+    several_roots = len({p.root for p in pairs}) > 1
+    for p in pairs:
+        by.setdefault((p.root if several_roots else "", p.iso or 0), []).append(p)
+    groups = []
+    for gi, key in enumerate(sorted(by)):
+        members = by[key]
+        boxes: list[tuple[int, int, int, int, int]] = []
+        images: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        for pi, p in enumerate(members):
+            try:
+                images[pi] = load_pair(p)
+            except (ValueError, OSError) as exc:
+                skipped.append({"source": p.id, "path": p.noisy, "reason": str(exc), "stage": "decode"})
+                continue
+            h, w = images[pi][0].shape[:2]
+            ch, cw = min(config.crop, h), min(config.crop, w)
+            for y in range(0, h - ch + 1, ch):
+                for x in range(0, w - cw + 1, cw):
+                    boxes.append((pi, y, x, ch, cw))
+        if not boxes:
+            continue
+        rng = np.random.default_rng([config.seed, 1, gi])
+        order = rng.permutation(len(boxes))
+        chosen, pixels = [], 0
+        for i in order:
+            if pixels >= config.max_pixels:
+                break
+            chosen.append(boxes[i])
+            pixels += boxes[i][3] * boxes[i][4]
+        clean = [np.ascontiguousarray(images[pi][0][y:y + h, x:x + w]) for pi, y, x, h, w in chosen]
+        noisy = [np.ascontiguousarray(images[pi][1][y:y + h, x:x + w]) for pi, y, x, h, w in chosen]
+        target = NoiseStats()
+        for c, n in zip(clean, noisy):
+            accumulate(target, image_stats(c, n))
+        search, px = [], 0
+        for i, c in enumerate(clean):
+            if px >= config.search_pixels:
+                break
+            search.append(i)
+            px += c.shape[0] * c.shape[1]
+        iso = members[0].iso
+        name = " · ".join(x for x in ((members[0].root if several_roots else ""),
+                                      f"ISO {iso}" if iso is not None else "all") if x)
+        groups.append(CalibrationGroup(name, iso, [p.id for p in members], clean, noisy, target, search))
+    return groups
+
+
+def jpeg_options(config: CalibrateConfig, pairs: Sequence[Pair]) -> tuple[tuple[int | None, str], ...]:
+    """The (quality, subsampling) options to search: read from the files when config.jpeg_from_files and every
+    noisy file is a JPEG (the most common setting among them), else config.jpeg × config.subsampling."""
+    if config.jpeg_from_files and pairs:
+        found = [jpeg_settings(p.noisy) for p in pairs]
+        if all(q is not None for q, _ in found):
+            return (max(set(found), key=found.count),)
+    return tuple(dict.fromkeys((q, "4:2:0" if q is None else sub) for q in config.jpeg for sub in config.subsampling))
+
+
+def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: None,
+              pairs: Sequence[Pair] | None = None) -> Calibration:
+    """Fit a camera profile to the pairs of one camera (see the module docstring).
+
+    ``pairs``: fit exactly these pairs (e.g. the calibration split of one camera-ISO group, as
+    noisegen.analysis.realism.protocol does) instead of scanning ``config.pairs``; camera and ISO filters still apply.
+
+    Returns:
+        Calibration (its ``profile`` is a CameraProfile for `noisegen generate --profile`).
+    Raises:
+        ValueError: no usable pair, several cameras without --camera, unknown curve names.
+    """
+    t0 = time.perf_counter()
+    if pairs is None:
+        scan = scan_pairs(config.pairs, config.group_regex)
+        skipped = [s.to_dict() for s in scan.skipped]
+        if not scan.pairs:
+            raise ValueError(f"no usable noisy/clean pair in {', '.join(config.pairs)} ({len(skipped)} files skipped)")
+        pairs = scan.pairs
+    elif not pairs:
+        raise ValueError("pairs: no pair to calibrate on")
+    else:
+        skipped = []
+    camera, pairs = select_pairs(tuple(pairs), config.camera, config.iso)
+    groups = _prepare(pairs, config, skipped)
+    if not groups:
+        raise ValueError(f"no pair of {camera} could be read (reasons in the skipped list)")
+    echo(f"{camera}: {len(pairs)} pairs in {len(groups)} group(s), "
+         f"{sum(sum(c.shape[0] * c.shape[1] for c in g.clean) for g in groups) / 1e6:.2f} Mpx of crops")
+    search = Search(groups, config, camera)
+
+    ranked: dict[str, list[Candidate]] = {}
+    for dm in config.demosaic:
+        ranked[dm] = sorted((search.analytic(crf, dm) for crf in search.curves), key=lambda c: c.loss)
+        echo(f"step 1 (analytic), demosaic {dm}: "
+             + ", ".join(f"{c.crf} {c.loss:.2e}" for c in ranked[dm][:config.top_k]))
+
+    curve_for = {dm: ranked[dm][0].crf for dm in config.demosaic}
+    jpegs = jpeg_options(config, pairs)
+    if config.jpeg_from_files and len(jpegs) == 1 and jpegs[0][0] is not None:
+        echo(f"JPEG read from the noisy files: q{jpegs[0][0]} {jpegs[0][1]}")
+    chosen = None
+    for round_ in range(2):
+        best = None
+        for dm in config.demosaic:
+            prev = None  # converged σ of the previous JPEG option: a close start for the next
+            for q, sub in jpegs:
+                cand = search.simulate_fit(curve_for[dm], dm, q, prev, "search", full=False, subsampling=sub)[0]
+                prev = cand.sigma
+                if best is None or cand.loss < best.loss:
+                    best = cand
+        echo(f"step 2 (demosaic, JPEG) with {', '.join(sorted(set(curve_for.values())))}: demosaic {best.demosaic}, "
+             f"JPEG {best.jpeg} {best.subsampling}, loss {best.loss:.3e}")
+        if chosen is not None and (best.demosaic, best.jpeg, best.subsampling) == (
+                chosen[0].demosaic, chosen[0].jpeg, chosen[0].subsampling):
+            break  # the curve found with this demosaicing and JPEG confirms them
+        # Step 3: every curve with that demosaicing and JPEG, by simulation on the search subset (the
+        # analytic model cannot rank curves here: what it misses, JPEG and the signal's demosaicing
+        # error, depends on the curve), each started from the analytic fit corrected as the best
+        # configuration was; then the best top_k on all crops.
+        sub = best.subsampling
+        hint = search.simulate_fit(best.crf, best.demosaic, best.jpeg, None, "search", full=False,
+                                   subsampling=sub)[2]
+        subset_rank = sorted((search.simulate_fit(crf, best.demosaic, best.jpeg, None, "curve-search", full=False,
+                                                  hint=hint, subsampling=sub)[0] for crf in search.curves),
+                             key=lambda c: c.loss)
+        echo("step 3 (curves, subset): " + ", ".join(f"{c.crf} {c.loss:.2e}" for c in subset_rank[:config.top_k]))
+        chosen = min((search.simulate_fit(a.crf, best.demosaic, best.jpeg, a.sigma, "curve", full=True,
+                                          subsampling=sub)
+                      for a in subset_rank[:config.top_k]), key=lambda r: r[0].loss)
+        echo(f"step 4 (curve, all crops): {chosen[0].crf}, loss {chosen[0].loss:.3e}")
+        # second round: demosaicing and JPEG again, with the curve just found
+        curve_for = {dm: chosen[0].crf for dm in config.demosaic}
+    if config.nr != (None,):
+        chosen = _noise_reduction(search, config, chosen[0], jpegs, echo)
+    cand, parts, _ = chosen
+
+    fits = []
+    for gi, g in enumerate(groups):
+        s3, c3 = cand.sigma[gi]
+        p = parts[gi]
+        sim = p.pop("_sim")
+        kw = dict(bins=config.bins, min_count=config.min_count, max_clip=config.max_clip)
+        fits.append(GroupFit(
+            name=g.name, iso=g.iso, pairs=g.pairs, crops=len(g.clean),
+            pixels=int(sum(x.shape[0] * x.shape[1] for x in g.clean)), sigma_s=float(np.mean(s3)),
+            sigma_c=float(np.mean(c3)), sigma_s_rgb=list(s3), sigma_c_rgb=list(c3), errors=p,
+            real_nlf=nlf_from_stats(g.target, **kw).to_dict(), sim_nlf=nlf_from_stats(sim, **kw).to_dict()))
+    profile = build_profile(config, camera, cand, fits, len(pairs))
+    return Calibration(camera=camera, crf=cand.crf, crf_bank=config.crf_bank, demosaic=cand.demosaic, jpeg=cand.jpeg,
+                       loss=cand.loss, groups=fits, candidates=search.candidates, profile=profile, config=config,
+                       skipped=skipped, elapsed=time.perf_counter() - t0, nr=cand.nr, subsampling=cand.subsampling)
+
+
+def _noise_reduction(search: Search, config: CalibrateConfig, base: Candidate, jpegs, echo) -> tuple:
+    """Step 5: in-camera noise reduction. With the curve and demosaicing found, every NR candidate (and off) on
+    the search subset, started from the chosen σ; when one wins, the JPEG options again with it (NR and JPEG
+    both smooth the noise); then the winner on all crops."""
+    def fit(nr, q, sub):
+        return search.simulate_fit(base.crf, base.demosaic, q, base.sigma, "nr", full=False, nr=nr,
+                                   subsampling=sub)[0]
+
+    best = min((fit(nr, base.jpeg, base.subsampling) for nr in config.nr), key=lambda c: c.loss)
+    if best.nr is not None and len(jpegs) > 1:
+        best = min([best] + [fit(best.nr, q, sub) for q, sub in jpegs], key=lambda c: c.loss)
+    echo(f"step 5 (noise reduction, subset): {'off' if best.nr is None else best.nr}, JPEG {best.jpeg} "
+         f"{best.subsampling}, loss {best.loss:.3e}")
+    return search.simulate_fit(base.crf, base.demosaic, best.jpeg, best.sigma, "nr-final", full=True, nr=best.nr,
+                               subsampling=best.subsampling)

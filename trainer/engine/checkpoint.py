@@ -1,0 +1,108 @@
+"""Training checkpoints: written atomically, read with ``torch.load(weights_only=True)`` only.
+
+A checkpoint is a dict of tensors and plain Python values (str, int, float, bool, None, lists,
+dicts), so that loading never unpickles arbitrary objects:
+
+    format          "noisegen-trainer-checkpoint/1"
+    step            optimiser steps done
+    stage           "sn", "tf", "rt", "r" or "n2n" (trainer.engine.stage; absent in checkpoints made before it)
+    model           state_dict of the AINDNet (unwrapped from DDP / torch.compile)
+    optimizer       Adam's state_dict;  scheduler: LambdaLR's state_dict (no callables in it)
+    rng             torch (CPU ByteTensor), cuda (list of ByteTensors), numpy (the legacy global
+                    MT19937 state as a tensor and ints), python (random.getstate() as lists);
+                    trainer.engine.global_state.rng_state
+    data            one dict per rank: where its data stands (SN: a trainer.data.loader.StreamState
+                    dict; TF: its crops are a function of the step, so nothing)
+    train_config    the resolved TrainConfig / TFConfig .to_dict();  model_config: ModelConfig.to_dict()
+    versions        torch, numpy, python, noisegen, webdataset, CUDA/cuDNN when present
+    metrics         small dict: best validation PSNR and its step, last logged loss
+
+Writing: torch.save to a temporary file in the same folder, flush + fsync, then os.replace onto
+the final name, so a crash leaves either the previous checkpoint or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from noisegen.atomic import atomic_write
+from noisegen.version import __version__
+from trainer.engine.global_state import rng_state
+
+__all__ = ["CHECKPOINT_FORMAT", "unwrap", "versions", "save_checkpoint", "load_checkpoint"]
+
+CHECKPOINT_FORMAT = "noisegen-trainer-checkpoint/1"
+
+
+def unwrap(model: nn.Module) -> nn.Module:
+    """The plain module inside DistributedDataParallel and/or torch.compile wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):  # torch.compile's OptimizedModule
+            model = model._orig_mod
+        elif isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def versions() -> dict[str, str | None]:
+    """Versions that produced a checkpoint."""
+    import webdataset  # here, not at the top: inference (eval, denoise) never needs it
+
+    return {"torch": str(torch.__version__), "numpy": str(np.__version__), "python": platform.python_version(),
+            "noisegen": __version__, "webdataset": getattr(webdataset, "__version__", None),
+            "cuda": torch.version.cuda,
+            "cudnn": str(torch.backends.cudnn.version()) if torch.backends.cudnn.is_available() else None}
+
+
+def save_checkpoint(path: str | os.PathLike[str], *, model: nn.Module, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, step: int, train_config: dict[str, Any],
+                    model_config: dict[str, Any], data: list[dict[str, Any]],
+                    metrics: dict[str, Any] | None = None, stage: str | None = None) -> Path:
+    """Write a checkpoint atomically (temporary file, fsync, os.replace); returns its path.
+
+    ``stage`` names the stage that trained it (None: not a training run's, e.g. a test's fresh model).
+    """
+    path = Path(path)
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "step": int(step),
+        "stage": stage,
+        "model": unwrap(model).state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng_state(),
+        "data": data,
+        "train_config": train_config,
+        "model_config": model_config,
+        "versions": versions(),
+        "metrics": metrics or {},
+    }
+    atomic_write(path, lambda f: torch.save(state, f))
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a checkpoint with ``torch.load(weights_only=True)`` (no arbitrary unpickling).
+
+    Raises:
+        ValueError: the file is not a trainer checkpoint (or is damaged).
+    """
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
+        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise ValueError(f"{path}: not a noisegen trainer checkpoint (format {found!r}, "
+                         f"expected {CHECKPOINT_FORMAT!r})")
+    return state

@@ -1,0 +1,9 @@
+"""Using a trained model.
+
+Modules:
+    inference  loading a model; whole-image and tiled prediction, the ×8 self-ensemble
+    evaluate   `noisegen-train eval`: PSNR/SSIM on real pairs, per image, group and overall
+    denoise    `noisegen-train denoise`: denoised PNGs of photos of any size
+
+Importing this package file imports nothing.
+"""

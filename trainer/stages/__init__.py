@@ -1,0 +1,12 @@
+"""What is trained: each stage gives the engine a model, its trainable parameters, batches and a loss.
+
+Modules:
+    sn         the SN stage: the whole network on streamed synthetic-noise shards
+    sn_config  TrainConfig: the SN stage's settings (data, model, schedule, loss weights); no torch
+    tf         the TF stage and its modes tf, rt, r, n2n on a few real pairs or noisy images
+    tf_config  TFConfig: the TF stage's settings; no torch
+    losses     SN loss (L1 + λ·multi-scale asymmetric σ loss) and TF loss (L1)
+    n2n        Neighbor2Neighbor's sub-sampler and loss (mode n2n)
+
+Importing this package file imports nothing.
+"""

@@ -24,6 +24,7 @@ Modules:
     checks         up-front validation of images and parameters
     command        argparse value types and run_command (one-line errors, exit codes)
     dataclass_json frozen dataclass ↔ JSON-able dict, unknown keys as errors
+    files          regular files only: FIFOs, devices, sockets and folders refused at once
     version        the package version
 """
 

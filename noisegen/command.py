@@ -11,7 +11,7 @@ import re
 import sys
 
 __all__ = ["parse_size", "int_at_least", "positive_int", "nonneg_int", "fraction", "float_in", "os_error_text",
-           "run_command"]
+           "brief", "run_command"]
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -62,6 +62,20 @@ def float_in(lo: float, hi: float):
 
 
 fraction = float_in(0.0, 1.0)
+
+
+def brief(text: object, limit: int = 200) -> str:
+    """``text`` on one line, at most about ``limit`` characters: whole sentences when they fit, else cut
+    at a word boundary and marked with "…" (a quoted message is never cut in the middle of a word)."""
+    line = " ".join(str(text).split())
+    if len(line) <= limit:
+        return line
+    head = line[:limit + 1]
+    end = max(head.rfind(". "), head.rfind("; "))
+    if end >= limit // 3:
+        return line[:end + 1].rstrip(";")
+    cut = head.rfind(" ")
+    return (line[:cut] if cut > 0 else line[:limit]).rstrip(" ,:;") + " …"
 
 
 # What to do about an OSError, by errno (the message also names the file and the system's reason).

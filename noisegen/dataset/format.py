@@ -44,13 +44,14 @@ from noisegen.dataset.sigma_codec import (
     sigma_step_of,
     wds_decoders,
 )
+from noisegen.isp.param_rules import check_sample_params
 
 __all__ = [
     "FORMAT_NAME", "FORMAT_VERSION", "MANIFEST_NAME", "INDEX_NAME", "PARTIAL_DIR", "CLEAN", "NOISY", "SIGMA",
     "JSON", "MEMBERS", "PAIR_MEMBERS", "KNOWN_MEMBERS", "PICKLE_SUFFIXES", "SIGMA_ENCODING", "SIGMA_STEP",
     "SIGMA_MAX", "SIGMA_V1", "SIGMA_MEMBERS", "MEMBER_DESCRIPTIONS", "SAMPLE_FIELDS", "shard_name", "sample_key",
     "encode_sigma", "decode_sigma", "sigma_step_of", "wds_decoders", "synthetic_sample_meta", "encode_meta",
-    "to_disk", "from_disk", "params_from_disk", "check_sample_meta", "index_row",
+    "to_disk", "from_disk", "params_from_disk", "check_sample_meta", "index_fields", "index_row",
     "index_types", "MANIFEST_FIELDS", "check_manifest", "PAIR_MEMBER_DESCRIPTIONS", "real_pair_meta",
     "real_pair_index_row", "SIGMA_MODES", "SIGMA_DERIVED", "sigma_is_derived", "dataset_sigma",
 ]
@@ -131,7 +132,8 @@ def check_sample_meta(meta: Any, *, synthetic: bool) -> dict:
         meta: the parsed json member.
         synthetic: the sample has a σ map (generate); False for real pairs (pack-pairs).
     Raises:
-        ValueError: not an object, or (synthetic) a field of SAMPLE_FIELDS missing or of another type.
+        ValueError: not an object, or (synthetic) a field of SAMPLE_FIELDS missing or of another type, or
+            parameters that break the rules of SampleParams (noisegen.isp.param_rules: e.g. a NaN σ_s).
     """
     if not isinstance(meta, dict):
         raise ValueError(f"json: expected an object, got {type(meta).__name__}")
@@ -148,6 +150,7 @@ def check_sample_meta(meta: Any, *, synthetic: bool) -> dict:
         if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
             raise ValueError(f"json: field {name!r} must be {' or '.join(t.__name__ for t in types)}, "
                              f"got {type(value).__name__}")
+    check_sample_params(meta["params"])  # the rules of SampleParams: finite, in range (every read mode)
     if sigma_is_derived(meta):
         if meta.get("clean_target", "source") != "source":
             raise ValueError("json: a derived σ map needs the clean target 'source'")
@@ -242,21 +245,35 @@ def encode_meta(meta: dict) -> bytes:
 _PER_CHANNEL = ("sigma_s", "sigma_c", "wb_gains")
 
 
+def index_fields(meta: dict) -> dict:
+    """The columns of a sample's index.parquet row that its json determines: identity, source, crop box
+    and (synthetic samples) every parameter; (real pairs) camera, ISO, scene, split. `inspect --verify`
+    checks that index.parquet agrees with the json on these."""
+    c = meta["crop"]
+    row = {"key": meta["key"], "sample": meta["sample"], "source": meta["source"],
+           "source_height": meta["source_size"][0], "source_width": meta["source_size"][1],
+           "crop_y": c["y"], "crop_x": c["x"], "crop_h": c["h"], "crop_w": c["w"]}
+    if meta.get("real"):
+        row.update(camera=meta["camera"], iso=meta["iso"], scene=meta["scene"], split=meta["split"])
+        return row
+    row["patch"] = meta["patch"]
+    for name, value in meta["params"].items():
+        if name in _PER_CHANNEL:
+            row.update({f"{name}_{ch}": v for ch, v in zip("rgb", [None] * 3 if value is None else value)})
+        elif name == "rgb_to_camera" and value is not None:
+            row[name] = list(value)
+        else:
+            row[name] = value
+    return row
+
+
 def index_row(meta: dict, *, clean: np.ndarray, noisy: np.ndarray, sigma: np.ndarray) -> dict:
     """One index.parquet row of a synthetic sample (``index_types``), without ``shard`` and ``bytes``.
 
     Args:
         meta: the sample's json (synthetic_sample_meta). clean, noisy: uint8 H×W×3. sigma: float H×W×3.
     """
-    c = meta["crop"]
-    row = {"key": meta["key"], "sample": meta["sample"], "source": meta["source"],
-           "source_height": meta["source_size"][0], "source_width": meta["source_size"][1],
-           "crop_y": c["y"], "crop_x": c["x"], "crop_h": c["h"], "crop_w": c["w"], "patch": meta["patch"]}
-    for name, value in meta["params"].items():
-        if name in _PER_CHANNEL:
-            row.update({f"{name}_{ch}": v for ch, v in zip("rgb", [None] * 3 if value is None else value)})
-        else:
-            row[name] = value
+    row = index_fields(meta)
     clean32 = clean.astype(np.float32)
     resid = (noisy.astype(np.float32) - clean32) / 255.0
     row.update(sigma_step=meta["sigma"]["step"], mean_intensity=float(clean32.mean()) / 255.0,
@@ -289,11 +306,10 @@ def real_pair_index_row(meta: dict, *, clean: np.ndarray, noisy: np.ndarray) -> 
     """One index.parquet row of a real pair's sample, without ``shard`` and ``bytes``."""
     c = meta["crop"]
     resid = (noisy.astype(np.float32) - clean) / 255.0
-    return {"key": meta["key"], "sample": meta["sample"], "source": meta["source"],
-            "source_height": meta["source_size"][0], "source_width": meta["source_size"][1],
-            "crop_y": c["y"], "crop_x": c["x"], "crop_h": c["h"], "crop_w": c["w"],
-            "patch": c["h"] if c["h"] == c["w"] else None, "camera": meta["camera"], "iso": meta["iso"],
-            "scene": meta["scene"], "split": meta["split"], "real": True,
+    row = index_fields(meta)
+    ident = {k: v for k, v in row.items() if k not in ("camera", "iso", "scene", "split")}
+    return {**ident, "patch": c["h"] if c["h"] == c["w"] else None, "camera": row["camera"], "iso": row["iso"],
+            "scene": row["scene"], "split": row["split"], "real": True,
             "mean_intensity": float(clean.mean()) / 255.0, "noisy_mean": float(noisy.mean()) / 255.0,
             "residual_std": float(resid.std())}
 

@@ -2,10 +2,13 @@
 
 The summary (counts, shard sizes, sources, parameter distributions, cheap statistics) reads only
 dataset.json and index.parquet. ``--verify`` reads every shard: it must exist, have the recorded
-size and sha256, be a readable tar of regular files named KEY.MEMBER, hold exactly the members
-listed in dataset.json for every key (no pickle), and hold the keys that index.parquet lists for it;
-and every sample must decode and validate as the trainer reads it (noisegen.dataset.reader:
-PNGs within the limits, the json's schema, σ finite, ≥ 0 and within the format's range).
+size and sha256, be a readable tar of regular files named KEY.MEMBER (read by the readers' own rule,
+noisegen.dataset.reader.shard_entries), hold exactly the members listed in dataset.json for every key
+(no pickle), and hold the keys that index.parquet lists for it; every sample must decode and
+validate as the readers read it in every mode (noisegen.dataset.reader: PNGs within the limits, the
+json's schema and parameters by the rules of SampleParams, σ stored or derived finite, ≥ 0 and
+within the format's range), and its json must agree with its index.parquet row; and dataset.json's
+counts must agree with its shard list and with index.parquet.
 """
 
 from __future__ import annotations
@@ -18,9 +21,18 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.dataset.format import INDEX_NAME, PARTIAL_DIR, PICKLE_SUFFIXES
-from noisegen.dataset.reader import QuietDamageCounter, decode_sample, read_index, read_manifest, read_shard
+from noisegen.command import brief
+from noisegen.dataset.format import INDEX_NAME, MANIFEST_NAME, PARTIAL_DIR, PICKLE_SUFFIXES, index_fields
+from noisegen.dataset.reader import (
+    QuietDamageCounter,
+    decode_sample,
+    read_index,
+    read_manifest,
+    read_shard,
+    shard_entries,
+)
 from noisegen.dataset.sources import file_sha256
+from noisegen.files import file_kind
 
 __all__ = ["Damage", "verify_dataset", "describe_dataset", "repair_advice"]
 
@@ -41,22 +53,23 @@ def _check_members(path: Path, expected: set[str], index_keys: list[str]) -> lis
     members: dict[str, set[str]] = defaultdict(set)
     order: list[str] = []
     try:
-        with tarfile.open(path, "r:") as tar:
-            for info in tar:
-                if not info.isreg():
-                    problems.append(f"member {info.name!r} is not a regular file")
-                    continue
-                key, dot, member = info.name.partition(".")
-                if not dot or "/" in info.name:
-                    problems.append(f"member {info.name!r} is not named KEY.MEMBER")
-                    continue
-                if info.name.lower().endswith(PICKLE_SUFFIXES):
-                    problems.append(f"member {info.name!r} is a pickle (never allowed)")
-                if key not in members:
-                    order.append(key)
-                if member in members[key]:
-                    problems.append(f"member {info.name!r} appears twice")
-                members[key].add(member)
+        for info, _ in shard_entries(str(path)):  # the readers' rule on compressed shards applies here too
+            if not info.isreg():
+                problems.append(f"member {info.name!r} is not a regular file")
+                continue
+            key, dot, member = info.name.partition(".")
+            if not dot or "/" in info.name:
+                problems.append(f"member {info.name!r} is not named KEY.MEMBER")
+                continue
+            if info.name.lower().endswith(PICKLE_SUFFIXES):
+                problems.append(f"member {info.name!r} is a pickle (never allowed)")
+            if key not in members:
+                order.append(key)
+            if member in members[key]:
+                problems.append(f"member {info.name!r} appears twice")
+            members[key].add(member)
+    except ValueError as exc:
+        return [str(exc)]
     except (tarfile.TarError, OSError, EOFError) as exc:
         return [f"unreadable tar ({type(exc).__name__}: {exc})"]
     for key in order:
@@ -70,24 +83,48 @@ def _check_members(path: Path, expected: set[str], index_keys: list[str]) -> lis
     return problems
 
 
+def _index_rows(folder: Path) -> dict[str, list[dict]]:
+    """index.parquet's rows by shard (ValueError / OSError when it is unreadable)."""
+    index = read_index(folder / INDEX_NAME)
+    positions: dict[str, list[int]] = defaultdict(list)
+    for i, shard in enumerate(index.column("shard").to_pylist()):
+        positions[shard].append(i)
+    return {shard: index.take(rows).to_pylist() for shard, rows in positions.items()}
+
+
+def _check_counts(m: dict, index_rows: dict[str, list[dict]] | None) -> list[Damage]:
+    """dataset.json's counts against its own shard list (and index.parquet's rows)."""
+    shards = m["shards"]
+    expect = {"samples": sum(s["samples"] for s in shards), "shards": len(shards),
+              "bytes": sum(s["bytes"] for s in shards)}
+    out = [Damage(MANIFEST_NAME, f"counts.{k} is {m['counts'].get(k, 'missing')}, its shard list holds {v}")
+           for k, v in expect.items() if m["counts"].get(k) != v]
+    if index_rows is not None:
+        rows = sum(map(len, index_rows.values()))
+        if rows != expect["samples"]:
+            out.append(Damage(INDEX_NAME, f"lists {rows} samples, dataset.json's shards {expect['samples']}"))
+        stray = sorted(set(index_rows) - {s["name"] for s in shards})
+        if stray:
+            out.append(Damage(INDEX_NAME, f"lists samples of shards that dataset.json does not: {stray[:3]}"))
+    return out
+
+
 def verify_dataset(folder: str | os.PathLike[str]) -> list[Damage]:
     """Check every shard of the dataset in ``folder`` (see module docstring); [] when intact."""
     folder = Path(folder)
     m = read_manifest(folder)
     damages: list[Damage] = []
     try:
-        index = read_index(folder / INDEX_NAME)
-        keys_by_shard: dict[str, list[str]] = defaultdict(list)
-        for shard, key in zip(index.column("shard").to_pylist(), index.column("key").to_pylist()):
-            keys_by_shard[shard].append(key)
+        rows_by_shard: dict[str, list[dict]] | None = _index_rows(folder)
     except (OSError, ValueError) as exc:
         damages.append(Damage(INDEX_NAME, f"unreadable ({type(exc).__name__}: {exc})"))
-        keys_by_shard = None
+        rows_by_shard = None
+    damages += _check_counts(m, rows_by_shard)
     expected = set(m.get("members", {}))
     for s in m["shards"]:
         p = folder / s["name"]
         if not p.is_file():
-            damages.append(Damage(s["name"], "missing"))
+            damages.append(Damage(s["name"], "missing" if not p.exists() else f"is {file_kind(p)}, not a regular file"))
             continue
         size = p.stat().st_size
         if size != s["bytes"]:
@@ -96,32 +133,50 @@ def verify_dataset(folder: str | os.PathLike[str]) -> list[Damage]:
         digest = file_sha256(p)
         if digest != s["sha256"]:
             damages.append(Damage(s["name"], f"sha256 {digest[:16]}…, dataset.json records {s['sha256'][:16]}…"))
-        index_keys = keys_by_shard.get(s["name"], []) if keys_by_shard is not None else None
-        if index_keys is not None and len(index_keys) != s["samples"]:
-            damages.append(Damage(s["name"],
-                                  f"index.parquet lists {len(index_keys)} samples, dataset.json {s['samples']}"))
-        problems = _check_members(p, expected, index_keys if index_keys is not None else [])
-        if index_keys is None:
+        rows = rows_by_shard.get(s["name"], []) if rows_by_shard is not None else None
+        if rows is not None and len(rows) != s["samples"]:
+            damages.append(Damage(s["name"], f"index.parquet lists {len(rows)} samples, dataset.json {s['samples']}"))
+        problems = _check_members(p, expected, [r["key"] for r in rows] if rows is not None else [])
+        if rows is None:
             problems = [q for q in problems if "index.parquet" not in q]
-        problems += _check_contents(p, require_sigma=any(k.startswith("sigma.") for k in expected))
+        problems += _check_contents(p, require_sigma=any(k.startswith("sigma.") for k in expected), rows=rows)
         damages.extend(Damage(s["name"], q) for q in problems[:5])
         if len(problems) > 5:
             damages.append(Damage(s["name"], f"... and {len(problems) - 5} more problems"))
     return damages
 
 
-def _check_contents(path: Path, *, require_sigma: bool) -> list[str]:
-    """Decode and validate every sample of a shard as the reader does; one line naming the damaged ones."""
+def _same(a, b) -> bool:
+    if isinstance(a, (list, tuple)) or isinstance(b, (list, tuple)):
+        return a is not None and b is not None and list(a) == list(b)
+    return a == b
+
+
+def _check_contents(path: Path, *, require_sigma: bool, rows: list[dict] | None) -> list[str]:
+    """Decode and validate every sample of a shard as the reader does (the same checks in every read mode:
+    the json's schema and parameters, σ stored or derived), and compare each json with its index row."""
     errors = QuietDamageCounter()
-    bad = []
+    by_key = {r["key"]: r for r in rows} if rows is not None else {}
+    bad, differ = [], []
     for raw in read_shard(str(path), handler=errors):
         try:
-            decode_sample(raw, require_sigma=require_sigma)
+            meta = decode_sample(raw, require_sigma=require_sigma)["params"]
         except ValueError as exc:
             bad.append(str(exc))
-    if not bad:
-        return []
-    return [f"{len(bad)} sample(s) fail to decode or validate; first: {bad[0][:300]}"]
+            continue
+        row = by_key.get(raw["__key__"])
+        if row is not None:
+            wrong = [c for c, v in index_fields(meta).items() if c in row and not _same(row[c], v)]
+            if wrong:
+                c = wrong[0]
+                differ.append(f"sample {raw['__key__']}: {', '.join(wrong[:4])} (index {row[c]!r}, json "
+                              f"{index_fields(meta)[c]!r})")
+    out = []
+    if bad:
+        out.append(f"{len(bad)} sample(s) fail to decode or validate; first: {brief(bad[0], 300)}")
+    if differ:
+        out.append(f"{len(differ)} sample(s) disagree with index.parquet; first: {differ[0]}")
+    return out
 
 
 def repair_advice(folder: str | os.PathLike[str]) -> str:

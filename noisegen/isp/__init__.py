@@ -3,6 +3,7 @@ each ISP step as a typed pure function (noise, colour, Bayer, JPEG), composed by
 
 Modules:
     params          SampleParams: one sample's parameters, exact JSON round trip
+    param_rules     the rules of a sample's parameters (SampleParams and the dataset reader share them)
     camera_profile  the CameraProfile dataclass
     profile_checks  checks of CameraProfile fields
     profiles        built-in profiles, loading and saving profile files

@@ -29,11 +29,11 @@ import enum
 import numpy as np
 
 from noisegen.checks import check_image_float, check_plane_float
+from noisegen.isp.param_rules import DEMOSAIC_METHODS
 from noisegen.kernels.bayer import _demosaic_bilinear, _demosaic_malvar, _mosaic
 
 __all__ = ["BayerPattern", "DEMOSAIC_METHODS", "parse_pattern", "mosaic", "demosaic"]
 
-DEMOSAIC_METHODS: tuple[str, ...] = ("malvar", "bilinear")
 
 _CHANNEL = {"R": 0, "G": 1, "B": 2}
 

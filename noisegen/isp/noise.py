@@ -28,6 +28,7 @@ import numpy as np
 
 from noisegen.checks import check_finite_scalar, check_image_float
 from noisegen.isp.bayer import BayerPattern, mosaic, parse_pattern
+from noisegen.isp.param_rules import NOISE_MODELS
 from noisegen.kernels.gauss import (
     ZIG_F,
     ZIG_X,
@@ -54,7 +55,6 @@ __all__ = [
     "BROOKS_LOG_READ",
 ]
 
-NOISE_MODELS = ("gaussian", "poisson")
 
 # Brooks et al. 2019 §3.4: log shot ~ U(log 1e-4, log 0.012); log read = 2.18·log shot + 1.20 + N(0, 0.26).
 BROOKS_LOG_SHOT = (math.log(1e-4), math.log(0.012))

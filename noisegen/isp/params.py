@@ -7,45 +7,17 @@ or written by hand (e.g. to reproduce a paper's table) and consumed by synthesiz
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
 from noisegen.dataset.format import params_from_disk
-from noisegen.isp.bayer import DEMOSAIC_METHODS, parse_pattern
-from noisegen.isp.jpeg import JPEG_ENCODER, JPEG_SUBSAMPLINGS
-from noisegen.isp.noise import NOISE_MODELS
-from noisegen.isp.nr import check_nr
+from noisegen.isp.jpeg import JPEG_ENCODER
+from noisegen.isp.param_rules import SIGMA_PARAM_MAX, check_params
 
 __all__ = ["SampleParams", "SIGMA_PARAM_MAX"]
-
-# Upper bound of σ_s and σ_c (full-scale units). The CBDNet ranges end at 0.16 and 0.06 and Brooks'
-# log-linear law below 0.2; 4 is far beyond any camera and keeps σ_raw = sqrt(L·σ_s² + σ_c²) < 16,
-# the range the dataset format's σ codec carries (noisegen.dataset.sigma_codec.SIGMA_MAX).
-SIGMA_PARAM_MAX = 4.0
-
-
-def _floats(value: Any, n: int, name: str, *, positive: bool = False, nonneg: bool = False) -> tuple[float, ...]:
-    if np.isscalar(value):
-        value = (value,) * n
-    try:
-        out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}: expected {n} numbers, got {value!r}") from None
-    if len(out) != n:
-        raise ValueError(f"{name}: expected {n} values, got {len(out)}: {value!r}")
-    if not all(math.isfinite(v) for v in out):
-        raise ValueError(f"{name}: values must be finite, got {out}")
-    if nonneg and any(not 0 <= v <= SIGMA_PARAM_MAX for v in out):
-        raise ValueError(f"{name}: values must lie in [0, {SIGMA_PARAM_MAX:g}], got {out}")
-    if positive and any(v <= 0 for v in out):
-        raise ValueError(f"{name}: values must be > 0, got {out}")
-    return out
-
 
 @dataclass(frozen=True)
 class SampleParams:
@@ -91,41 +63,10 @@ class SampleParams:
     nr_knee: float = 0.02
 
     def __post_init__(self) -> None:
-        put = object.__setattr__
-        for name in ("camera", "crf", "crf_bank"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise TypeError(f"SampleParams.{name}: expected a non-empty string, got {getattr(self, name)!r}")
-        if self.noise_model not in NOISE_MODELS:
-            raise ValueError(f"SampleParams.noise_model: expected one of {NOISE_MODELS}, got {self.noise_model!r}")
-        put(self, "sigma_s", _floats(self.sigma_s, 3, "SampleParams.sigma_s", nonneg=True))
-        put(self, "sigma_c", _floats(self.sigma_c, 3, "SampleParams.sigma_c", nonneg=True))
-        pat = parse_pattern(self.pattern)
-        put(self, "pattern", None if pat is None else pat.value)
-        if self.demosaic not in DEMOSAIC_METHODS:
-            raise ValueError(f"SampleParams.demosaic: expected one of {DEMOSAIC_METHODS}, got {self.demosaic!r}")
-        if self.rgb_to_camera is not None:
-            m = _floats(np.asarray(self.rgb_to_camera, dtype=float).ravel(), 9, "SampleParams.rgb_to_camera")
-            if abs(np.linalg.det(np.reshape(m, (3, 3)))) < 1e-9:
-                raise ValueError("SampleParams.rgb_to_camera: the matrix is singular and cannot be inverted")
-            put(self, "rgb_to_camera", m)
-        if self.wb_gains is not None:
-            put(self, "wb_gains", _floats(self.wb_gains, 3, "SampleParams.wb_gains", positive=True))
-        q = self.jpeg_quality
-        if q is not None:
-            if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or not 1 <= q <= 100:
-                raise ValueError(f"SampleParams.jpeg_quality: expected None or an integer in 1..100, got {q!r}")
-            put(self, "jpeg_quality", int(q))
-        if self.iso is not None and (isinstance(self.iso, bool) or not isinstance(self.iso, (int, np.integer))
-                                     or self.iso <= 0):
-            raise ValueError(f"SampleParams.iso: expected None or an integer > 0, got {self.iso!r}")
-        f, k = check_nr(self.nr_flat_gain, self.nr_knee, "SampleParams")
-        put(self, "nr_flat_gain", f)
-        put(self, "nr_knee", k)
-        if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
-            raise ValueError(
-                f"SampleParams.jpeg_subsampling: expected one of {sorted(JPEG_SUBSAMPLINGS)}, "
-                f"got {self.jpeg_subsampling!r}"
-            )
+        # the rules live in noisegen.isp.param_rules, shared with the dataset reader's checks of a sample's json
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        for name, value in check_params(fields).items():
+            object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict (tuples become lists)."""

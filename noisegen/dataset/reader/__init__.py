@@ -27,6 +27,7 @@ The reader imports neither the writer, nor the camera pipeline, nor numba (a tes
 ``read_rgb8``, ``list_images``), so that the trainer reads everything through this package.
 Modules:
     shards   manifest, shard lists, splitting
+    damage   the error handlers: count, keep the messages, go on
     samples  tar reading, decoding, validation, ``open_dataset``
     pairs    real pairs, image folders
     tensors  decoded samples → tensors (``to_torch``)
@@ -37,19 +38,18 @@ This file exports them.
 from noisegen.dataset.format import PICKLE_SUFFIXES, dataset_sigma, wds_decoders
 from noisegen.dataset.images import ImageReadError, read_rgb8, write_png
 from noisegen.dataset.pairs import Pair, scan_pairs
+from noisegen.dataset.reader.damage import DamageCounter, DamagedDataWarning, QuietDamageCounter
 from noisegen.dataset.reader.pairs import PairItem, PairSource, group_label, list_images, read_pairs
 from noisegen.dataset.reader.samples import (
     LIMITS,
-    DamageCounter,
-    DamagedDataWarning,
     Limits,
-    QuietDamageCounter,
     check_counts,
     decode_sample,
     decode_samples,
     iter_samples,
     open_dataset,
     read_shard,
+    shard_entries,
     validate_sample,
 )
 from noisegen.dataset.reader.shards import (
@@ -67,7 +67,7 @@ from noisegen.dataset.sources import IMAGE_EXTENSIONS
 __all__ = [
     "DamageCounter", "QuietDamageCounter", "DamagedDataWarning", "ShardSet", "Limits", "LIMITS", "PairItem",
     "PairSource", "read_manifest", "read_index", "list_shards", "shard_urls", "split_by_rank", "split_by_worker",
-    "read_shard", "check_counts", "decode_sample", "validate_sample", "decode_samples", "iter_samples",
+    "shard_entries", "read_shard", "check_counts", "decode_sample", "validate_sample", "decode_samples", "iter_samples",
     "open_dataset", "read_pairs", "group_label", "list_images", "read_rgb8", "write_png", "ImageReadError",
     "IMAGE_EXTENSIONS", "Pair", "scan_pairs", "PICKLE_SUFFIXES", "dataset_sigma", "to_torch", "sample_to_torch",
     "wds_decoders",

@@ -10,7 +10,6 @@ import os
 import random
 import re
 import tarfile
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,64 +32,16 @@ from noisegen.dataset.format import (
     sigma_step_of,
 )
 from noisegen.dataset.images import open_image
+from noisegen.dataset.reader.damage import DamageCounter, DamagedDataWarning, QuietDamageCounter
 from noisegen.dataset.reader.shards import list_shards, split_by_rank
+from noisegen.files import check_regular_file
 from noisegen.isp.raw_sigma import derive_sigma
 
-__all__ = ["DamagedDataWarning", "DamageCounter", "QuietDamageCounter", "Limits", "LIMITS", "read_shard",
-           "check_counts", "validate_sample", "decode_sample", "decode_samples", "iter_samples", "open_dataset"]
+__all__ = ["DamagedDataWarning", "DamageCounter", "QuietDamageCounter", "Limits", "LIMITS", "shard_entries",
+           "read_shard", "check_counts", "validate_sample", "decode_sample", "decode_samples", "iter_samples",
+           "open_dataset"]
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-# ------------------------------------------------------------------------------------------------
-# Errors
-
-
-class DamagedDataWarning(UserWarning):
-    """A shard or sample could not be read and was skipped."""
-
-
-class DamageCounter:
-    """Error handler of the stages: warn, count, keep the last messages, continue (returns True).
-
-    ``streak`` counts the damage reports since the last good sample (``good()``, called by
-    decode_samples for each sample it delivers): a consumer can stop with a message naming the
-    cause when nothing usable arrives any more (e.g. every shard missing or damaged), instead of
-    waiting forever on an endless, resampled stream.
-    """
-
-    def __init__(self, keep: int = 100) -> None:
-        self.count = 0
-        self.streak = 0
-        self.messages: list[str] = []
-        self._keep = keep
-
-    def message(self, exn: BaseException) -> str:
-        where = next((a for a in reversed(exn.args) if isinstance(a, str) and a.endswith(".tar")), None)
-        text = str(exn.args[0]) if exn.args else repr(exn)
-        return f"skipping damaged data{' in ' + where if where else ''}: {type(exn).__name__}: {text[:300]}"
-
-    def __call__(self, exn: BaseException) -> bool:
-        self.count += 1
-        self.streak += 1
-        msg = self.message(exn)
-        self.messages = (self.messages + [msg])[-self._keep:]
-        self.warn(msg)
-        return True
-
-    def warn(self, msg: str) -> None:
-        warnings.warn(msg, DamagedDataWarning, stacklevel=3)
-
-    def good(self) -> None:
-        """A usable sample arrived: the streak of damage starts again from 0."""
-        self.streak = 0
-
-
-class QuietDamageCounter(DamageCounter):
-    """A DamageCounter that only counts and keeps messages (loader workers report through their batches)."""
-
-    def warn(self, msg: str) -> None:
-        pass
 
 
 # ------------------------------------------------------------------------------------------------
@@ -137,47 +88,87 @@ def _member(name: str) -> tuple[str, str] | None:
     return key, member
 
 
+# Magic numbers of the compressions tarfile reads (gzip, bzip2, xz).
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _compressed(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(6).startswith(_COMPRESSED)
+
+
+def shard_entries(url: str, *, limits: Limits = LIMITS) -> Iterator[tuple[tarfile.TarInfo, Callable[[], bytes]]]:
+    """Every entry of a shard in order, with a function that reads its data (before the next entry).
+
+    The one rule of every reader (read_shard, hence training, `stats`, `inspect --verify`): a local,
+    uncompressed tar is read by seeking, so entries are skipped without reading them; a compressed
+    (gzip, bzip2, xz) or remote shard is a stream, where skipping an entry means decompressing or
+    downloading it, so an entry larger than ``limits.image_bytes`` (whatever its name) ends such a
+    shard before a byte of it is read. A local path that is not a regular file (a FIFO, a device, a
+    folder) is refused before it is opened (a FIFO would wait forever for a writer).
+
+    Raises:
+        ValueError: the rule above, or not a regular file. tarfile.TarError, OSError, EOFError: unreadable.
+    """
+    stream = _remote(url)
+    if not stream:
+        check_regular_file(url, "shard")
+        stream = _compressed(url)
+    with _open_url(url) as f, tarfile.open(fileobj=f, mode="r|*" if stream else "r:") as tar:
+        for info in tar:
+            if stream and info.size > limits.image_bytes:
+                raise ValueError(f"entry {info.name!r} is {info.size} bytes, over the limit of {limits.image_bytes} "
+                                 "for a compressed or streamed shard (skipping it would mean reading all of it); "
+                                 "the rest of the shard is skipped")
+            yield info, functools.partial(_read_entry, tar, info)
+
+
+def _read_entry(tar: tarfile.TarFile, info: tarfile.TarInfo) -> bytes:
+    return tar.extractfile(info).read()
+
+
 def read_shard(url: str, *, handler: Callable[[BaseException], bool], expected: int | None = None,
                limits: Limits = LIMITS) -> Iterator[dict]:
     """Raw samples (member → bytes, plus ``__key__`` and ``__url__``) of one shard, in order.
 
-    Reads the tar member by member: members that are not clean.png, noisy.png, sigma.png16 (or
-    format 1's sigma.png) or json of a plain key (pickles, unknown names, paths) and non-regular
-    entries are skipped without being read (a local file is seeked past them; a stream is read
-    through in small blocks, never held); a known member over its size limit is reported and its
-    sample dropped. A read error ends the shard (reported); a shard yielding fewer than
-    ``expected`` samples is reported too (also an empty or unreadable one).
+    Reads the tar entry by entry (shard_entries: its rule on compressed and streamed shards):
+    members that are not clean.png, noisy.png, sigma.png16 (or format 1's sigma.png) or json of a
+    plain key (pickles, unknown names, paths) and non-regular entries are skipped without being read;
+    a known member over its size limit is reported and its sample dropped. A read error ends the shard
+    (reported); a shard yielding fewer than ``expected`` samples is reported too (also an empty or
+    unreadable one).
     """
     n = 0
     current: dict | None = None
     try:
-        with _open_url(url) as f, tarfile.open(fileobj=f, mode="r|*" if _remote(url) else "r:*") as tar:
-            for info in tar:
-                named = _member(info.name) if info.isreg() else None
-                if named is None:
-                    continue
-                key, member = named
-                if current is not None and current["__key__"] != key:
-                    if not current.get("__bad__"):
-                        n += 1
-                        yield current
-                    current = None
-                if current is None:
-                    current = {"__key__": key, "__url__": url}
-                limit = limits.json_bytes if member == JSON else limits.image_bytes
-                if info.size > limit:
-                    handler(ValueError(f"sample {key}: member {member} is {info.size} bytes, over the limit of "
-                                       f"{limit}", url))
-                    current["__bad__"] = True
-                elif member in current:
-                    handler(ValueError(f"sample {key}: member {member} appears twice", url))
-                    current["__bad__"] = True
-                elif not current.get("__bad__"):
-                    current[member] = tar.extractfile(info).read()
+        for info, read in shard_entries(url, limits=limits):
+            named = _member(info.name) if info.isreg() else None
+            if named is None:
+                continue
+            key, member = named
+            if current is not None and current["__key__"] != key:
+                if not current.get("__bad__"):
+                    n += 1
+                    yield current
+                current = None
+            if current is None:
+                current = {"__key__": key, "__url__": url}
+            limit = limits.json_bytes if member == JSON else limits.image_bytes
+            if info.size > limit:
+                handler(ValueError(f"sample {key}: member {member} is {info.size} bytes, over the limit of "
+                                   f"{limit}", url))
+                current["__bad__"] = True
+            elif member in current:
+                handler(ValueError(f"sample {key}: member {member} appears twice", url))
+                current["__bad__"] = True
+            elif not current.get("__bad__"):
+                current[member] = read()
         if current is not None and not current.get("__bad__"):
             n += 1
             yield current
-    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+    except ValueError as exc:
+        handler(ValueError(str(exc), url))
+    except (tarfile.TarError, OSError, EOFError) as exc:
         handler(ValueError(f"unreadable shard ({type(exc).__name__}: {exc})", url))
     if expected is not None and n < expected:
         handler(ValueError(f"only {n} of {expected} samples could be read (truncated shard?)", url))

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from noisegen.dataset.format import MANIFEST_NAME, PARTIAL_DIR, check_manifest, dataset_sigma
+from noisegen.files import check_regular_file
 
 __all__ = ["read_manifest", "read_index", "ShardSet", "shard_urls", "list_shards", "split_by_rank", "split_by_worker"]
 
@@ -27,6 +28,8 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict:
         ValueError: not JSON, not a noisegen manifest, or damaged; the message says what to do.
     """
     p = Path(folder) / MANIFEST_NAME
+    if p.exists():
+        check_regular_file(p, "manifest")
     if not p.is_file():
         if Path(folder).is_dir() and (Path(folder) / PARTIAL_DIR).is_dir():
             raise FileNotFoundError(f"{folder}: no {MANIFEST_NAME}; the folder holds an unfinished run: "
@@ -41,10 +44,25 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict:
 
 
 def read_index(path: str | os.PathLike[str]):
-    """index.parquet as a pyarrow Table (read from the path: DESIGN.md §9 on BytesIO)."""
-    import pyarrow.parquet as pq  # here: only `inspect` and statistics need pyarrow
+    """index.parquet as a pyarrow Table (read from the path: DESIGN.md §9 on BytesIO; a path that is not
+    UTF-8, which pyarrow cannot open, through a pyarrow.BufferReader of its bytes).
 
-    return pq.read_table(str(path))
+    Raises:
+        ValueError: not a regular file (a FIFO, a device) or not Parquet. FileNotFoundError: absent.
+    """
+    import pyarrow as pa  # here: only `inspect` and statistics need pyarrow
+    import pyarrow.parquet as pq
+
+    check_regular_file(path, "index")
+    try:
+        os.fsdecode(path).encode("utf-8")
+    except UnicodeEncodeError:
+        with open(path, "rb") as f:
+            return pq.read_table(pa.BufferReader(f.read()))
+    try:
+        return pq.read_table(str(path))
+    except pa.ArrowInvalid as exc:
+        raise ValueError(f"{os.fsdecode(path)}: not a readable Parquet file ({exc})") from None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -112,6 +130,8 @@ def list_shards(sources: str | os.PathLike[str] | Sequence[str]) -> ShardSet:
             continue
         for u in braceexpand.braceexpand(src):
             if not u.startswith("pipe:") and "://" not in u and not Path(u).is_file():
+                if Path(u).exists():
+                    check_regular_file(u, "shard")  # a FIFO, device or socket: refused, never opened
                 raise FileNotFoundError(
                     f"shard {u!r} (from {src!r}) does not exist; give a noisegen dataset folder, shard files, "
                     "a brace pattern such as d/shard-{000000..000009}.tar, or pipe: URLs")

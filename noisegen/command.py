@@ -5,13 +5,16 @@ A small utility: imports nothing of the project."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import re
+import signal
 import sys
+from collections.abc import Iterator
 
 __all__ = ["parse_size", "int_at_least", "positive_int", "nonneg_int", "fraction", "float_in", "os_error_text",
-           "brief", "run_command"]
+           "brief", "Terminated", "sigterm_as_interrupt", "run_command"]
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -108,11 +111,46 @@ def _key_error_text(exc: KeyError) -> str:
             "version (regenerate it, or use the version that wrote it)")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a job scheduler's time limit), raised where it arrives so that a command stops as on
+    Ctrl-C: what is finished is kept, what is half-written is removed, and the message says what to do."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated("terminated")
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises Terminated (a KeyboardInterrupt) in the main thread; the previous
+    handler is restored after. Elsewhere than in the main thread it does nothing."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _lenient_output() -> None:
+    # A path that is not UTF-8 (its bytes held as surrogates) must not make printing it fail at the end of
+    # a finished job: write such characters as \xNN escapes.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
 def run_command(prog: str, args: argparse.Namespace, *, interrupted: str = "interrupted") -> int:
     """Run a parsed subcommand (args.func): expected errors (bad input, missing files, unknown names,
     full disks, read-only folders) become one line on stderr and exit code 2; Ctrl-C prints
-    ``interrupted`` and gives 130; a closed pipe (``| head``) ends quietly with 141 (128 + SIGPIPE).
-    Shared by `noisegen` and `noisegen-train`."""
+    ``interrupted`` and gives 130 (SIGTERM turned into Terminated by a command: 143); a closed pipe (``| head``)
+    ends quietly with 141 (128 + SIGPIPE). Shared by `noisegen` and `noisegen-train`."""
+    _lenient_output()
     try:
         try:
             code = int(args.func(args) or 0)
@@ -130,8 +168,11 @@ def run_command(prog: str, args: argparse.Namespace, *, interrupted: str = "inte
             print(f"{prog} {args.command}: error: {os_error_text(exc)}", file=sys.stderr)
             return 2
         except KeyboardInterrupt as exc:
-            print(str(exc) or interrupted, file=sys.stderr)  # a handler may say what was kept and what to do
-            return 130
+            text = str(exc)
+            if isinstance(exc, Terminated):
+                text = interrupted.replace("interrupted", "terminated", 1) if text == "terminated" else text
+            print(text or interrupted, file=sys.stderr)  # a handler may say what was kept and what to do
+            return 143 if isinstance(exc, Terminated) else 130
     except BrokenPipeError:
         # The reader of our output went away (`noisegen inspect D | head -1`): as other Unix tools,
         # stop without a word; point stdout at /dev/null so that the exit flush cannot fail again.

@@ -7,7 +7,7 @@ import sys
 
 from noisegen.cli.output import with_examples
 from noisegen.cli.profile import add_profile_arguments, profile_from_args
-from noisegen.command import float_in, nonneg_int, parse_size, positive_int
+from noisegen.command import float_in, nonneg_int, parse_size, positive_int, sigterm_as_interrupt
 
 
 def _pixels(text: str) -> int:
@@ -35,13 +35,14 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         patches_per_image=args.patches_per_image, crop=args.crop, seed=args.seed,
         samples_per_shard=args.samples_per_shard, shard_size=args.shard_size or 512 * 10**6,
         max_images=args.max_images, max_pixels=args.max_pixels, clean_target=args.clean_target, sigma=args.sigma,
-        workers=args.workers or default_workers(),
+        workers=args.workers or default_workers(), force_workers=args.force_workers,
         backend=args.backend, scheduler=args.scheduler, resume=args.resume,
     )
     if not config.images:
         print("no --images given: using the photos bundled with scikit-image", file=sys.stderr)
     try:
-        summary = generate(config, progress=not args.no_progress, echo=lambda s: print(s, file=sys.stderr))
+        with sigterm_as_interrupt():  # SIGTERM as Ctrl-C: finished shards kept, the resume hint printed
+            summary = generate(config, progress=not args.no_progress, echo=lambda s: print(s, file=sys.stderr))
     except FileExistsError as exc:
         print(f"noisegen generate: error: {exc}", file=sys.stderr)
         return 2
@@ -140,7 +141,10 @@ examples:
                    help="skip (and list) photos larger than N pixels, e.g. 150M "
                    f"(default {DEFAULT_MAX_PIXELS // 10**6}M; a photo costs about 11 bytes per pixel while decoded)")
     g.add_argument("--workers", type=positive_int, metavar="W",
-                   help="parallel worker processes (default: all cores; at most one per shard)")
+                   help="parallel worker processes (default: all cores; at most one per shard, and at most the "
+                   "cores this process may use unless --force-workers)")
+    g.add_argument("--force-workers", action="store_true",
+                   help="start --workers processes even when that is more than the CPU cores (each costs memory)")
     g.add_argument("--backend", choices=("local", "dask"), default="local",
                    help="local: joblib processes on this machine (default); dask: dask.distributed "
                    "(a LocalCluster of --workers processes, or --scheduler)")

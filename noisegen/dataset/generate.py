@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from noisegen.command import Terminated
 from noisegen.dataset.backends import close_dask, dask_client, run_dask, run_local
 from noisegen.dataset.format import (
     FORMAT_NAME,
@@ -48,12 +49,12 @@ from noisegen.dataset.png import PNG_ENCODER
 from noisegen.dataset.reader import read_manifest
 from noisegen.dataset.resume import finished, prepare_out, remove_temp_files, sources_digest
 from noisegen.dataset.samples import sample_photo_paths
-from noisegen.dataset.sources import SourceScan, hash_sources, scan_sources
+from noisegen.dataset.sources import SourceScan, hash_sources, printable_path, scan_sources
 from noisegen.dataset.writer import versions, write_index, write_manifest
 from noisegen.isp.pipeline import CLEAN_TARGETS
 from noisegen.isp.profiles import CameraProfile, get_profile
 
-__all__ = ["BACKENDS", "GenerateConfig", "GenerateSummary", "generate", "default_workers"]
+__all__ = ["BACKENDS", "GenerateConfig", "GenerateSummary", "generate", "default_workers", "worker_count"]
 
 BACKENDS = ("local", "dask")
 
@@ -93,7 +94,9 @@ class GenerateConfig:
         started for the run. backend: "local" (joblib loky) or "dask". scheduler: address of a
         running dask scheduler (backend "dask"; workers must see ``out`` and the images at the same
         paths). resume: continue an interrupted run in ``out`` (or repair a complete one whose
-        shards were damaged; noisegen.dataset.resume). ``workers`` is capped at the shards to write.
+        shards were damaged; noisegen.dataset.resume). ``workers`` is capped at the shards to write and
+        at the CPU cores this process may use (``default_workers``), unless ``force_workers``: more
+        processes than cores only cost memory and time.
     """
 
     out: str
@@ -113,6 +116,7 @@ class GenerateConfig:
     backend: str = "local"
     scheduler: str | None = None
     resume: bool = False
+    force_workers: bool = False
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -263,6 +267,23 @@ def _finish(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, records: 
     return manifest
 
 
+def _no_samples(out: Path, scan: SourceScan, written: list[ShardRecord]) -> None:
+    """Every planned sample failed (each source failed to decode): an empty dataset is no dataset. Remove
+    what this run wrote (empty shards, records) and raise ValueError naming the reasons."""
+    skips = [s for r in written for s in r.skipped]
+    for r in written:
+        (out / r.name).unlink(missing_ok=True)
+    shutil.rmtree(out / PARTIAL_DIR, ignore_errors=True)
+    try:
+        out.rmdir()  # only when nothing else is there
+    except OSError:
+        pass
+    reasons = "; ".join(f"{s['source']}: {s['reason']}" for s in skips[:3])
+    raise ValueError(f"no sample could be made: all {len(scan.images)} source images failed to decode"
+                     + (f" ({reasons}{' ...' if len(skips) > 3 else ''})" if reasons else "")
+                     + f"; nothing was written to {printable_path(out)}. Fix or replace the images and rerun")
+
+
 def _summary_from_manifest(out: Path, m: dict, elapsed: float, **kw) -> GenerateSummary:
     c = m["counts"]
     return GenerateSummary(out=out, samples=c["samples"], shards=c["shards"], bytes=c["bytes"], skipped=m["skipped"],
@@ -292,7 +313,7 @@ def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[s
     plan = _plan(config, scan)
     client = cluster = None
     if config.backend == "dask":  # connect first: an unreachable scheduler must not leave a half-made folder
-        client, cluster = dask_client(config.workers, config.scheduler)
+        client, cluster = dask_client(worker_count(config, plan.n_shards)[0], config.scheduler)
     try:
         complete, lock = prepare_out(out, _fingerprint(config, scan, plan), config.content(), resume=config.resume,
                                      echo=echo)
@@ -304,11 +325,27 @@ def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[s
         echo(f"{out} is already complete (every shard has its recorded size and sha256); nothing to do")
         return _summary_from_manifest(out, read_manifest(out), time.perf_counter() - t_start, already_complete=True)
     try:
-        return _write(config, scan, plan, t_start, echo, progress, client, cluster)
+        summary = _write(config, scan, plan, t_start, echo, progress, client, cluster)
+    except BaseException:
+        lock.close(finished=False)  # the lock file keeps this pid: a later run reads "interrupted"
+        raise
     finally:
-        lock.close()
         if client is not None:
             close_dask(client, cluster)
+    lock.close()
+    return summary
+
+
+def worker_count(config: GenerateConfig, pending: int) -> tuple[int, str]:
+    """(workers to start, why fewer than asked: "" when as asked): at most one per shard to write, and at
+    most the CPU cores this process may use unless ``force_workers``."""
+    cores = default_workers()
+    bounds = [(pending, f"capped at the {pending} shards to write")]
+    if not config.force_workers and config.scheduler is None:
+        bounds.append((cores, f"capped at the {cores} CPU cores this process may use; --force-workers to use more"))
+    n, why = min(bounds, key=lambda b: b[0])
+    n = max(1, n)
+    return (n, f" (--workers {config.workers} {why})") if n < config.workers else (config.workers, "")
 
 
 def _batch(plan: ShardPlan, pending: int, workers: int) -> int:
@@ -322,13 +359,12 @@ def _write(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, t_start: f
     out = Path(config.out)
     done = finished(out, plan)
     pending = [i for i in range(plan.n_shards) if i not in done]
-    workers = max(1, min(config.workers, len(pending)))
+    workers, capped = worker_count(config, len(pending))
     echo(f"{len(scan.images)} source images ({len(scan.skipped)} skipped) → {plan.n_samples} patches of "
          f"{config.patch}×{config.patch} in {plan.n_shards} shards of ≤{plan.samples_per_shard}"
          + (f"; resuming: {len(done)} shards already done" if done else "")
          + f"; backend {config.backend}, {workers} worker{'s' if workers > 1 else ''}"
-         + (f" (--workers {config.workers} capped at the {len(pending)} shards to write)"
-            if workers < config.workers and config.backend == "local" else ""))
+         + (capped if config.backend == "local" else ""))
 
     from tqdm import tqdm
 
@@ -348,13 +384,16 @@ def _write(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, t_start: f
             written.append(rec)
             planned = len(plan.shard_range(rec.shard))
             bar.update(planned - rec.samples if in_process else planned)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, and SIGTERM (noisegen.command.Terminated)
         bar.close()
         remove_temp_files(out)  # the pool is stopped by now: no worker writes any more
-        raise KeyboardInterrupt(f"interrupted: {len(done) + len(written)} of {plan.n_shards} shards are finished and "
-                                f"kept in {out}; rerun the same command with --resume to finish") from None
+        raise type(exc)(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: "
+                        f"{len(done) + len(written)} of {plan.n_shards} shards are finished and kept in "
+                        f"{printable_path(out)}; rerun the same command with --resume to finish") from None
     finally:
         bar.close()
+    if not any(r.samples for r in done.values()) and not any(r.samples for r in written):
+        _no_samples(out, scan, written)
     manifest = _finish(config, scan, plan, list(done.values()) + written)
     return _summary_from_manifest(out, manifest, time.perf_counter() - t_start, resumed_shards=len(done),
                                   records=written)

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from noisegen.dataset.png import decode_png16, png_header
+from noisegen.files import file_kind
 
 __all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError", "PixelLimitError", "DEFAULT_MAX_PIXELS",
            "check_pixels", "open_image", "exif_orientation", "oriented_size"]
@@ -44,6 +45,13 @@ def check_pixels(width: int, height: int, max_pixels: int | None, name: str) -> 
                               f"{max_pixels / 1e6:g} MP (raise it with --max-pixels)")
 
 
+def _check_regular(path: str | os.PathLike[str], name: str) -> None:
+    """ImageReadError for a FIFO, socket, device or folder (an open would wait forever, or never end)."""
+    kind = file_kind(path)
+    if kind is not None:
+        raise ImageReadError(f"{name}: {kind}, not a regular image file")
+
+
 @contextlib.contextmanager
 def open_image(source, *, max_pixels: int | None, name: str = "image") -> Iterator[Image.Image]:
     """Image.open with our pixel limit (checked from the header, before any pixel is decoded) in
@@ -52,6 +60,8 @@ def open_image(source, *, max_pixels: int | None, name: str = "image") -> Iterat
     Raises:
         PixelLimitError: over ``max_pixels``. Pillow's errors otherwise (the caller maps them).
     """
+    if isinstance(source, (str, os.PathLike)):
+        _check_regular(source, name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
@@ -130,6 +140,7 @@ def read_rgb8(path: str | os.PathLike[str], *,
     and PixelLimitError (checked from the header, before decoding) above ``max_pixels``.
     """
     p = Path(path)
+    _check_regular(p, str(p))
     suffix = p.suffix.lower()
     if suffix == ".png":
         head = _read_head(p)
@@ -183,7 +194,9 @@ def _read_pillow(p: Path, max_pixels: int | None) -> tuple[np.ndarray, list[str]
     try:
         with open_image(p, max_pixels=max_pixels, name=str(p)) as im:
             im.load()
-            conv0: list[str] = []
+            # an animated PNG or GIF, a multi-page TIFF: the first frame is used, and that is recorded (as
+            # tifffile's multi-page TIFFs are)
+            conv0: list[str] = ["multipage"] if getattr(im, "n_frames", 1) > 1 else []
             if exif_orientation(im) != 1:  # cameras store portrait photos rotated, with a flag
                 im = ImageOps.exif_transpose(im)
                 conv0.append("exif-orientation")

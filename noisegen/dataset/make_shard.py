@@ -103,10 +103,13 @@ def _start_watch(pid: int | None) -> None:
     if pid is None or _WATCHED["pid"] == pid:
         return
     _WATCHED["pid"] = pid
-    # Ctrl-C reaches the whole process group: the main process stops the pool and removes what was
-    # half-written; a worker hit mid-call (numba loading its cache) could otherwise crash loudly.
+    # Ctrl-C (and a SIGTERM sent to the group) reaches every process: the main process stops the pool
+    # (loky ends its workers with SIGKILL) and removes what was half-written; a worker hit mid-call
+    # (numba loading its cache) could otherwise crash loudly. A worker whose main process died ends
+    # by the parent watch below.
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
     except ValueError:  # not the main thread of the worker
         pass
     threading.Thread(target=_watch_parent, args=(pid,), name="noisegen-parent-watch", daemon=True).start()

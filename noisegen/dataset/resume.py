@@ -18,12 +18,9 @@ an interrupted run, and repairing a complete dataset whose shards were damaged.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import shutil
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,37 +28,44 @@ from noisegen.atomic import atomic_write_bytes
 from noisegen.dataset.format import INDEX_NAME, MANIFEST_NAME, PARTIAL_DIR, shard_name
 from noisegen.dataset.make_shard import ShardRecord, read_record, record_path
 from noisegen.dataset.plan import ShardPlan
-from noisegen.dataset.reader import read_index, read_manifest
+from noisegen.dataset.reader import read_manifest
+from noisegen.dataset.repair import intact_rows, repair_summary
 from noisegen.dataset.sources import file_sha256
+from noisegen.runlock import FolderLock, LockHeld, probe_lock
 
-__all__ = ["RunLock", "differences", "sources_digest", "prepare_out", "finished", "remove_temp_files",
+__all__ = ["RunLock", "check_not_live", "differences", "sources_digest", "prepare_out", "finished", "remove_temp_files",
            "damaged_shards"]
 
 LOCK_NAME = "lock"
 
 
-class RunLock:
-    """An exclusive lock on OUT/.partial/lock, held by the run that writes OUT (released on close or exit)."""
+class RunLock(FolderLock):
+    """The exclusive lock on OUT/.partial/lock, held by the run that writes OUT (noisegen.runlock: released
+    on close or exit, even by kill -9).
+
+    Raises:
+        ValueError: another live `noisegen generate` holds it (its pid named).
+    """
 
     def __init__(self, out: Path) -> None:
-        partial = out / PARTIAL_DIR
-        partial.mkdir(parents=True, exist_ok=True)
-        path = partial / LOCK_NAME
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "?"
-            os.close(self.fd)
-            raise ValueError(f"{out} is being written by another `noisegen generate` (pid {holder}); wait for it to "
-                             "end, or stop it and rerun with --resume") from None
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
+            super().__init__(out / PARTIAL_DIR / LOCK_NAME)
+        except LockHeld as exc:
+            raise ValueError(_live_message(out, exc.pid)) from None
 
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+
+def _live_message(out: Path, pid: str) -> str:
+    return (f"{out} is being written by another `noisegen generate` (pid {pid}, still running); wait for it to "
+            "end, or stop it and rerun with --resume")
+
+
+def check_not_live(out: Path) -> str | None:
+    """Raise ValueError when a live `noisegen generate` writes ``out``; else the pid of an interrupted run
+    that left its lock (None if none)."""
+    live, stale = probe_lock(out / PARTIAL_DIR / LOCK_NAME)
+    if live is not None:
+        raise ValueError(_live_message(out, live))
+    return stale
 
 
 def differences(a: dict, b: dict, prefix: str = "") -> list[str]:
@@ -128,20 +132,18 @@ def _reopen_for_repair(out: Path, m: dict, bad: dict[str, str], fingerprint: dic
     diff = differences(m.get("versions", {}), fingerprint["versions"])
     if diff:
         raise ValueError(f"{out}: cannot repair: it was made by other versions ({'; '.join(diff[:4])}); {redo}")
+    intact = [s["name"] for s in m["shards"] if s["name"] not in bad]
     try:
-        index = read_index(out / INDEX_NAME).to_pylist()
+        rows, keys, _ = intact_rows(out, m, intact)
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{out}: cannot repair: {INDEX_NAME} is unreadable ({exc}); {redo}") from None
-    rows: dict[str, list[dict]] = defaultdict(list)
-    for row in index:
-        rows[row["shard"]].append(row)
+        raise ValueError(f"{out}: cannot repair: {exc}; {redo}") from None
     decode_skips = [s for s in m.get("skipped", []) if s.get("stage") == "decode"]
     first = True
     for i, s in enumerate(m["shards"]):
         if s["name"] in bad:
             continue
-        rec = ShardRecord(shard=i, name=s["name"], samples=s["samples"], bytes=s["bytes"], sha256=s["sha256"],
-                          rows=rows.get(s["name"], []), skipped=decode_skips if first else [],
+        rec = ShardRecord(shard=i, name=s["name"], samples=len(keys[s["name"]]), bytes=s["bytes"],
+                          sha256=s["sha256"], rows=rows[s["name"]], skipped=decode_skips if first else [],
                           conversions=m.get("converted_images", {}) if first else {})
         atomic_write_bytes(record_path(out, i), rec.to_json().encode("utf-8"))
         first = False
@@ -167,6 +169,7 @@ def prepare_out(out: Path, fingerprint: dict, config: dict, *, resume: bool,
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder; choose a new or empty folder")
     partial = out / PARTIAL_DIR
+    stale = check_not_live(out) if out.is_dir() else None  # a live run first: never "interrupted" while it runs
     if (out / MANIFEST_NAME).exists():
         if not resume:
             raise FileExistsError(f"{out} already holds a dataset ({MANIFEST_NAME}); choose another --out, "
@@ -177,7 +180,12 @@ def prepare_out(out: Path, fingerprint: dict, config: dict, *, resume: bool,
             raise ValueError(f"{out} holds a dataset made with other options ({'; '.join(diff)}); choose another --out")
         bad = damaged_shards(out, m)
         if not bad:
-            shutil.rmtree(partial, ignore_errors=True)  # a run killed after dataset.json, before its clean-up
+            lock = RunLock(out)
+            try:
+                repair_summary(out, m, echo)  # index.parquet and the counts, from the intact shards
+            finally:
+                lock.close()
+                shutil.rmtree(partial, ignore_errors=True)  # also a run killed after dataset.json, before its clean-up
             return True, None
         lock = RunLock(out)
         try:
@@ -190,8 +198,9 @@ def prepare_out(out: Path, fingerprint: dict, config: dict, *, resume: bool,
         return False, lock
     if partial.is_dir():
         if not resume:
-            raise FileExistsError(f"{out} holds an interrupted run; pass --resume (with the same options) to finish "
-                                  "it, or choose another --out")
+            who = f" (its process {stale} has ended)" if stale else ""
+            raise FileExistsError(f"{out} holds an interrupted run{who}; pass --resume (with the same options) to "
+                                  "finish it, or choose another --out")
         lock = RunLock(out)
         try:
             saved = json.loads((partial / "plan.json").read_text())

@@ -30,6 +30,7 @@ from pathlib import Path
 from PIL import Image
 
 from noisegen.dataset.images import DEFAULT_MAX_PIXELS, ImageReadError, open_image, oriented_size
+from noisegen.files import file_kind
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -154,10 +155,17 @@ def discover(
         ([(id, path), ...] sorted by id, [Skipped, ...] for files with other extensions and for
         roots that do not exist).
     """
-    paths = [Path(r).expanduser().resolve() for r in roots]
+    paths: list[Path] = []
+    skipped: list[Skipped] = []
+    for r in roots:  # a root given twice is used once, and said so
+        p = Path(r).expanduser().resolve()
+        if p in paths:
+            skipped.append(Skipped(printable_path(p), printable_path(p), "given twice; used once", "scan"))
+        else:
+            paths.append(p)
     labels = [label] * len(paths) if label else _labels(paths)
     found: dict[str, Path] = {}
-    skipped: list[Skipped] = []
+    first: dict[str, str] = {}  # real path → the id it was first found as
     for root, lab in zip(paths, labels):
         if not root.exists():
             skipped.append(Skipped(printable_path(root), printable_path(root), "no such file or folder", "scan"))
@@ -165,6 +173,10 @@ def discover(
         if undecodable_name(root):
             skipped.append(Skipped(printable_path(root), printable_path(root), "folder name is not valid UTF-8 "
                                    "(rename it, or give a folder above it)", "scan"))
+            continue
+        if not root.is_dir() and file_kind(root) is not None:
+            skipped.append(Skipped(printable_path(root), printable_path(root), f"{file_kind(root)}, not an image "
+                                   "file or a folder", "scan"))
             continue
         if root.is_file():
             files = [(root.name, root)]
@@ -187,8 +199,25 @@ def discover(
                 skipped.append(Skipped(sid, str(p), f"not an image file (extension {p.suffix or 'none'!r}; "
                                        f"expected one of {', '.join(IMAGE_EXTENSIONS)})", "scan"))
                 continue
+            kind = _kind(p)
+            if kind is not None:  # a FIFO would make the probe wait forever for a writer, /dev/zero never end
+                skipped.append(Skipped(sid, str(p), f"{kind}, not a regular file", "scan"))
+                continue
+            real = os.path.realpath(p)
+            if real in first:
+                skipped.append(Skipped(sid, str(p), f"the same file as {first[real]} (given twice); used once",
+                                       "scan"))
+                continue
+            first[real] = sid
             found.setdefault(sid, p)
     return sorted(found.items()), sorted(skipped, key=lambda s: s.source)
+
+
+def _kind(p: Path) -> str | None:
+    try:
+        return file_kind(p)
+    except OSError:  # a dangling link: the probe reports it
+        return None
 
 
 def probe(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:

@@ -137,30 +137,31 @@ def write_index(batches: Iterable[list[dict]], path: str | os.PathLike[str]) -> 
     types = index_types()
     p = Path(path)
     tmp = temp_path(p)
-    writer = None
+    # pyarrow opens paths itself and cannot open one that is not UTF-8: hand it a file object Python opened.
     try:
-        for rows in batches:
-            if not rows:
-                continue
-            if writer is None:
-                extra = [k for k in rows[0] if k not in types]
-                columns = {c: pa.array([r.get(c) for r in rows], type=types.get(c)) for c in [*types, *extra]}
-                schema = pa.table(columns).schema
-                writer = pq.ParquetWriter(str(tmp), schema)
-            table = pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema})
-            writer.write_table(table)
-        if writer is None:  # no sample at all: an empty table with the known columns
-            empty = pa.table({c: pa.array([], type=t) for c, t in types.items()})
-            pq.write_table(empty, str(tmp))
-        else:
-            writer.close()
+        with open(tmp, "wb") as f:
             writer = None
-        with open(tmp, "rb+") as f:
+            try:
+                for rows in batches:
+                    if not rows:
+                        continue
+                    if writer is None:
+                        extra = [k for k in rows[0] if k not in types]
+                        columns = {c: pa.array([r.get(c) for r in rows], type=types.get(c)) for c in [*types, *extra]}
+                        schema = pa.table(columns).schema
+                        writer = pq.ParquetWriter(f, schema)
+                    table = pa.table({fl.name: pa.array([r.get(fl.name) for r in rows], type=fl.type)
+                                      for fl in schema})
+                    writer.write_table(table)
+            finally:
+                if writer is not None:
+                    writer.close()
+            if writer is None:  # no sample at all: an empty table with the known columns
+                pq.write_table(pa.table({c: pa.array([], type=t) for c, t in types.items()}), f)
+            f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)
     except BaseException:
-        if writer is not None:
-            writer.close()
         tmp.unlink(missing_ok=True)
         raise
 

@@ -281,7 +281,8 @@ def test_a_second_run_on_a_locked_folder_stops_without_touching_it(photos, tmp_p
     finally:
         lock.close()
     line = one_error_line(err)
-    assert rc == 2 and f"{out} is being written by another `noisegen generate` (pid {os.getpid()})" in line
+    assert rc == 2
+    assert f"{out} is being written by another `noisegen generate` (pid {os.getpid()}, still running)" in line
     assert temp_files(out) == [".shard-000000.tar.123-abcd.tmp"]
 
 
@@ -379,7 +380,8 @@ def test_resume_on_a_complete_dataset_with_a_damaged_shard_repairs_it(photos, re
 
 
 def test_workers_are_capped_at_the_shards_to_write(photos, tmp_path, capsys):
-    rc, _, err = cli(capsys, *_gen_args(photos, tmp_path / "ds")[:-3], "--workers", "500", "--no-progress")
+    rc, _, err = cli(capsys, *_gen_args(photos, tmp_path / "ds")[:-3], "--workers", "500", "--force-workers",
+                     "--no-progress")
     assert rc == 0 and "3 workers (--workers 500 capped at the 3 shards to write)" in err
 
 

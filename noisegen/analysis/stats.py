@@ -181,15 +181,17 @@ def _shard_damage(path: str, damaged: list[dict]) -> Callable[[BaseException], b
 
 
 def shard_stats(path: str, by: tuple[str, ...], keys: frozenset[str] | None = None,
-                on_sample: Callable[[], None] | None = None) -> tuple[dict, list[dict], int]:
+                on_sample: Callable[[], None] | None = None,
+                expected: int | None = None) -> tuple[dict, list[dict], int]:
     """NoiseStats per group of one shard: ({name: (key, NoiseStats)}, damaged [{source, reason}], samples read).
 
-    keys: only these sample keys (None: all). A shard that cannot be read is one damage entry.
+    keys: only these sample keys (None: all). expected: the samples dataset.json lists for the shard (fewer
+    in the tar are one damage entry, as in training). A shard that cannot be read is one damage entry.
     """
     groups: dict[str, list] = {}
     damaged: list[dict] = []
     n = 0
-    for raw in read_shard(path, handler=_shard_damage(path, damaged)):
+    for raw in read_shard(path, handler=_shard_damage(path, damaged), expected=expected):
         if keys is not None and raw["__key__"] not in keys:
             continue
         try:
@@ -280,6 +282,7 @@ def dataset_stats(config: StatsConfig, echo: Callable[[str], None] = lambda s: N
     keys = _select([r["key"] for r in index_rows], config.max_samples)
     urls = [str(folder / s["name"]) for s in manifest["shards"]]
     per_shard = {str(folder / s["name"]): s["samples"] for s in manifest["shards"]}
+    listed = dict(per_shard)  # what dataset.json promises per shard: a shard holding fewer is reported
     if keys is not None:
         by_shard: dict[str, int] = defaultdict(int)
         for r in index_rows:
@@ -296,12 +299,13 @@ def dataset_stats(config: StatsConfig, echo: Callable[[str], None] = lambda s: N
     merged: dict[str, list] = {}
     try:
         if config.workers == 1:
-            results = (shard_stats(u, config.by, keys, on_sample=lambda: bar.update(1)) for u in urls)
+            results = (shard_stats(u, config.by, keys, on_sample=lambda: bar.update(1), expected=listed[u])
+                       for u in urls)
         else:
             from joblib import Parallel, delayed
 
             results = Parallel(n_jobs=config.workers, backend="loky", return_as="generator")(
-                delayed(shard_stats)(u, config.by, keys) for u in urls)
+                delayed(shard_stats)(u, config.by, keys, expected=listed[u]) for u in urls)
         for u, (groups, damaged, n) in zip(urls, results):
             if config.workers > 1:
                 bar.update(per_shard[u])

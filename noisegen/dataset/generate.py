@@ -322,7 +322,8 @@ def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[s
             close_dask(client, cluster)
         raise
     if complete:
-        echo(f"{out} is already complete (every shard has its recorded size and sha256); nothing to do")
+        echo(f"{out} is {'complete' if complete == 'repaired' else 'already complete'} (every shard has its recorded "
+             f"size and sha256){'' if complete == 'repaired' else '; nothing to do'}")
         return _summary_from_manifest(out, read_manifest(out), time.perf_counter() - t_start, already_complete=True)
     try:
         summary = _write(config, scan, plan, t_start, echo, progress, client, cluster)

@@ -155,14 +155,15 @@ def _reopen_for_repair(out: Path, m: dict, bad: dict[str, str], fingerprint: dic
 
 
 def prepare_out(out: Path, fingerprint: dict, config: dict, *, resume: bool,
-                echo: Callable[[str], None]) -> tuple[bool, RunLock | None]:
+                echo: Callable[[str], None]) -> tuple[str | None, RunLock | None]:
     """Check and set up the output folder before anything is written.
 
     Args:
         out: the dataset folder. fingerprint: the run's plan (options, versions, "sources": id → sha256).
         config: the run's content options (as recorded in dataset.json). resume: --resume.
     Returns:
-        (True, None) when the dataset there is already complete and intact; else (False, lock held).
+        ("complete", None) when the dataset there is complete and intact, ("repaired", None) when its shards
+        were intact and its index or counts were repaired (noisegen.dataset.repair); else (None, lock held).
     Raises:
         ValueError / FileExistsError: with the one line that says what to do.
     """
@@ -182,11 +183,11 @@ def prepare_out(out: Path, fingerprint: dict, config: dict, *, resume: bool,
         if not bad:
             lock = RunLock(out)
             try:
-                repair_summary(out, m, echo)  # index.parquet and the counts, from the intact shards
+                repaired = repair_summary(out, m, echo)  # index.parquet and the counts, from the intact shards
             finally:
                 lock.close()
                 shutil.rmtree(partial, ignore_errors=True)  # also a run killed after dataset.json, before its clean-up
-            return True, None
+            return "repaired" if repaired else "complete", None
         lock = RunLock(out)
         try:
             _reopen_for_repair(out, m, bad, fingerprint)
@@ -195,7 +196,7 @@ def prepare_out(out: Path, fingerprint: dict, config: dict, *, resume: bool,
             shutil.rmtree(partial, ignore_errors=True)
             raise
         echo(f"{out}: {len(bad)} damaged shard(s) ({', '.join(sorted(bad))}); rewriting them")
-        return False, lock
+        return None, lock
     if partial.is_dir():
         if not resume:
             who = f" (its process {stale} has ended)" if stale else ""
@@ -219,7 +220,7 @@ def prepare_out(out: Path, fingerprint: dict, config: dict, *, resume: bool,
         lock = RunLock(out)
     _write_plan(out, fingerprint)
     remove_temp_files(out)  # half-written by a killed run; its shard is redone
-    return False, lock
+    return None, lock
 
 
 def remove_temp_files(out: Path) -> int:

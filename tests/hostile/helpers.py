@@ -61,6 +61,16 @@ def edit_json(members, key: str, change) -> list[tuple[str, bytes]]:
     return out
 
 
+def rerecord_shards(ds: Path) -> None:
+    """Record every shard's current size and sha256 in dataset.json (so that only the contents are wrong)."""
+    from noisegen.dataset.sources import file_sha256
+
+    m = json.loads((ds / "dataset.json").read_text())
+    for s in m["shards"]:
+        s["bytes"], s["sha256"] = (ds / s["name"]).stat().st_size, file_sha256(ds / s["name"])
+    (ds / "dataset.json").write_text(json.dumps(m))
+
+
 def v1_members(members) -> list[tuple[str, bytes]]:
     """A format-2 shard's members as format 1 wrote them: sigma.png, json with nulls and lists."""
     out = []
@@ -117,4 +127,4 @@ def temp_files(folder: Path) -> list[str]:
 
 
 __all__ = ["QUIET", "tiny_config", "tiny_dataset", "copy_dataset", "read_members", "rewrite_shard", "edit_json",
-           "v1_members", "png_header_only", "cli", "cli_subprocess", "one_error_line", "temp_files"]
+           "rerecord_shards", "v1_members", "png_header_only", "cli", "cli_subprocess", "one_error_line", "temp_files"]

@@ -31,6 +31,7 @@ from noisegen.dataset.plan import ShardPlan
 from noisegen.dataset.reader import read_manifest
 from noisegen.dataset.repair import intact_rows, repair_summary
 from noisegen.dataset.sources import file_sha256
+from noisegen.files import file_kind
 from noisegen.runlock import FolderLock, LockHeld, probe_lock
 
 __all__ = ["RunLock", "check_not_live", "differences", "sources_digest", "prepare_out", "finished", "remove_temp_files",
@@ -110,7 +111,7 @@ def damaged_shards(out: Path, manifest: dict) -> dict[str, str]:
     for s in manifest["shards"]:
         p = out / s["name"]
         if not p.is_file():
-            bad[s["name"]] = "missing"
+            bad[s["name"]] = f"{file_kind(p)}, not a regular file" if p.exists() else "missing"
         elif p.stat().st_size != s["bytes"]:
             bad[s["name"]] = f"size {p.stat().st_size} bytes, dataset.json records {s['bytes']}"
         elif file_sha256(p) != s["sha256"]:
@@ -132,6 +133,10 @@ def _reopen_for_repair(out: Path, m: dict, bad: dict[str, str], fingerprint: dic
     diff = differences(m.get("versions", {}), fingerprint["versions"])
     if diff:
         raise ValueError(f"{out}: cannot repair: it was made by other versions ({'; '.join(diff[:4])}); {redo}")
+    folders = [name for name in bad if (out / name).is_dir()]
+    if folders:
+        raise ValueError(f"{out}: cannot repair: {', '.join(folders)} is a folder where a shard belongs; remove it, "
+                         "then rerun with --resume")
     intact = [s["name"] for s in m["shards"] if s["name"] not in bad]
     try:
         rows, keys, _ = intact_rows(out, m, intact)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -122,9 +126,54 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
+@contextlib.contextmanager
+def hang_guard(seconds: int = 60):
+    """A hang guard (never a timed assertion): a call that blocks longer than ``seconds`` (an ``open`` of a
+    FIFO waiting for a writer, a read of /dev/zero) fails the test with TimeoutError instead of hanging it."""
+    def alarm(signum, frame):
+        raise TimeoutError(f"still blocked after {seconds} s: the command did not give up")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def special_file(path: Path, kind: str) -> Path:
+    """Put a special file of ``kind`` at ``path``: "fifo", "chardev" (a link to /dev/zero), "folder" or
+    "socket" (a bound Unix socket, kept open for the session). Returns path."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "chardev":
+        path.symlink_to("/dev/zero")
+    elif kind == "folder":
+        path.mkdir()
+        (path / "inner.txt").write_text("a folder named like a file")
+    elif kind == "socket":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        cwd = os.getcwd()
+        os.chdir(path.parent)  # bound by a relative name: socket paths are limited to about 107 bytes
+        try:
+            s.bind(path.name)
+        finally:
+            os.chdir(cwd)
+        _SOCKETS.append(s)
+    else:
+        raise ValueError(kind)
+    return path
+
+
+SPECIAL_KINDS = ("fifo", "chardev", "folder", "socket")
+_SOCKETS: list[socket.socket] = []
+
+
 def temp_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.rglob("*.tmp"))
 
 
 __all__ = ["QUIET", "tiny_config", "tiny_dataset", "copy_dataset", "read_members", "rewrite_shard", "edit_json",
-           "rerecord_shards", "v1_members", "png_header_only", "cli", "cli_subprocess", "one_error_line", "temp_files"]
+           "rerecord_shards", "v1_members", "png_header_only", "cli", "cli_subprocess", "one_error_line", "temp_files",
+           "hang_guard", "special_file", "SPECIAL_KINDS"]

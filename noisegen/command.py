@@ -5,6 +5,7 @@ A small utility: imports nothing of the project."""
 from __future__ import annotations
 
 import argparse
+import codecs
 import contextlib
 import errno
 import os
@@ -135,12 +136,25 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _escape(exc: UnicodeError) -> tuple[str, int]:
+    r"""Codec error handler: a file name's undecodable byte (held by Python as a lone surrogate U+DC80-U+DCFF)
+    as \xNN, the way noisegen.dataset.sources.printable_path writes it; anything else as \uNNNN."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    chars = exc.object[exc.start:exc.end]
+    return "".join(f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else f"\\u{ord(c):04x}"
+                   for c in chars), exc.end
+
+
+codecs.register_error("noisegen-escape", _escape)
+
+
 def _lenient_output() -> None:
     # A path that is not UTF-8 (its bytes held as surrogates) must not make printing it fail at the end of
-    # a finished job: write such characters as \xNN escapes.
+    # a finished job: write such characters as escapes.
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.reconfigure(errors="backslashreplace")
+            stream.reconfigure(errors="noisegen-escape")
         except (AttributeError, ValueError, OSError):
             pass
 

@@ -190,7 +190,8 @@ def discover(
                     p = Path(dirpath) / fn
                     rel = p.relative_to(base).as_posix()
                     files.append((rel if prefix == "." else f"{prefix}/{rel}", p))
-        for rel, p in files:
+        # within a root, a file before a link to it (a duplicate is listed under the link's name), then by name
+        for rel, p in sorted(files, key=lambda f: (f[1].is_symlink(), f[0])):
             sid = f"{lab}/{rel}"
             if undecodable_name(sid):
                 skipped.append(_bad_name(sid, p))

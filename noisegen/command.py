@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterator
 
 __all__ = ["parse_size", "int_at_least", "positive_int", "nonneg_int", "fraction", "float_in", "os_error_text",
-           "brief", "Terminated", "sigterm_as_interrupt", "run_command"]
+           "brief", "pixel_count", "Terminated", "sigterm_as_interrupt", "run_command"]
 
 _UNITS = {"": 1, "b": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6, "g": 10**9, "gb": 10**9,
           "kib": 2**10, "mib": 2**20, "gib": 2**30}
@@ -50,6 +50,19 @@ def int_at_least(lo: int, what: str | None = None):
 
 positive_int = int_at_least(1, "a positive integer")
 nonneg_int = int_at_least(0, "an integer >= 0")
+
+
+def pixel_count(text: str) -> int:
+    """argparse type of --max-pixels: '100M', '150MP', '2e8' or a plain count."""
+    t = text.strip().upper().removesuffix("P")
+    scale = 10**6 if t.endswith("M") else 1
+    try:
+        v = int(float(t.removesuffix("M")) * scale)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"expected a pixel count such as 100M or 150000000, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a pixel count >= 1, got {text!r}")
+    return v
 
 
 def float_in(lo: float, hi: float):

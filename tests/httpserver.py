@@ -9,13 +9,16 @@ __all__ = ["Server"]
 
 
 class Server:
-    """Serves in-memory files; honours 'Range: bytes=N-' unless told not to; can cut a transfer short."""
+    """Serves in-memory files; honours 'Range: bytes=N-' unless told not to; can cut a transfer short, or
+    stream without a Content-Length (endlessly, with ``endless``)."""
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.requests: list[dict] = []  # {"path", "range"} of every GET
         self.ignore_range = False
         self.cut_after: int | None = None
+        self.no_length = False  # send no Content-Length (the body ends when the connection closes)
+        self.endless = False  # with no_length: after the file, zeros until the client hangs up
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -38,6 +41,17 @@ class Server:
                     status = 206
                 body = data[start:]
                 self.send_response(status)
+                if outer.no_length:
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.close_connection = True
+                    try:
+                        self.wfile.write(body)
+                        while outer.endless:
+                            self.wfile.write(b"\0" * 65536)
+                    except OSError:  # the client stopped reading
+                        pass
+                    return
                 self.send_header("Content-Length", str(len(body)))
                 if status == 206:
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")

@@ -7,20 +7,7 @@ import sys
 
 from noisegen.cli.output import with_examples
 from noisegen.cli.profile import add_profile_arguments, profile_from_args
-from noisegen.command import float_in, nonneg_int, parse_size, positive_int, sigterm_as_interrupt
-
-
-def _pixels(text: str) -> int:
-    """--max-pixels: '100M', '150MP', '2e8' or a plain count."""
-    t = text.strip().upper().removesuffix("P")
-    scale = 10**6 if t.endswith("M") else 1
-    try:
-        v = int(float(t.removesuffix("M")) * scale)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a pixel count such as 100M or 150000000, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a pixel count >= 1, got {text!r}")
-    return v
+from noisegen.command import float_in, nonneg_int, parse_size, pixel_count, positive_int, sigterm_as_interrupt
 
 __all__ = ["add_generate_commands", "parse_size"]
 
@@ -74,8 +61,9 @@ def _cmd_download(args: argparse.Namespace) -> int:
 
     try:
         download_dataset(args.name, args.to, url=args.url, sha256=args.sha256, keep_archive=args.keep_archive,
-                         progress=not args.no_progress,
-                         limits=ExtractLimits(max_bytes=args.max_extract_size, max_ratio=args.max_ratio))
+                         progress=not args.no_progress, max_download=args.max_download_size,
+                         limits=ExtractLimits(max_bytes=args.max_extract_size, max_ratio=args.max_ratio,
+                                              max_members=args.max_members))
     except (DownloadError, UnsafeArchiveError) as exc:
         print(f"noisegen download: error: {exc}", file=sys.stderr)
         return 1
@@ -137,7 +125,7 @@ examples:
                    "sample's parameters (needs --clean-target source)"),
     g.add_argument("--max-images", type=positive_int, metavar="M",
                    help="use only the first M usable photos (sorted by name)")
-    g.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
+    g.add_argument("--max-pixels", type=pixel_count, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="skip (and list) photos larger than N pixels, e.g. 150M "
                    f"(default {DEFAULT_MAX_PIXELS // 10**6}M; a photo costs about 11 bytes per pixel while decoded)")
     g.add_argument("--workers", type=positive_int, metavar="W",
@@ -179,7 +167,7 @@ examples:
 
 def add_download_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `download`."""
-    from noisegen.dataset.download import DATASETS, ExtractLimits
+    from noisegen.dataset.download import DATASETS, MAX_DOWNLOAD, ExtractLimits
 
     d = subparsers.add_parser(
         "download", help="download a public photo collection (resumable, checksum-verified, safe extraction)",
@@ -203,6 +191,11 @@ example:
     d.add_argument("--max-ratio", type=float_in(1.0, 1e9), default=ExtractLimits.max_ratio, metavar="R",
                    help="refuse archives that expand more than R times their size "
                    f"(default {ExtractLimits.max_ratio:g}; decompression bombs expand 1000×)")
+    d.add_argument("--max-members", type=positive_int, default=ExtractLimits.max_members, metavar="N",
+                   help=f"refuse archives of more than N files and folders (default {ExtractLimits.max_members})")
+    d.add_argument("--max-download-size", type=parse_size, default=MAX_DOWNLOAD, metavar="SIZE",
+                   help=f"stop a download larger than SIZE, also when the server announces no size "
+                   f"(default {MAX_DOWNLOAD // 10**9}GB)")
     d.add_argument("--no-progress", action="store_true", help="no progress bar")
     d.set_defaults(func=_cmd_download)
 

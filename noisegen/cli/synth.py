@@ -11,7 +11,8 @@ import numpy as np
 
 from noisegen.analysis.nlf import psnr
 from noisegen.cli.profile import add_profile_arguments, profile_from_args
-from noisegen.dataset.images import read_rgb8, write_png
+from noisegen.command import pixel_count
+from noisegen.dataset.images import DEFAULT_MAX_PIXELS, MAX_PIXELS_HINT, read_rgb8, write_png
 from noisegen.dataset.samples import default_photo
 from noisegen.isp.pipeline import synthesize
 from noisegen.isp.sampling import sample_params
@@ -54,7 +55,7 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     if args.image is None:
         args.image = str(default_photo())
         print(f"no IMAGE given: using the bundled sample photo {args.image}")
-    clean, conversions = read_rgb8(args.image)
+    clean, conversions = read_rgb8(args.image, max_pixels=args.max_pixels, hint=MAX_PIXELS_HINT)
     params = sample_params(profile, np.random.default_rng([args.seed, 0]))
     s = synthesize(clean, params, seed=[args.seed, 1])
     out.mkdir(parents=True, exist_ok=True)
@@ -88,5 +89,8 @@ def add_synth_command(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     p.add_argument("--overwrite", action="store_true", help="replace the outputs of an earlier run in --out")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed → same bytes")
+    p.add_argument("--max-pixels", type=pixel_count, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"refuse images larger than N pixels, e.g. 150M (default {DEFAULT_MAX_PIXELS // 10**6}M; the "
+                   "camera simulation holds several float copies of the image)")
     add_profile_arguments(p)
     p.set_defaults(func=_cmd_synth)

@@ -7,7 +7,10 @@ archive (UnsafeArchiveError, nothing written):
 - a link (symbolic or hard; RAR and zip links included) or a device;
 - a file and a folder with the same name, or a file listed twice;
 - more than ``max_bytes`` in all once extracted, or more than ``max_ratio`` times the archive's
-  size (a decompression bomb), or more than the free space of the target's disk.
+  size (a decompression bomb), or more than the free space of the target's disk;
+- more than ``max_members`` members.
+A damaged archive (headers that lie about sizes, a CRC that fails, a cut stream) is a ValueError that
+says so, and what was extracted of it is removed again.
 Each file is then written by us (never ``extractall``) to a path checked to lie inside the target,
 counting the bytes actually written: a member that grows beyond its listed size stops the
 extraction. On any failure every file and folder this extraction created is removed again.
@@ -25,6 +28,7 @@ import shutil
 import stat
 import tarfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -44,10 +48,12 @@ class UnsafeArchiveError(ValueError):
 class ExtractLimits:
     """max_bytes: most bytes extracted in all (default 64 GB; the Waterloo archive expands to about
     2.7 GB); max_ratio: most extracted bytes per archive byte (default 100: photos compress about
-    2-3×, decompression bombs 1000× and more)."""
+    2-3×, decompression bombs 1000× and more); max_members: most files and folders (default 50,000:
+    the Waterloo archive holds about 4,800; an archive of 100,000 empty files is a bomb of inodes)."""
 
     max_bytes: int = 64 * 10**9
     max_ratio: float = 100.0
+    max_members: int = 50_000
 
 
 @dataclass(frozen=True)
@@ -93,9 +99,23 @@ def list_members(archive: str | os.PathLike[str]) -> tuple[str, list[Member], ob
     """(format, members, open handle to close or None) of a tar, zip or RAR archive.
 
     Raises:
-        ValueError: not an archive of a known format (or RAR without RAR support).
+        ValueError: not an archive of a known format (or RAR without RAR support), or a damaged one (headers
+            that lie about sizes, a truncated stream).
     """
-    archive = Path(archive)
+    try:
+        return _list_members(Path(archive))
+    except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            raise
+        raise ValueError(_damaged(archive, exc)) from None
+
+
+def _damaged(archive: str | os.PathLike[str], exc: BaseException) -> str:
+    return (f"{archive}: damaged archive ({type(exc).__name__}: {str(exc)[:160]}); delete it and download it again, "
+            "or check the --url")
+
+
+def _list_members(archive: Path) -> tuple[str, list[Member], object | None]:
     if tarfile.is_tarfile(archive):
         tar = tarfile.open(archive, "r:*")
         kinds = [("dir" if m.isdir() else "file" if m.isreg() else "link" if m.issym() or m.islnk() else "other")
@@ -149,6 +169,10 @@ def _member_problem(m: Member) -> str | None:
 def check_members(archive: Path, members: list[Member], to: Path, limits: ExtractLimits) -> int:
     """Refuse the archive (UnsafeArchiveError) for any reason in the module docstring; returns the bytes
     it will extract."""
+    if len(members) > limits.max_members:
+        raise UnsafeArchiveError(f"{archive}: holds {len(members)} members, over the limit of {limits.max_members} "
+                                 "(an archive of many tiny files exhausts the disk's inodes); raise it with "
+                                 "--max-members if you trust it")
     bad = [f"{m.name!r} ({p})" for m in members if (p := _member_problem(m))]
     files: dict[tuple[str, ...], str] = {}
     dirs: set[tuple[str, ...]] = set()
@@ -296,6 +320,9 @@ def extract_safely(archive: str | os.PathLike[str], to: str | os.PathLike[str],
                         w.mkdir(w.target(m.name))
                     else:
                         _copy(w, m)
+        except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            w.undo()  # a member whose data does not match its header (sizes, CRC, a cut stream)
+            raise ValueError(_damaged(archive, exc)) from None
         except BaseException:
             w.undo()
             raise

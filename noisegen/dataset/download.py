@@ -32,7 +32,7 @@ from noisegen.dataset.sources import file_sha256
 from noisegen.version import __version__
 
 __all__ = ["RemoteArchive", "DATASETS", "DownloadError", "ChecksumError", "UnsafeArchiveError", "ExtractLimits",
-           "fetch", "extract_safely", "download_dataset"]
+           "MAX_DOWNLOAD", "fetch", "extract_safely", "download_dataset"]
 
 
 class DownloadError(RuntimeError):
@@ -69,12 +69,20 @@ DATASETS = {
 _CHUNK = 1 << 20
 
 
+MAX_DOWNLOAD = 64 * 10**9  # default size limit of one download (the Waterloo archive is about 2.5 GB)
+
+
 def fetch(url: str, dest: str | os.PathLike[str], *, sha256: str | None = None, progress: bool = True,
-          timeout: float = 60.0) -> str:
+          timeout: float = 60.0, max_bytes: int = MAX_DOWNLOAD) -> str:
     """Download ``url`` to ``dest`` (resuming ``dest.part``); returns the file's sha256.
 
+    ``max_bytes`` bounds the file: a larger Content-Length is refused before anything is written, and a
+    server that sends no Content-Length (or more than it announced) is stopped while streaming, once
+    the file would pass the limit.
+
     Raises:
-        DownloadError: HTTP or network failure (the partial file is kept: rerun to resume).
+        DownloadError: HTTP or network failure (the partial file is kept: rerun to resume); over ``max_bytes``
+            (the partial file is deleted).
         ChecksumError: ``sha256`` given and different (the partial file is deleted).
     """
     dest = Path(dest)
@@ -111,19 +119,30 @@ def fetch(url: str, dest: str | os.PathLike[str], *, sha256: str | None = None, 
             else:
                 offset, mode = 0, "wb"  # the server ignored the range: start again
             length = resp.headers.get("Content-Length")
-            total = offset + int(length) if length is not None else None
+            total = offset + int(length) if length is not None and length.isdigit() else None
+            over = (f"{url}: the download is over the limit of {max_bytes / 1e9:g} GB (raise it with "
+                    "--max-download-size if you trust the source)")
+            if total is not None and total > max_bytes:
+                raise DownloadError(f"{over}; it announces {total} bytes; nothing was written")
             from tqdm import tqdm
 
             with open(part, mode) as f, tqdm(total=total, initial=offset, unit="B", unit_scale=True,
                                              desc=dest.name, disable=not progress) as bar:
+                size = offset
                 try:
                     while chunk := resp.read(_CHUNK):
+                        size += len(chunk)
+                        if size > max_bytes:  # no Content-Length, or a server sending more than it said
+                            break
                         f.write(chunk)
                         bar.update(len(chunk))
                 except (OSError, http.client.HTTPException) as exc:
                     raise DownloadError(
                         f"{url}: transfer interrupted ({exc}); rerun the same command to resume"
                     ) from None
+            if size > max_bytes:
+                part.unlink(missing_ok=True)
+                raise DownloadError(f"{over}; stopped after {max_bytes} bytes and deleted what was received")
         size = part.stat().st_size
         if total is not None and size != total:
             raise DownloadError(f"{url}: got {size} of {total} bytes; rerun the same command to resume")
@@ -138,14 +157,14 @@ def fetch(url: str, dest: str | os.PathLike[str], *, sha256: str | None = None, 
 
 def download_dataset(name: str, to: str | os.PathLike[str], *, url: str | None = None, sha256: str | None = None,
                      keep_archive: bool = False, progress: bool = True, echo=print,
-                     limits: ExtractLimits = ExtractLimits()) -> Path:
+                     limits: ExtractLimits = ExtractLimits(), max_download: int = MAX_DOWNLOAD) -> Path:
     """Download, verify and extract collection ``name`` (see DATASETS) into ``to``.
 
     Args:
         url: another address for the same archive (a mirror, or a local server in tests).
         sha256: expected digest (overrides the pinned one).
         keep_archive: keep the archive after extraction (default: delete it; kept when extraction fails).
-        limits: extraction limits (size, ratio).
+        limits: extraction limits (size, ratio, members). max_download: size limit of the download (fetch).
     Returns:
         the folder that holds the images (pass it to `noisegen generate --images`).
     """
@@ -167,7 +186,7 @@ def download_dataset(name: str, to: str | os.PathLike[str], *, url: str | None =
     if archive.suffix.lower() == ".rar":  # before a multi-GB download, not after it
         require_rar(f"{url}")
     echo(f"downloading {url} → {archive}")
-    digest = fetch(url, archive, sha256=expected, progress=progress)
+    digest = fetch(url, archive, sha256=expected, progress=progress, max_bytes=max_download)
     if expected is None:
         echo(f"sha256 {digest} (no digest is published for this archive: keep it to check later copies)")
     else:

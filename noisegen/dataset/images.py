@@ -19,6 +19,7 @@ from noisegen.dataset.png import decode_png16, png_header
 from noisegen.files import file_kind
 
 __all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError", "PixelLimitError", "DEFAULT_MAX_PIXELS",
+           "MAX_PIXELS_HINT",
            "check_pixels", "open_image", "exif_orientation", "oriented_size"]
 
 # EXIF Orientation values (tag 0x0112) whose display swaps width and height (TIFF 6.0 / EXIF 2.3).
@@ -38,11 +39,17 @@ class PixelLimitError(ImageReadError):
     """An image has more pixels than the limit (a decompression bomb, or a photo too large to decode)."""
 
 
-def check_pixels(width: int, height: int, max_pixels: int | None, name: str) -> None:
-    """Raise PixelLimitError when width·height exceeds ``max_pixels`` (None: no limit)."""
+# What a pixel-limit message advises in a command that has the --max-pixels option (generate, synth, denoise);
+# elsewhere it advises downscaling, so that no message names an option its command lacks.
+MAX_PIXELS_HINT = "raise it with --max-pixels"
+
+
+def check_pixels(width: int, height: int, max_pixels: int | None, name: str, hint: str | None = None) -> None:
+    """Raise PixelLimitError when width·height exceeds ``max_pixels`` (None: no limit); the message ends
+    with ``hint`` (what to do; default: downscale or crop the image)."""
     if max_pixels is not None and width * height > max_pixels:
         raise PixelLimitError(f"{name}: {width}×{height} = {width * height / 1e6:.1f} MP is over the limit of "
-                              f"{max_pixels / 1e6:g} MP (raise it with --max-pixels)")
+                              f"{max_pixels / 1e6:g} MP ({hint or 'downscale or crop the image to use it'})")
 
 
 def _check_regular(path: str | os.PathLike[str], name: str) -> None:
@@ -53,7 +60,8 @@ def _check_regular(path: str | os.PathLike[str], name: str) -> None:
 
 
 @contextlib.contextmanager
-def open_image(source, *, max_pixels: int | None, name: str = "image") -> Iterator[Image.Image]:
+def open_image(source, *, max_pixels: int | None, name: str = "image",
+               hint: str | None = None) -> Iterator[Image.Image]:
     """Image.open with our pixel limit (checked from the header, before any pixel is decoded) in
     place of Pillow's decompression-bomb check, whose warning and error texts are not ours.
 
@@ -70,7 +78,7 @@ def open_image(source, *, max_pixels: int | None, name: str = "image") -> Iterat
         finally:
             Image.MAX_IMAGE_PIXELS = saved
     with im:
-        check_pixels(im.width, im.height, max_pixels, name)
+        check_pixels(im.width, im.height, max_pixels, name, hint)
         yield im
 
 
@@ -129,15 +137,16 @@ def oriented_size(im: Image.Image) -> tuple[int, int]:
     return (w, h) if exif_orientation(im) in _TRANSPOSED else (h, w)
 
 
-def read_rgb8(path: str | os.PathLike[str], *,
-              max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[np.ndarray, list[str]]:
+def read_rgb8(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+              hint: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Read an image file as uint8 H×W×3 RGB.
 
     16-bit sources keep all their bits until the scaling to 8 bits (round(v·255/65535)): 16-bit
     colour PNGs are decoded by noisegen.dataset.png.decode_png16 (Pillow would drop the low byte) and
     TIFFs by tifffile (a multi-page TIFF gives its first page, recorded as "multipage").
     Returns (image, conversions); raises ImageReadError for anything that is not a readable image,
-    and PixelLimitError (checked from the header, before decoding) above ``max_pixels``.
+    and PixelLimitError (checked from the header, before decoding) above ``max_pixels``, whose message ends
+    with ``hint`` (check_pixels).
     """
     p = Path(path)
     _check_regular(p, str(p))
@@ -145,29 +154,29 @@ def read_rgb8(path: str | os.PathLike[str], *,
     if suffix == ".png":
         head = _read_head(p)
         if head is not None and head[2] == 16 and head[3] in (2, 4, 6):
-            check_pixels(head[0], head[1], max_pixels, str(p))
+            check_pixels(head[0], head[1], max_pixels, str(p), hint)
             if head[4] == 0:
                 try:
                     return to_rgb8(decode_png16(p.read_bytes()), name=str(p))
                 except ValueError as exc:
                     raise ImageReadError(f"{p}: not a readable image ({exc})") from exc
-            img, conv = _read_pillow(p, max_pixels)  # interlaced 16-bit colour: Pillow keeps the high byte
+            img, conv = _read_pillow(p, max_pixels, hint)  # interlaced 16-bit colour: Pillow keeps the high byte
             return img, [*conv, "16bit-truncated"]
     if suffix in (".tif", ".tiff"):
-        got = _read_tiff(p, max_pixels)
+        got = _read_tiff(p, max_pixels, hint)
         if got is not None:
             return got
-    return _read_pillow(p, max_pixels)
+    return _read_pillow(p, max_pixels, hint)
 
 
-def _read_tiff(p: Path, max_pixels: int | None) -> tuple[np.ndarray, list[str]] | None:
+def _read_tiff(p: Path, max_pixels: int | None, hint: str | None) -> tuple[np.ndarray, list[str]] | None:
     """A TIFF through tifffile (all bits of 16-bit and float data), or None to let Pillow try."""
     try:
         import tifffile
 
         with tifffile.TiffFile(p) as tf:
             page = tf.pages[0]
-            check_pixels(int(page.imagewidth), int(page.imagelength), max_pixels, str(p))
+            check_pixels(int(page.imagewidth), int(page.imagelength), max_pixels, str(p), hint)
             arr = page.asarray()
             pages = len(tf.pages)
     except (FileNotFoundError, PixelLimitError):
@@ -190,9 +199,9 @@ def _read_head(p: Path) -> tuple[int, int, int, int, int] | None:
         return None
 
 
-def _read_pillow(p: Path, max_pixels: int | None) -> tuple[np.ndarray, list[str]]:
+def _read_pillow(p: Path, max_pixels: int | None, hint: str | None) -> tuple[np.ndarray, list[str]]:
     try:
-        with open_image(p, max_pixels=max_pixels, name=str(p)) as im:
+        with open_image(p, max_pixels=max_pixels, name=str(p), hint=hint) as im:
             im.load()
             # an animated PNG or GIF, a multi-page TIFF: the first frame is used, and that is recorded (as
             # tifffile's multi-page TIFFs are)

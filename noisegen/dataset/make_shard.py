@@ -34,7 +34,7 @@ from noisegen.dataset.format import (
     shard_name,
     synthetic_sample_meta,
 )
-from noisegen.dataset.images import DEFAULT_MAX_PIXELS, read_rgb8
+from noisegen.dataset.images import DEFAULT_MAX_PIXELS, MAX_PIXELS_HINT, read_rgb8
 from noisegen.dataset.plan import PatchJob
 from noisegen.dataset.png import encode_png
 from noisegen.dataset.sources import SourceImage
@@ -200,7 +200,7 @@ class _Sources:
             t0 = time.perf_counter()
             try:
                 self.decoded += 1
-                pixels, conv = read_rgb8(img.path, max_pixels=self.max_pixels)
+                pixels, conv = read_rgb8(img.path, max_pixels=self.max_pixels, hint=MAX_PIXELS_HINT)
                 if pixels.shape[:2] != (img.height, img.width):
                     raise ValueError(f"size changed since the scan: now {pixels.shape[1]}×{pixels.shape[0]}, "
                                      f"was {img.width}×{img.height}")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from noisegen.dataset.images import DEFAULT_MAX_PIXELS, ImageReadError, open_image, oriented_size
+from noisegen.dataset.images import DEFAULT_MAX_PIXELS, MAX_PIXELS_HINT, ImageReadError, open_image, oriented_size
 from noisegen.files import file_kind
 
 __all__ = [
@@ -221,7 +221,8 @@ def _kind(p: Path) -> str | None:
         return None
 
 
-def probe(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int, str]:
+def probe(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+          hint: str | None = None) -> tuple[int, int, str]:
     """(height, width, mode) from an image file's header, without decoding its pixels.
 
     Raises:
@@ -229,7 +230,7 @@ def probe(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_
             than ``max_pixels`` pixels (PixelLimitError).
     """
     try:
-        with open_image(path, max_pixels=max_pixels, name="image") as im:
+        with open_image(path, max_pixels=max_pixels, name="image", hint=hint) as im:
             h, w = oriented_size(im)
             mode = im.mode
     except ImageReadError as exc:
@@ -266,7 +267,7 @@ def scan_sources(
     images: list[SourceImage] = []
     for sid, p in candidates:
         try:
-            h, w, mode = probe(p, max_pixels=max_pixels)
+            h, w, mode = probe(p, max_pixels=max_pixels, hint=MAX_PIXELS_HINT)  # generate's option
         except ValueError as exc:
             skipped.append(Skipped(sid, str(p), str(exc), "probe"))
             continue

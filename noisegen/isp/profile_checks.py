@@ -52,6 +52,11 @@ def check_types(p, where: str) -> None:
                                                                for p in p.patterns):
         raise ValueError(f"{where}: patterns must be a list of Bayer pattern names or null, got {p.patterns!r}")
 
+def _exp(x: float) -> float:
+    """exp(x), inf where it would overflow (a log-σ of 1e308) or x is not a number."""
+    return math.exp(x) if x < 700 else math.inf
+
+
 def check_sigma_bounds(p, where: str) -> None:
     """Every σ_s and σ_c the profile can draw lies within SampleParams' bound (SIGMA_PARAM_MAX)."""
     top = SIGMA_PARAM_MAX
@@ -59,7 +64,7 @@ def check_sigma_bounds(p, where: str) -> None:
     if p.sigma_law == "log_linear":
         slope, intercept, std = p.log_read
         read = max(slope * p.log_shot[0], slope * p.log_shot[1]) + intercept + 8 * std  # 8σ: p < 1e-15
-        highs = {"log_shot high": math.exp(p.log_shot[1] / 2), "log_read (8 std)": math.exp(read / 2)}
+        highs = {"log_shot high": _exp(p.log_shot[1] / 2), "log_read (8 std)": _exp(read / 2)}
     else:
         s_hi = 1 / math.sqrt(p.poisson_lambda[0]) if p.sigma_law == "poisson_lambda" else p.sigma_s[1]
         highs = {"sigma_s" if p.sigma_law == "uniform" else "poisson_lambda": s_hi, "sigma_c": p.sigma_c[1]}

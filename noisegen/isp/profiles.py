@@ -33,6 +33,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from noisegen.files import check_regular_file
 from noisegen.isp.camera_profile import CCM_CHOICES, SIGMA_LAWS, CameraProfile
 from noisegen.isp.mixture import REAL_CAMERAS, load_real_cameras
 
@@ -118,11 +119,16 @@ def load_profile(path: str | os.PathLike[str]) -> CameraProfile:
     """Read a profile from a JSON file (the format written by save_profile)."""
     p = Path(path)
     try:
-        d = json.loads(p.read_text())
+        check_regular_file(p, "profile")
+        d = json.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"profile file not found: {p}") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{p}: not valid JSON ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc}); fix the file, or start from `noisegen profile show "
+                         "cbdnet`") from None
+    except RecursionError:  # the json module recurses once per nesting level
+        raise ValueError(f"{p}: not a profile: its JSON is nested too deeply (a profile is 2 levels deep); fix "
+                         "the file, or start from `noisegen profile show cbdnet`") from None
     return CameraProfile.from_dict(d, source=str(p))
 
 

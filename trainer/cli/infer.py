@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from noisegen.command import int_at_least
+from noisegen.command import int_at_least, pixel_count
+from noisegen.dataset.reader import DEFAULT_MAX_PIXELS
 from trainer.engine.run_config import DEVICES
 from trainer.infer.denoise import SIGMA_DISPLAY_MAX, DenoiseConfig, denoise_images
 from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint, print_report
@@ -98,6 +99,9 @@ examples:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--sigma-map", action="store_true", help="also write the estimated sigma map as NAME_sigma.png")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip those inputs)")
+    p.add_argument("--max-pixels", type=pixel_count, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help=f"skip (and list) images larger than N pixels, e.g. 150M (default "
+                   f"{DEFAULT_MAX_PIXELS // 10**6}M; large images are denoised in tiles, so memory stays bounded)")
     _add_inference_options(p)
     p.set_defaults(func=_cmd_denoise)
 
@@ -106,7 +110,7 @@ def _cmd_denoise(args: argparse.Namespace) -> int:
     config = DenoiseConfig(checkpoint=args.checkpoint, images=tuple(args.images), out=args.out,
                            sigma_map=args.sigma_map, overwrite=args.overwrite, tile=args.tile, overlap=args.overlap,
                            ensemble=args.ensemble, tile_stats=args.tile_stats, device=args.device,
-                           threads=args.threads, progress=not args.no_progress)
+                           threads=args.threads, progress=not args.no_progress, max_pixels=args.max_pixels)
     result = denoise_images(config)
     print(f"{len(result.written)} files written to {args.out} in {result.seconds:.1f} s")
     if result.skipped:

@@ -27,7 +27,7 @@ __all__ = ["add_sn_command", "add_tf_command", "config_from_args"]
 _SN = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 _TF = {f.name: f.default for f in dataclasses.fields(TFConfig)}
 # Options that are not config fields, and CLI names of fields where they differ.
-_RUN_OPTIONS = ("command", "func", "resume", "stop_after")
+_RUN_OPTIONS = ("command", "func", "resume", "stop_after", "accept_data_change")
 _FIELD = {"warmup": "warmup_steps", "no_progress": "progress"}
 _FILES = """\
   last.pt          checkpoint every --ckpt-every steps and at the end (atomic; weights_only loading)
@@ -96,6 +96,9 @@ def _add_run_options(p: argparse.ArgumentParser, cls: type[RunConfig], *, thread
                    help="continue RUN from RUN/last.pt with the checkpoint's settings; options given now replace "
                    f"them, and only these may change: {resumable}. Reaches the same weights as an uninterrupted "
                    "run on CPU (same --threads). Starts a new run when there is no checkpoint")
+    g.add_argument("--accept-data-change", action="store_true",
+                   help="with --resume: continue although the training data's contents changed since the checkpoint "
+                   "(regenerated with the same layout; refused otherwise); the data streams restart on the new data")
     g.add_argument("--stop-after", type=int_at_least(1), metavar="N",
                    help="stop this invocation once N steps in total are done, writing RUN/last.pt (e.g. to fit a "
                    "job time limit); the schedule still spans --steps; continue with --resume")
@@ -250,12 +253,14 @@ def _summary(result) -> None:
 def _cmd_sn(args: argparse.Namespace) -> int:
     required = {"data": "a noisegen dataset folder, shard files, a brace pattern or pipe: URLs"}
     config, resume, stop_after = config_from_args(TrainConfig, args, required)
-    _summary(train(config, resume=resume, stop_after=stop_after))
+    _summary(train(config, resume=resume, stop_after=stop_after,
+                   accept_data_change=getattr(args, "accept_data_change", False)))
     return 0
 
 
 def _cmd_tf(args: argparse.Namespace) -> int:
     required = {"init": "an SN run folder or checkpoint", "data": "a pack-pairs dataset or a folder of pairs or images"}
     config, resume, stop_after = config_from_args(TFConfig, args, required)
-    _summary(transfer(config, resume=resume, stop_after=stop_after))
+    _summary(transfer(config, resume=resume, stop_after=stop_after,
+                      accept_data_change=getattr(args, "accept_data_change", False)))
     return 0

@@ -127,7 +127,7 @@ class TrainStream(IterableDataset):
         v = (worker + self.state.consumed) % self.streams  # see "exact resumption" in the module docstring
         g = self.rank * self.streams + v  # global stream id: distinct on every rank and worker
         first_round, skip = self.state.positions[v]
-        handler = StreamGuard()
+        handler = StreamGuard(shards=self.assigned[v])
         rounds = resampled_rounds(self.assigned[v], seed=self.seed, stream=g, first_round=first_round,
                                   shards_per_round=self.shards_per_round)
         items = mix_rounds(rounds, seed=self.seed, stream=g, buffer=self.buffer, handler=handler,

@@ -1,7 +1,7 @@
 """Data of the TF stage: a few real pairs (or noisy images) in memory, and random crops drawn as a
 pure function of (seed, rank, step).
 
-Sources: a `noisegen pack-pairs` dataset folder or a folder of pairs (trainer.infer.evaluate.iter_pairs),
+Sources: a `noisegen pack-pairs` dataset folder or a folder of pairs (noisegen.dataset.reader.read_pairs),
 read once into memory (the TF protocol uses few pairs). ``pairs`` = K keeps the first K distinct
 pairs in the source's order (Table 5 protocol: K real images): for a pack-pairs dataset that is its
 stored order, whose scenes `pack-pairs` permuted with its seed, so K pairs span scenes and cameras
@@ -24,9 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, scan_pairs
+from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_pairs, read_rgb8, scan_pairs
 from trainer.data.stream import dihedral
-from trainer.infer.evaluate import iter_pairs
 
 __all__ = ["TFData", "load_pairs", "load_noisy", "keep_croppable", "draw_crops"]
 
@@ -49,8 +48,12 @@ class TFData:
 def load_pairs(data: str, k: int | None) -> TFData:
     """(noisy, clean) samples of the first K pairs of ``data`` (all when K is None); unreadable pairs skipped."""
     by_id: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    skipped: list[str] = []
-    for item in iter_pairs(data).items():
+    try:
+        source = read_pairs(data)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"--data {exc}") from None
+    skipped = list(source.skipped)  # files the scan left out (no partner, sizes that differ, ...)
+    for item in source.items():
         if item.error is None:
             by_id.setdefault(item.id, []).append((item.noisy, item.clean))
         else:

@@ -63,11 +63,15 @@ class NoUsableData(RuntimeError):
 
 class StreamGuard(QuietDamageCounter):
     """The stream's damage handler: counts and keeps messages like QuietDamageCounter, and raises
-    NoUsableData (naming the last problem) after ``limit`` failures without a usable item between."""
+    NoUsableData (naming the last problem) after ``limit`` failures without a usable item between, or as
+    soon as every one of the stream's ``shards`` has been read to its end without yielding a sample (empty,
+    unreadable, a failing ``pipe:`` command) since the last usable item: rounds of such shards yield
+    nothing and would otherwise be drawn forever."""
 
-    def __init__(self, limit: int | None = None) -> None:
+    def __init__(self, limit: int | None = None, shards: Iterable[str] = ()) -> None:
         super().__init__()
         self.limit, self.since_usable = MAX_UNUSABLE if limit is None else limit, 0
+        self.shards, self.empty = set(shards), set()
 
     def __call__(self, exn: BaseException) -> bool:
         super().__call__(exn)
@@ -77,8 +81,17 @@ class StreamGuard(QuietDamageCounter):
                                f"{self.messages[-1]}")
         return True
 
+    def nothing_from(self, url: str) -> None:
+        """Shard ``url`` was read to its end and yielded no sample."""
+        self.empty.add(url)
+        if self.shards and self.empty >= self.shards:
+            last = f"; the last problem: {self.messages[-1]}" if self.messages else ""
+            raise NoUsableData(f"none of the {len(self.shards)} shard(s) of this data stream yields a sample (empty, "
+                               f"unreadable, or a failing pipe: command){last}")
+
     def usable(self) -> None:
         self.since_usable = 0
+        self.empty.clear()
 
 
 def mark_usable(items: Iterable[tuple[int, int, dict]], *, guard: StreamGuard) -> Iterator[tuple[int, int, dict]]:
@@ -121,6 +134,8 @@ def mix_rounds(rounds: Iterable[tuple[int, list[str]]], *, seed: int, stream: in
     for k, urls in rounds:
         rng = np.random.default_rng([seed, stream, k, 2])
         readers = [read_shard(u, handler=handler, expected=counts.get(u)) for u in urls]
+        left = list(urls)  # the url of each open reader
+        yielded: set[str] = set()
         pending: list[dict] = []
         pos = 0
 
@@ -138,7 +153,11 @@ def mix_rounds(rounds: Iterable[tuple[int, list[str]]], *, seed: int, stream: in
                     sample = next(readers[j])
                 except StopIteration:
                     readers.pop(j)
+                    url = left.pop(j)
+                    if url not in yielded and isinstance(handler, StreamGuard):
+                        handler.nothing_from(url)  # an empty or unreadable shard: never an endless wait
                     continue
+                yielded.add(left[j])
                 if len(pending) < buffer:
                     pending.append(sample)
                     continue

@@ -24,7 +24,9 @@ the final name, so a crash leaves either the previous checkpoint or the new one,
 from __future__ import annotations
 
 import os
+import pickle
 import platform
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +35,12 @@ import torch
 from torch import nn
 
 from noisegen.atomic import atomic_write
+from noisegen.command import brief
+from noisegen.files import check_regular_file
 from noisegen.version import __version__
 from trainer.engine.global_state import rng_state
 
-__all__ = ["CHECKPOINT_FORMAT", "unwrap", "versions", "save_checkpoint", "load_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "unwrap", "versions", "save_checkpoint", "load_checkpoint", "check_finite_weights"]
 
 CHECKPOINT_FORMAT = "noisegen-trainer-checkpoint/1"
 
@@ -90,19 +94,43 @@ def save_checkpoint(path: str | os.PathLike[str], *, model: nn.Module, optimizer
 
 
 def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint with ``torch.load(weights_only=True)`` (no arbitrary unpickling).
+    """Read a checkpoint with ``torch.load(weights_only=True)`` (no arbitrary unpickling), and check its
+    weights: every floating-point tensor of "model" must be finite (a run that diverged, or a damaged
+    file, must not give an all-black denoiser or a silent 11 dB).
 
     Raises:
-        ValueError: the file is not a trainer checkpoint (or is damaged).
+        ValueError: the file is not a trainer checkpoint, is damaged or truncated, holds pickled objects,
+            or has non-finite weights (the message names the tensor).
     """
+    check_regular_file(path, "checkpoint")
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on pickle protocols: the message below says what matters
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError, EOFError, ... for bad files
-        raise ValueError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {str(exc)[:200]})") from None
+    except pickle.UnpicklingError as exc:
+        raise ValueError(f"{path}: refused: the file holds pickled Python objects, which a safe load never runs "
+                         f"(torch: {brief(str(exc), 60)}); use a checkpoint written by noisegen-train") from None
+    except Exception as exc:  # torch raises RuntimeError, EOFError, ... for truncated or damaged files
+        raise ValueError(f"{path}: not a readable checkpoint, the file is truncated or damaged ({type(exc).__name__}: "
+                         f"{brief(str(exc), 160)}); use another checkpoint (best.pt, or an earlier copy) or rerun "
+                         "the stage") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise ValueError(f"{path}: not a noisegen trainer checkpoint (format {found!r}, "
                          f"expected {CHECKPOINT_FORMAT!r})")
+    check_finite_weights(state.get("model"), str(path))
     return state
+
+
+def check_finite_weights(weights: Any, where: str) -> None:
+    """ValueError naming the first floating-point tensor of a state_dict that holds NaN or inf."""
+    if not isinstance(weights, dict):
+        return
+    for name, t in weights.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise ValueError(f"{where}: weight {name!r} holds {bad} NaN or infinite value(s) of {t.numel()}; the "
+                             "checkpoint comes from a run that diverged, or is damaged: use an earlier checkpoint "
+                             "(best.pt, or a copy of last.pt) and retrain from there with a lower --lr")

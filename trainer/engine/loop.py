@@ -49,9 +49,9 @@ from noisegen.isp.profiles import CameraProfile, resolve_profile
 from trainer.engine.checkpoint import load_checkpoint, save_checkpoint, versions
 from trainer.engine.distributed import DistInfo, all_gather_objects, all_mean, all_sum, barrier, init_distributed
 from trainer.engine.global_state import apply_numerics, preserved_global_state, set_rng_state
-from trainer.engine.metrics import MetricsLog, plot_curves, read_metrics
+from trainer.engine.metrics import MetricsLog, plot_curves, read_metrics, skipped_text
 from trainer.engine.run_config import RunConfig
-from trainer.engine.run_folder import BEST, CONFIG, CURVES, LAST, METRICS, data_report_name
+from trainer.engine.run_folder import BEST, CONFIG, CURVES, LAST, METRICS, data_report_name, held_run_folder
 from trainer.engine.stage import Stage, StageContext
 from trainer.engine.validate import ValSource, evaluate, open_val_source
 from trainer.models.aindnet import count_parameters
@@ -117,7 +117,7 @@ class _Run:
 
 
 def run(config: RunConfig, make_stage: MakeStage, *, resume: bool = False, stop_after: int | None = None,
-        echo: Callable[[str], None] = echo_stderr) -> TrainResult:
+        echo: Callable[[str], None] = echo_stderr, accept_data_change: bool = False) -> TrainResult:
     """Train as configured; returns when ``config.steps`` (or ``stop_after``) steps are done.
 
     Args:
@@ -128,9 +128,10 @@ def run(config: RunConfig, make_stage: MakeStage, *, resume: bool = False, stop_
         stop_after: stop this call after this many steps in total (writing last.pt), e.g. to fit a
             job's time limit; continue later with resume=True. Does not change the schedule.
         echo: receives progress messages (rank 0).
+        accept_data_change: resuming, go on although the training data changed (the stage checks it).
     Raises:
         FileExistsError: OUT holds a checkpoint and resume is False.
-        ValueError: the checkpoint was made with settings that cannot change on resume.
+        ValueError: the checkpoint's settings that cannot change on resume differ; a live run holds OUT.
     The process's global RNG states, thread count and cuDNN/TF32 flags are restored on return.
     """
     dist = init_distributed(config.device)
@@ -138,15 +139,16 @@ def run(config: RunConfig, make_stage: MakeStage, *, resume: bool = False, stop_
     try:
         with preserved_global_state():
             cfg = config.resolved(dist.device.type)
-            saved = _read_checkpoint(cfg, resume, say)
-            apply_numerics(dist.device, seed=cfg.seed, threads=cfg.threads)
-            fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-            ctx = StageContext(dist.rank, dist.world, dist.device, fmt, saved, say)
-            stage = make_stage(cfg, ctx)
-            try:
-                return _train(_setup(cfg, stage, ctx, dist), stop_after)
-            finally:
-                stage.close()
+            with held_run_folder(Path(cfg.out), say, dist.is_main):  # one live run per folder
+                saved = _read_checkpoint(cfg, resume, say)
+                apply_numerics(dist.device, seed=cfg.seed, threads=cfg.threads)
+                fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+                ctx = StageContext(dist.rank, dist.world, dist.device, fmt, saved, say, accept_data_change)
+                stage = make_stage(cfg, ctx)
+                try:
+                    return _train(_setup(cfg, stage, ctx, dist), stop_after)
+                finally:
+                    stage.close()
     finally:
         dist.close()
 
@@ -387,9 +389,12 @@ def _checkpoint(r: _Run, name: str) -> Path:
 
 
 def _finish(r: _Run, elapsed: float) -> None:
-    r.log.write({"step": r.step, "event": "end", "elapsed": elapsed, **r.stage.counters()})
+    skipped = r.stage.skipped()
+    r.log.write({"step": r.step, "event": "end", "elapsed": elapsed, **r.stage.counters(),
+                 "skipped": len(skipped), "skipped_first": skipped[:5]})
     plot_curves(read_metrics(r.log.path), r.out / CURVES, title=f"{r.out.name}: {r.stage.title}")
     loss = r.metrics["loss"]
     r.say(f"step {r.step}: loss {loss if loss is None else round(loss, 5)}"
           + "".join(f", {k} {v['psnr']:.2f} dB (input {v['psnr_noisy']:.2f})" for k, v in r.last_val.items())
+          + skipped_text(skipped, r.stage.counters().get("damaged"))
           + f"; {r.out / METRICS}, {r.out / CURVES}, {r.out / LAST}")

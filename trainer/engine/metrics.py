@@ -16,7 +16,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PSNR_CAP", "psnr_u8", "MetricsLog", "read_metrics", "plot_curves"]
+from noisegen.atomic import atomic_write, atomic_write_bytes
+from noisegen.command import brief
+
+__all__ = ["PSNR_CAP", "psnr_u8", "MetricsLog", "read_metrics", "plot_curves", "skipped_text"]
 
 # PSNR of identical images is infinite; reported as this value so that means stay finite.
 PSNR_CAP = 100.0
@@ -52,9 +55,8 @@ class MetricsLog:
         if not self.path.exists():
             return
         keep = [r for r in read_metrics(self.path) if r.get("step", 0) <= step]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in keep), encoding="utf-8")
-        os.replace(tmp, self.path)
+        # atomic: a full disk leaves the old file and no temporary one
+        atomic_write_bytes(self.path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep).encode("utf-8"))
 
 
 def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
@@ -99,11 +101,17 @@ def plot_curves(records: Iterable[dict[str, Any]], path: str | os.PathLike[str],
     ax_psnr.grid(True, alpha=0.3)
     if names:
         ax_psnr.legend(fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=9)
+    if title:  # a run folder's name may hold bytes that are not UTF-8 (surrogates): matplotlib cannot draw those
+        fig.suptitle(title.encode("utf-8", "backslashreplace").decode("utf-8"), fontsize=9)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: fig.savefig(f, format="png"))
 
+
+def skipped_text(skipped: list[str], damaged: int | None) -> str:
+    """'; skipped 3 damaged item(s) (2 distinct; first: ...)' for the run's final line ('' when none)."""
+    if not skipped and not damaged:
+        return ""
+    first = "; ".join(brief(m, 140) for m in skipped[:3]) + (" ..." if len(skipped) > 3 else "")
+    if damaged is not None:
+        return f"; skipped {damaged} damaged item(s) ({len(skipped)} distinct; first: {first})"
+    return f"; skipped {len(skipped)} input(s) (first: {first})"

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from trainer.models.aindnet import AINDNet
 
-__all__ = ["Forward", "Stage", "StageContext", "to_device"]
+__all__ = ["Forward", "Stage", "StageContext", "to_device", "data_changed"]
 
 # The model as the stage calls it: DDP / torch.compile wrappers and bf16 autocast applied by the engine.
 Forward = Callable[..., tuple[Tensor, ...]]
@@ -34,7 +34,8 @@ class StageContext:
 
     rank, world: this process in the process group. device, memory_format: where batches go, and
     in which layout. saved: the checkpoint being resumed (trainer.engine.checkpoint), else None.
-    say: progress messages (rank 0 only; a no-op elsewhere).
+    say: progress messages (rank 0 only; a no-op elsewhere). accept_data_change: resuming, go on even
+    though the training data's contents differ from the checkpoint's (else the stage refuses).
     """
 
     rank: int
@@ -43,6 +44,7 @@ class StageContext:
     memory_format: torch.memory_format
     saved: dict[str, Any] | None
     say: Callable[[str], None]
+    accept_data_change: bool = False
 
 
 class Stage(Protocol):
@@ -83,6 +85,10 @@ class Stage(Protocol):
     def counters(self) -> dict[str, int]:
         """Counts summed over ranks into every log record (e.g. damaged samples)."""
 
+    def skipped(self) -> list[str]:
+        """What this rank left out, each once, in the order found (damaged samples, unusable pairs):
+        counted and named (the first few) in metrics.jsonl's end record and the run's final line."""
+
     def data_state(self) -> dict[str, Any]:
         """This rank's data position for the checkpoint (the engine gathers one per rank)."""
 
@@ -105,3 +111,27 @@ def to_device(t: Tensor, device: torch.device, memory_format: torch.memory_forma
     t = t.to(device, non_blocking=device.type == "cuda")
     t = t.float() if scale is None else t.float().mul_(scale)
     return t.contiguous(memory_format=memory_format)
+
+
+def data_changed(saved: dict[str, Any], digest: str | None, ctx: StageContext) -> bool:
+    """Whether the training data's contents differ from those the checkpoint was trained on (the
+    "data_digest" every stage stores in its ``data_state``), when the run may go on anyway.
+
+    A stage resuming on other data would train on it without a word; so it is refused, unless
+    ``ctx.accept_data_change`` (then this says so and returns True). Checkpoints without a digest,
+    and data that cannot be digested (remote shards: None), are not compared.
+
+    Raises:
+        ValueError: the data changed, naming both digests and what to do.
+    """
+    data = saved.get("data") or [{}]
+    then = data[0].get("data_digest") if isinstance(data[0], dict) else None
+    if then is None or digest is None or then == digest:
+        return False
+    what = (f"the training data changed since the checkpoint of step {saved.get('step')} (content digest {then} "
+            f"then, {digest} now)")
+    if not ctx.accept_data_change:
+        raise ValueError(f"cannot resume: {what}. Restore the data it was trained on, start a new run in another "
+                         "--out, or pass --accept-data-change to continue on the new data")
+    ctx.say(f"{what}: continuing on the new data (--accept-data-change)")
+    return True

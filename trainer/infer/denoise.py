@@ -18,7 +18,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, write_png
+from noisegen.dataset.reader import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    MAX_PIXELS_HINT,
+    ImageReadError,
+    read_rgb8,
+    write_png,
+)
 from trainer.engine.distributed import resolve_device
 from trainer.engine.global_state import torch_threads
 from trainer.engine.run_config import check_int
@@ -53,7 +60,8 @@ class DenoiseConfig:
     trainer.infer.inference.default_overlap); ensemble: geometric self-ensemble ×8 (8× slower);
     tile_stats: tiles normalise with their own AIN statistics (one pass, about 14× faster for the
     paper model, less accurate) instead of the whole image's (trainer.infer.inference); device:
-    "auto", "cpu" or "cuda"; threads: torch CPU threads (None: torch's default); progress: progress bars.
+    "auto", "cpu" or "cuda"; threads: torch CPU threads (None: torch's default); progress: progress bars;
+    max_pixels: larger inputs are skipped, their reason listed (noisegen's DEFAULT_MAX_PIXELS by default).
     """
 
     checkpoint: str
@@ -68,11 +76,13 @@ class DenoiseConfig:
     device: str = "auto"
     threads: int | None = None
     progress: bool = True
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "images", (self.images,) if isinstance(self.images, str) else tuple(self.images))
         if not self.images:
             raise ValueError("denoise: give at least one IMAGE")
+        check_int("DenoiseConfig", "max_pixels", self.max_pixels, 1)
         check_tiling("denoise", self.tile, self.overlap)
         check_int("DenoiseConfig", "threads", self.threads, 1, optional=True)
 
@@ -138,7 +148,7 @@ def _denoise_images(config: DenoiseConfig) -> DenoiseResult:
             result.skipped.append(f"{f}: {', '.join(existing)} exists in {out}; use --overwrite to replace it")
             continue
         try:
-            noisy, _ = read_rgb8(f)
+            noisy, _ = read_rgb8(f, max_pixels=config.max_pixels, hint=MAX_PIXELS_HINT)
         except (ImageReadError, OSError) as exc:
             result.skipped.append(f"{f}: {exc}")
             continue

@@ -8,23 +8,24 @@
 Data: this rank's disjoint shards (trainer.data.stream, trainer.data.loader). A stream's data is a pure function
 of (seed, stream, round) and the shard files, so its position (round, offset), saved by
 ``data_state`` in every checkpoint, is all a resumed run needs to continue with exactly the batches
-of an uninterrupted one. Damaged data is warned about once (DamagedDataWarning), logged and skipped.
+of an uninterrupted one. Damaged data is skipped; each distinct problem is printed once (by the engine),
+logged in metrics.jsonl, counted, and its first few are named in the run's final line. The checkpoints
+record the data's content digest (trainer.engine.stage.data_changed).
 ``train`` runs this stage on the engine (trainer.engine.loop).
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 from torch import Tensor, nn
 
-from noisegen.dataset.reader import DamagedDataWarning, dataset_sigma, list_shards
+from noisegen.dataset.reader import dataset_sigma, list_shards
 from noisegen.isp.profiles import CameraProfile
 from trainer.data.loader import build_train_stream, make_train_loader
 from trainer.engine.loop import TrainResult, echo_stderr, run
-from trainer.engine.stage import Forward, StageContext, to_device
+from trainer.engine.stage import Forward, StageContext, data_changed, to_device
 from trainer.infer.inference import model_from_checkpoint
 from trainer.models.aindnet import AINDNet
 from trainer.models.config import MODEL_CONFIGS
@@ -35,14 +36,17 @@ __all__ = ["SNStage", "train", "check_usable"]
 
 
 def check_usable(shards, patch: int) -> None:
-    """Refuse, before any loader starts, datasets whose manifests say no sample can be used: no σ maps
-    (real pairs packed by pack-pairs) or patches smaller than the training crop.
+    """Refuse, before any loader starts, datasets whose manifests say no sample can be used: no samples at
+    all, no σ maps (real pairs packed by pack-pairs) or patches smaller than the training crop.
 
     Raises:
         ValueError: naming the dataset and what to do.
     """
     for m in shards.manifests:
         name = m.get("created_by", "a dataset")
+        if not any(s["samples"] for s in m["shards"]):
+            raise ValueError(f"{name}: the dataset holds no samples (its dataset.json lists {len(m['shards'])} "
+                             "shards of 0 samples); regenerate it from readable images")
         if dataset_sigma(m) is None:
             raise ValueError(f"{name}: the dataset has no σ maps (real pairs from `noisegen pack-pairs`?); the SN "
                              "stage trains on synthetic samples with σ maps: use `noisegen-train tf` for real pairs")
@@ -50,6 +54,14 @@ def check_usable(shards, patch: int) -> None:
         if isinstance(size, int) and m.get("config", {}).get("crop") != "whole" and size < patch:
             raise ValueError(f"{name}: its samples are {size}×{size}, smaller than the {patch}×{patch} training crop; "
                              f"use --patch {size // 4 * 4} or less, or generate larger patches")
+
+
+def _short(message: str) -> str:
+    """A damage message without the reader's "skipping damaged data: ValueError:" prefix."""
+    for prefix in ("skipping damaged data: ValueError: ", "skipping damaged data in ", "skipping damaged data: "):
+        if message.startswith(prefix):
+            return message[len(prefix):]
+    return message
 
 
 class SNStage:
@@ -65,12 +77,15 @@ class SNStage:
         self.shards = list_shards(cfg.data)
         check_usable(self.shards, cfg.patch)
         self.dataset_profile = self.shards.profile()
+        self.digest = self.shards.content_digest()
+        data = saved["data"] if saved else None
+        if saved and data_changed(saved, self.digest, ctx):  # go on with the new data from fresh rounds
+            data = [dict(d, layout=dict(d["layout"], shards="the data changed")) for d in data]
         self.stream, note = build_train_stream(
             self.shards, patch=cfg.patch, batch=cfg.batch, seed=cfg.seed, workers=cfg.workers, rank=ctx.rank,
             world=ctx.world, buffer=cfg.shuffle_buffer, shards_per_round=cfg.shards_per_round,
-            saved=saved["data"] if saved else None, fresh=cfg.fresh_noise, profile=self._fresh_profile(cfg))
+            saved=data, fresh=cfg.fresh_noise, profile=self._fresh_profile(cfg))
         if note:
-            warnings.warn(note, RuntimeWarning, stacklevel=2)
             ctx.say(note)
         self.loader = make_train_loader(self.stream, device=ctx.device, seed=cfg.seed)
         self.title = f"{cfg.model} AINDNet, SN stage, {len(self.shards.urls)} shards, {cfg.schedule} schedule"
@@ -107,9 +122,7 @@ class SNStage:
             raise ValueError(f"{b['fatal']}. Check the data with `noisegen inspect DATASET --verify` (the SN stage "
                              f"needs samples with σ maps, at least {self.cfg.patch}×{self.cfg.patch})")
         new = [m for m in self.stream.state.update(b) if m not in self._reported]
-        for msg in new:
-            warnings.warn(msg, DamagedDataWarning, stacklevel=2)
-        self._reported += new
+        self._reported += new  # each printed once by the engine, and listed in metrics and the final line
         self._seen.update(b["urls"])
         d, fmt = self.ctx.device, self.ctx.memory_format
         return {"clean": to_device(b["clean"], d, fmt, 1 / 255), "noisy": to_device(b["noisy"], d, fmt, 1 / 255),
@@ -126,8 +139,11 @@ class SNStage:
     def counters(self) -> dict[str, int]:
         return {"damaged": self.stream.state.damaged}
 
+    def skipped(self) -> list[str]:
+        return [_short(m) for m in self._reported]
+
     def data_state(self) -> dict[str, Any]:
-        return self.stream.state.to_dict()
+        return {**self.stream.state.to_dict(), "data_digest": self.digest}
 
     def data_report(self) -> dict[str, Any]:
         return {"streams": self.stream.assigned, "seen_shards": sorted(self._seen),
@@ -135,7 +151,7 @@ class SNStage:
                 "messages": self._reported}
 
     def describe(self) -> dict[str, Any]:
-        return {"shards": len(self.shards.urls)}
+        return {"shards": len(self.shards.urls), "data_digest": self.digest}
 
     def close(self) -> None:
         # Stop the loader processes now: left to the garbage collector, their shutdown can stall a
@@ -147,6 +163,8 @@ class SNStage:
 
 
 def train(config: TrainConfig, *, resume: bool = False, stop_after: int | None = None,
-          echo: Callable[[str], None] = echo_stderr) -> TrainResult:
-    """Train AINDNet's SN stage as configured (trainer.engine.loop.run: arguments, files written, errors)."""
-    return run(config, SNStage, resume=resume, stop_after=stop_after, echo=echo)
+          echo: Callable[[str], None] = echo_stderr, accept_data_change: bool = False) -> TrainResult:
+    """Train AINDNet's SN stage as configured (trainer.engine.loop.run: arguments, files written, errors).
+    ``accept_data_change``: resume even though the data's contents changed (trainer.engine.stage.data_changed)."""
+    return run(config, SNStage, resume=resume, stop_after=stop_after, echo=echo,
+               accept_data_change=accept_data_change)

@@ -23,6 +23,7 @@ DDP rank draws its own crops. Mode n2n's crop must be a multiple of twice the mo
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -35,7 +36,7 @@ from trainer.engine.checkpoint import load_checkpoint
 from trainer.engine.loop import TrainResult, echo_stderr, run
 from trainer.engine.run_config import check_patch
 from trainer.engine.run_folder import resolve_checkpoint
-from trainer.engine.stage import Forward, StageContext, to_device
+from trainer.engine.stage import Forward, StageContext, data_changed, to_device
 from trainer.infer.inference import load_model, model_from_checkpoint
 from trainer.models.aindnet import AIN, AINDNet, NoiseEstimator, freeze_for_tf
 from trainer.stages.losses import tf_loss
@@ -101,6 +102,17 @@ def _load_data(cfg: TFConfig, say: Callable[[str], None]) -> TFData:
     return data
 
 
+def _digest(data: TFData) -> str:
+    """Content digest of the training images in memory (names and pixels)."""
+    h = hashlib.sha256()
+    for name, sample in zip(data.names, data.samples):
+        h.update(name.encode("utf-8", "backslashreplace"))
+        for a in sample:
+            h.update(str(a.shape).encode())
+            h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()[:16]
+
+
 class TFStage:
     """The TF stage and its comparison modes (trainer.engine.stage.Stage); module docstring."""
 
@@ -112,6 +124,9 @@ class TFStage:
             freeze_for_tf(self.model)
         check_patch("TFConfig", cfg.patch, cfg.patch_multiple(self.model.config.size_multiple), cfg.patch_reason())
         self.data = _load_data(cfg, ctx.say)
+        self.digest = _digest(self.data)
+        if ctx.saved:
+            data_changed(ctx.saved, self.digest, ctx)  # a step's crops depend on the data only: nothing to reset
         self.table = parameter_table(self.model)
         ctx.say(f"{'parameters':24s} {'trainable':>10s} {'frozen':>10s}")
         for r in self.table:
@@ -155,8 +170,12 @@ class TFStage:
     def counters(self) -> dict[str, int]:
         return {}
 
+    def skipped(self) -> list[str]:
+        return list(self.data.skipped)
+
     def data_state(self) -> dict[str, Any]:
-        return {}  # a step's crops are a function of (seed, rank, step): nothing to save
+        # a step's crops are a function of (seed, rank, step) and the data: only the data's digest to save
+        return {"data_digest": self.digest}
 
     def data_report(self) -> dict[str, Any]:
         return {"source": self.data.kind, "samples": len(self.data.samples), "skipped": self.data.skipped,
@@ -164,14 +183,15 @@ class TFStage:
 
     def describe(self) -> dict[str, Any]:
         return {"init": self.cfg.init, "init_step": self.init_step, "source": self.data.kind,
-                "samples": len(self.data.samples), "skipped": self.data.skipped, "parameter_table": self.table}
+                "data_digest": self.digest, "samples": len(self.data.samples), "skipped": self.data.skipped,
+                "parameter_table": self.table}
 
     def close(self) -> None:
         pass
 
 
 def transfer(config: TFConfig, *, resume: bool = False, stop_after: int | None = None,
-             echo: Callable[[str], None] = echo_stderr) -> TrainResult:
+             echo: Callable[[str], None] = echo_stderr, accept_data_change: bool = False) -> TrainResult:
     """Run the TF / RT / R / N2N training (trainer.engine.loop.run: arguments, files written, errors).
 
     Writes OUT/last.pt (a checkpoint that `eval` and `denoise` read, and `--resume` continues),
@@ -179,4 +199,5 @@ def transfer(config: TFConfig, *, resume: bool = False, stop_after: int | None =
     OUT/metrics.jsonl (interval means of the loss: L1, or for n2n the N2N loss, its terms "rec"
     and "reg" and the step's γ_t "gamma"), OUT/curves.png and OUT/data-rank<R>.json.
     """
-    return run(config, TFStage, resume=resume, stop_after=stop_after, echo=echo)
+    return run(config, TFStage, resume=resume, stop_after=stop_after, echo=echo,
+               accept_data_change=accept_data_change)

@@ -36,7 +36,7 @@ This file exports them.
 """
 
 from noisegen.dataset.format import PICKLE_SUFFIXES, dataset_sigma, wds_decoders
-from noisegen.dataset.images import ImageReadError, read_rgb8, write_png
+from noisegen.dataset.images import DEFAULT_MAX_PIXELS, MAX_PIXELS_HINT, ImageReadError, read_rgb8, write_png
 from noisegen.dataset.pairs import Pair, scan_pairs
 from noisegen.dataset.reader.damage import DamageCounter, DamagedDataWarning, QuietDamageCounter
 from noisegen.dataset.reader.pairs import PairItem, PairSource, group_label, list_images, read_pairs
@@ -70,5 +70,5 @@ __all__ = [
     "shard_entries", "read_shard", "check_counts", "decode_sample", "validate_sample", "decode_samples", "iter_samples",
     "open_dataset", "read_pairs", "group_label", "list_images", "read_rgb8", "write_png", "ImageReadError",
     "IMAGE_EXTENSIONS", "Pair", "scan_pairs", "PICKLE_SUFFIXES", "dataset_sigma", "to_torch", "sample_to_torch",
-    "wds_decoders",
+    "wds_decoders", "DEFAULT_MAX_PIXELS", "MAX_PIXELS_HINT",
 ]

@@ -77,10 +77,27 @@ class ShardSet:
     urls: tuple[str, ...]
     counts: dict[str, int] = field(default_factory=dict)
     manifests: tuple[dict, ...] = ()
+    sha256: dict[str, str] = field(default_factory=dict)  # url → content sha256 recorded in dataset.json
 
     def fingerprint(self) -> str:
         """sha256 of the URL list (identifies the data layout, e.g. in checkpoints)."""
         return hashlib.sha256(json.dumps(list(self.urls)).encode()).hexdigest()[:16]
+
+    def content_digest(self) -> str | None:
+        """A digest of what the shards hold, so that a run can tell regenerated data of the same layout:
+        the sha256 that dataset.json records for each shard of a dataset folder (nothing is read), and
+        for a shard file given alone its size with the sha256 of its first and last MiB (a sampled
+        digest: whole-file hashes of terabytes at every start would cost too much). None when a
+        shard is remote (``pipe:``, URLs): it cannot be digested without downloading it."""
+        parts = []
+        for u in self.urls:
+            if u in self.sha256:
+                parts.append(self.sha256[u])
+            elif _remote(u):
+                return None
+            else:
+                parts.append(_sampled_digest(u))
+        return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
 
     def profile(self) -> dict | None:
         """The camera profile (as a dict) the first dataset folder was generated with, if any."""
@@ -95,6 +112,25 @@ class ShardSet:
         if not self.manifests:
             return None
         return all(dataset_sigma(m) is not None for m in self.manifests)
+
+
+def _remote(url: str) -> bool:
+    return url.startswith("pipe:") or "://" in url
+
+
+def _sampled_digest(path: str, block: int = 2**20) -> str:
+    h = hashlib.sha256()
+    try:
+        size = os.stat(path).st_size
+        h.update(str(size).encode())
+        with open(path, "rb") as f:
+            h.update(f.read(block))
+            if size > block:
+                f.seek(max(block, size - block))
+                h.update(f.read(block))
+    except OSError as exc:  # a shard that vanished is the reader's to report
+        h.update(f"unreadable: {exc.errno}".encode())
+    return h.hexdigest()
 
 
 def shard_urls(folder: str | os.PathLike[str]) -> tuple[list[str], dict]:
@@ -121,12 +157,14 @@ def list_shards(sources: str | os.PathLike[str] | Sequence[str]) -> ShardSet:
     urls: list[str] = []
     counts: dict[str, int] = {}
     manifests: list[dict] = []
+    sha256: dict[str, str] = {}
     for src in map(str, sources):
         if not src.startswith("pipe:") and Path(src).is_dir():
             found, manifest = shard_urls(src)
             urls += found
             manifests.append(manifest)
             counts.update({u: s["samples"] for u, s in zip(found, manifest["shards"])})
+            sha256.update({u: s["sha256"] for u, s in zip(found, manifest["shards"])})
             continue
         for u in braceexpand.braceexpand(src):
             if not u.startswith("pipe:") and "://" not in u and not Path(u).is_file():
@@ -138,7 +176,7 @@ def list_shards(sources: str | os.PathLike[str] | Sequence[str]) -> ShardSet:
             urls.append(u)
     if not urls:
         raise ValueError(f"no shards in {list(map(str, sources))}")
-    return ShardSet(urls=tuple(urls), counts=counts, manifests=tuple(manifests))
+    return ShardSet(urls=tuple(urls), counts=counts, manifests=tuple(manifests), sha256=sha256)
 
 
 def split_by_rank(urls: Sequence[str], rank: int, world: int, *, allow_empty: bool = False) -> list[str]:

@@ -343,7 +343,7 @@ def pairs_stats(config: StatsConfig, echo: Callable[[str], None] = lambda s: Non
     merged: dict[str, list] = {}
     for pair in tqdm(scan.pairs, unit="pair", desc="stats", disable=not config.progress, dynamic_ncols=True):
         try:
-            clean, noisy = load_pair(pair)
+            clean, noisy = load_pair(pair, noisy_required=True)
         except (ValueError, OSError) as exc:
             skipped.append({"source": pair.id, "path": pair.noisy, "reason": str(exc), "stage": "decode"})
             continue

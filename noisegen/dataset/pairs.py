@@ -292,15 +292,23 @@ def scan_pairs(roots: Sequence[str | os.PathLike[str]], group_regex: str | re.Pa
     return PairScan(pairs=tuple(pairs), skipped=tuple(skipped), found=found, layouts=tuple(sorted(layouts)))
 
 
-def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
+def load_pair(pair: Pair, *, noisy_required: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Decode a pair as (clean, noisy) uint8 H×W×3.
 
+    ``noisy_required``: a pair whose noisy image equals its clean one is an error too (the commands that
+    measure the noise, `stats --pairs`, `calibrate` and `realism`, have nothing to measure there; the
+    numbers they would print, an AKLD of 0, a fit of σ = 0, would mean nothing).
+
     Raises:
-        ImageReadError (a ValueError): a file cannot be decoded, or the decoded sizes differ.
+        ImageReadError (a ValueError): a file cannot be decoded, the decoded sizes differ, or (noisy_required)
+            the noisy image equals the clean one.
     """
     clean, _ = read_rgb8(pair.clean)
     noisy, _ = read_rgb8(pair.noisy)
     if clean.shape != noisy.shape:
         raise ImageReadError(f"{pair.id}: size mismatch after decoding: noisy {noisy.shape[1]}×{noisy.shape[0]}, "
                              f"clean {clean.shape[1]}×{clean.shape[0]}")
+    if noisy_required and np.array_equal(clean, noisy):
+        raise ImageReadError(f"{pair.id}: the noisy image equals the clean one: no noise to measure (is it a copy of "
+                             "the clean image?)")
     return clean, noisy

@@ -201,7 +201,7 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
         images: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         for pi, p in enumerate(members):
             try:
-                images[pi] = load_pair(p)
+                images[pi] = load_pair(p, noisy_required=True)
             except (ValueError, OSError) as exc:
                 skipped.append({"source": p.id, "path": p.noisy, "reason": str(exc), "stage": "decode"})
                 continue
@@ -274,7 +274,8 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
     camera, pairs = select_pairs(tuple(pairs), config.camera, config.iso)
     groups = _prepare(pairs, config, skipped)
     if not groups:
-        raise ValueError(f"no pair of {camera} could be read (reasons in the skipped list)")
+        first = f"; first: {skipped[0]['reason']}" if skipped else ""
+        raise ValueError(f"no usable pair of {camera} ({len(skipped)} skipped{first})")
     echo(f"{camera}: {len(pairs)} pairs in {len(groups)} group(s), "
          f"{sum(sum(c.shape[0] * c.shape[1] for c in g.clean) for g in groups) / 1e6:.2f} Mpx of crops")
     search = Search(groups, config, camera)

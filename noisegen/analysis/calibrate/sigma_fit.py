@@ -144,6 +144,11 @@ def fit_sigma(crf: CRF, target: NLF, counts: np.ndarray, *, gains=None, ratio: n
                         tuple(scale_start) if channel_scale and scale_start is not None else (1.0, 1.0, 1.0))
     extra = (np.zeros((3, bins)) if extra_var is None
              else np.where(np.isfinite(extra_var), np.maximum(extra_var, 0.0), 0.0))
+    used &= target.std > 0  # a bin without noise (log 0) tells the fit nothing
+    if not used.any():
+        s0 = start or (0.01, 0.01)
+        return SigmaFit(s0[0], s0[1], float("inf"), np.full((3, bins), np.nan), used,
+                        tuple(scale_start) if channel_scale and scale_start is not None else (1.0, 1.0, 1.0))
     codes = _codes_needed(used, counts, bins)
     log_t = np.log(target.std[used])
     # var(log σ̂) ≈ 1/(2n): weight each bin by its pixel count (normalised to mean 1), so that sparse

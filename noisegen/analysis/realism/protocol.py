@@ -204,11 +204,23 @@ def score_pair(pair: Pair, group: str, models: Sequence[NoiseModel], draws: int,
 
 
 def _scan(folders: tuple[str, ...], what: str, group_regex: str | None) -> tuple[tuple[Pair, ...], list[dict]]:
+    """The usable pairs and the skipped files: each pair is decoded once here, so that an unreadable pair or
+    one without noise (noisy equals clean: nothing to score) is skipped and listed before any fit."""
     scan = scan_pairs(folders, group_regex)
-    if not scan.pairs:
+    skipped = [s.to_dict() for s in scan.skipped]
+    pairs = []
+    for p in scan.pairs:
+        try:
+            load_pair(p, noisy_required=True)
+        except (ValueError, OSError) as exc:
+            skipped.append({"source": p.id, "path": p.noisy, "reason": str(exc), "stage": "decode"})
+            continue
+        pairs.append(p)
+    if not pairs:
+        first = f"; first: {skipped[0]['reason']}" if skipped else ""
         raise ValueError(f"no usable noisy/clean pair in {what} {', '.join(folders)} ({scan.found} image files, "
-                         f"{len(scan.skipped)} skipped)")
-    return scan.pairs, [s.to_dict() for s in scan.skipped]
+                         f"{len(skipped)} skipped{first})")
+    return tuple(pairs), skipped
 
 
 def _profile_models(config: RealismConfig, calib_stems: set[str]) -> tuple[list[NoiseModel], dict[str, set[str]]]:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from noisegen.atomic import atomic_write, atomic_write_bytes
+
 __all__ = ["plot_report", "save_figure", "style_nlf_axes"]
 
 _COLOURS = ("#d62728", "#2ca02c", "#1f77b4")
@@ -66,13 +68,12 @@ def _save_compact(fig, out: Path, dpi: int, colours: int) -> None:
 
     buf = io.BytesIO()
     fig.savefig(buf, dpi=dpi, format="png")
-    tmp = out.with_name(f".{out.name}.tmp.png")
     if colours:
         with Image.open(io.BytesIO(buf.getvalue())) as im:
-            im.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT).save(tmp, optimize=True)
+            small = im.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT)
+        atomic_write(out, lambda f: small.save(f, format="PNG", optimize=True))
     else:
-        tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, out)
+        atomic_write_bytes(out, buf.getvalue())
 
 
 def style_nlf_axes(ax, ylabel: str = "noise std (8-bit levels)") -> None:

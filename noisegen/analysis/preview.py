@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from noisegen.analysis.nlf import psnr
+from noisegen.atomic import atomic_write
 from noisegen.dataset.format import INDEX_NAME
 from noisegen.dataset.reader import QuietDamageCounter, decode_sample, read_index, read_manifest, read_shard
 
@@ -188,7 +189,5 @@ def run_preview(config: PreviewConfig) -> Path:
     sheet = contact_sheet(samples, tile=config.tile, amplify=config.amplify, sigma_max=config.sigma_max)
     out = Path(config.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    sheet.save(tmp, format="PNG", optimize=False, compress_level=6)
-    os.replace(tmp, out)
+    atomic_write(out, lambda f: sheet.save(f, format="PNG", optimize=False, compress_level=6))
     return out

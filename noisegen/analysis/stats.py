@@ -355,6 +355,9 @@ def pairs_stats(config: StatsConfig, echo: Callable[[str], None] = lambda s: Non
         else:
             key = {"root": pair.root, "camera": pair.camera, "iso": pair.iso}
             merged[name] = [key, st, [pair.id]]
+    if not merged:
+        first = f"; first: {skipped[-1]['reason']}" if skipped else ""
+        raise ValueError(f"no pair in {', '.join(config.pairs)} could be measured ({len(skipped)} skipped{first})")
     kw = dict(bins=config.bins, min_count=config.min_count, max_clip=config.max_clip)
     groups = []
     def order(n: str) -> tuple:

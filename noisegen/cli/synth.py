@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from noisegen.analysis.nlf import psnr
+from noisegen.atomic import atomic_write
 from noisegen.cli.profile import add_profile_arguments, profile_from_args
 from noisegen.command import pixel_count
 from noisegen.dataset.images import DEFAULT_MAX_PIXELS, MAX_PIXELS_HINT, read_rgb8, write_png
@@ -37,10 +38,10 @@ def plot_sigma_map(sigma_raw: np.ndarray, path: str | os.PathLike[str], title: s
     fig.colorbar(im, ax=axes, shrink=0.8, label="noise std (full scale)")
     if title:
         fig.suptitle(title, fontsize=9)
-    tmp = Path(path).with_name(f".{Path(path).name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        atomic_write(path, lambda f: fig.savefig(f, dpi=100, format="png"))
+    finally:
+        plt.close(fig)
 
 
 OUTPUTS = ("clean.png", "noisy.png", "sigma_map.png", "sigma_raw.npy", "params.json")

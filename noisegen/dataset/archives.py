@@ -142,7 +142,8 @@ def _list_members(archive: Path) -> tuple[str, list[Member], object | None]:
         except BadRarFile as exc:
             raise ValueError(f"{archive}: unreadable RAR archive ({exc})") from None
         return "rar", out, None
-    raise ValueError(f"{archive}: not a tar, zip or RAR archive")
+    raise ValueError(f"{archive}: not a tar, zip or RAR archive, or a damaged one; delete it and download it again, "
+                     "or check the --url")
 
 
 def _parts(name: str) -> tuple[str, ...]:

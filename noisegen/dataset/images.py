@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from noisegen.atomic import atomic_write
 from noisegen.dataset.png import decode_png16, png_header
 from noisegen.files import file_kind
 
@@ -239,8 +240,6 @@ def _read_pillow(p: Path, max_pixels: int | None, hint: str | None) -> tuple[np.
 
 
 def write_png(path: str | os.PathLike[str], img: np.ndarray, *, compress_level: int = 1) -> None:
-    """Write uint8 H×W×3 as PNG, atomically (temporary name, then rename)."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp")
-    Image.fromarray(np.ascontiguousarray(img)).save(tmp, format="PNG", compress_level=compress_level)
-    os.replace(tmp, p)
+    """Write uint8 H×W×3 as PNG, atomically (noisegen.atomic: a failure, e.g. a full disk, leaves nothing)."""
+    im = Image.fromarray(np.ascontiguousarray(img))
+    atomic_write(path, lambda f: im.save(f, format="PNG", compress_level=compress_level))

@@ -33,6 +33,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from noisegen.atomic import atomic_write_bytes
 from noisegen.files import check_regular_file
 from noisegen.isp.camera_profile import CCM_CHOICES, SIGMA_LAWS, CameraProfile
 from noisegen.isp.mixture import REAL_CAMERAS, load_real_cameras
@@ -133,11 +134,8 @@ def load_profile(path: str | os.PathLike[str]) -> CameraProfile:
 
 
 def save_profile(profile: CameraProfile, path: str | os.PathLike[str]) -> None:
-    """Write a profile as JSON (atomically: temporary file, then rename)."""
-    p = Path(path)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text(profile.to_json() + "\n")
-    os.replace(tmp, p)
+    """Write a profile as JSON (atomically: temporary file, fsync, rename; nothing left on failure)."""
+    atomic_write_bytes(path, (profile.to_json() + "\n").encode("utf-8"))
 
 
 def resolve_profile(name_or_path: str | CameraProfile) -> CameraProfile:

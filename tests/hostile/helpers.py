@@ -66,12 +66,14 @@ def edit_json(members, key: str, change) -> list[tuple[str, bytes]]:
 
 
 def rerecord_shards(ds: Path) -> None:
-    """Record every shard's current size and sha256 in dataset.json (so that only the contents are wrong)."""
+    """Record every shard's current size and sha256 (and their total) in dataset.json, so that only the
+    contents are wrong."""
     from noisegen.dataset.sources import file_sha256
 
     m = json.loads((ds / "dataset.json").read_text())
     for s in m["shards"]:
         s["bytes"], s["sha256"] = (ds / s["name"]).stat().st_size, file_sha256(ds / s["name"])
+    m["counts"]["bytes"] = sum(s["bytes"] for s in m["shards"])
     (ds / "dataset.json").write_text(json.dumps(m))
 
 

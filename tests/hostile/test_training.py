@@ -95,7 +95,7 @@ def test_shards_with_nothing_usable_end_the_run_with_a_message(shards, tmp_path,
     for i in range(3):
         junk.append(tmp_path / f"junk{i}.tar")
         junk[-1].write_bytes(b"not a tar file" * 100)
-    with pytest.raises(ValueError, match="no usable training sample.*unreadable shard"):
+    with pytest.raises(ValueError, match="none of the 3 shard.*yields a sample.*unreadable shard"):
         train(_cfg([str(j) for j in junk], tmp_path / "junk"), echo=lambda m: None)
 
 

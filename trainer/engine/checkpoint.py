@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 import pickle
 import platform
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -109,9 +110,12 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.d
             state = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
         raise
-    except pickle.UnpicklingError as exc:
-        raise ValueError(f"{path}: refused: the file holds pickled Python objects, which a safe load never runs "
-                         f"(torch: {brief(str(exc), 60)}); use a checkpoint written by noisegen-train") from None
+    except pickle.UnpicklingError as exc:  # torch's safe loader met something that is not plain data
+        found = re.search(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n|$)", str(exc))
+        detail = brief(found.group(1) if found else str(exc), 100)
+        raise ValueError(f"{path}: not a readable checkpoint: torch's safe loader refuses it ({detail}); the file is "
+                         "damaged, or holds pickled Python objects (never run here): use a checkpoint written by "
+                         "noisegen-train") from None
     except Exception as exc:  # torch raises RuntimeError, EOFError, ... for truncated or damaged files
         raise ValueError(f"{path}: not a readable checkpoint, the file is truncated or damaged ({type(exc).__name__}: "
                          f"{brief(str(exc), 160)}); use another checkpoint (best.pt, or an earlier copy) or rerun "

@@ -92,6 +92,7 @@ class SNStage:
         self._it = None
         self._seen: set[str] = set()
         self._reported: list[str] = []
+        self._seen_messages: set[str] = set()
 
     def _fresh_profile(self, cfg: TrainConfig) -> CameraProfile | None:
         """The camera profile that fresh parameters are drawn from (fresh_noise "params"), checked up front."""
@@ -121,8 +122,12 @@ class SNStage:
         if "fatal" in b:
             raise ValueError(f"{b['fatal']}. Check the data with `noisegen inspect DATASET --verify` (the SN stage "
                              f"needs samples with σ maps, at least {self.cfg.patch}×{self.cfg.patch})")
-        new = [m for m in self.stream.state.update(b) if m not in self._reported]
-        self._reported += new  # each printed once by the engine, and listed in metrics and the final line
+        new = []
+        for m in self.stream.state.update(b):  # each printed once by the engine, listed in metrics and the final line
+            if m not in self._seen_messages:
+                self._seen_messages.add(m)
+                new.append(m)
+        self._reported += new
         self._seen.update(b["urls"])
         d, fmt = self.ctx.device, self.ctx.memory_format
         return {"clean": to_device(b["clean"], d, fmt, 1 / 255), "noisy": to_device(b["noisy"], d, fmt, 1 / 255),

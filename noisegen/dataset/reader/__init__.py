@@ -8,12 +8,16 @@ Stages (generator functions; bind keyword arguments with functools.partial; all 
 
     list_shards      dataset folders, shard files, brace patterns, pipe: URLs → ShardSet
     split_by_rank    a process's disjoint shards; split_by_worker: a loader worker's
-    read_shard       one tar, streamed: only the format's members are read (pickles and unknown
-                     members are skipped without reading), each within a size limit; members
-                     grouped into raw samples {member: bytes, "__key__", "__url__"}
+    shard_entries    a tar's entries, by one rule for every reader and `inspect --verify`: regular
+                     files only (a FIFO or a device is refused unopened); a compressed or remote
+                     shard is a stream, where an entry over the member limit ends the shard
+    read_shard       one tar: only the format's members are read (pickles and unknown members are
+                     skipped without reading), each within a size limit; members grouped into raw
+                     samples {member: bytes, "__key__", "__url__"}
     check_counts     a shard that yields fewer samples than dataset.json lists is reported
     decode_samples   PNG and JSON only (decode_sample), σ from its 16-bit PNG; then validate_sample:
-                     shapes, dtypes, the json schema and σ finite, ≥ 0, within the format's range
+                     shapes, dtypes, the json schema, the parameters by SampleParams' own rules
+                     (noisegen.isp.param_rules) and σ finite, ≥ 0, within the format's range
     iter_samples     one exact, ordered pass over a rank's shards (validation, evaluation)
     to_torch         decoded samples → tensors and collate-safe parameters (PyTorch DataLoader)
 

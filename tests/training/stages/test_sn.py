@@ -9,6 +9,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -103,13 +104,17 @@ def test_rng_state_round_trip():
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2] == b[2]
 
 
-def test_damaged_shard_is_reported_and_training_goes_on(dataset, tmp_path):
+def test_damaged_shard_is_reported_and_training_goes_on(dataset, tmp_path, capsys):
     ds = Path(shutil.copytree(dataset, tmp_path / "ds"))
     bad = ds / "shard-000003.tar"
     bad.write_bytes(bad.read_bytes()[:5000])
-    with pytest.warns(DamagedDataWarning, match="shard-000003.tar"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DamagedDataWarning)  # reported once as a line, never as a warning too
         r = train(_config(ds, tmp_path / "run", steps=12, shards_per_round=6), echo=_quiet)
     assert r.step == 12
+    reports = [ln for ln in capsys.readouterr().err.splitlines() if "shard-000003.tar" in ln]
+    assert reports and all(ln.startswith("rank 0: skipping damaged data") for ln in reports)
+    assert len(reports) == len(set(reports))  # each problem printed once
     report = json.loads((tmp_path / "run" / "data-rank0.json").read_text())
     assert report["damaged"] >= 1 and any("shard-000003.tar" in m for m in report["messages"])
     events = [rec for rec in read_metrics(tmp_path / "run" / "metrics.jsonl") if rec.get("event") == "damaged"]

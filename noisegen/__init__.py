@@ -25,6 +25,7 @@ Modules:
     command        argparse value types and run_command (one-line errors, exit codes)
     dataclass_json frozen dataclass ↔ JSON-able dict, unknown keys as errors
     files          regular files only: FIFOs, devices, sockets and folders refused at once
+    runlock        one live run per folder (flock), told from an interrupted one
     version        the package version
 """
 

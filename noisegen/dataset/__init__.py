@@ -10,7 +10,8 @@ Modules:
     make_shard   one shard of `generate`: synthesize, encode, write
     generate     `noisegen generate`
     backends     where generate's shard tasks run: local processes or Dask
-    resume       the output folder: checks, the run lock, resume, repair
+    resume       the output folder: checks, the run lock, resume, repair of damaged shards
+    repair       a complete dataset's index.parquet and counts, rebuilt from its intact shards
     inspect      `noisegen inspect [--verify]`
     pack_pairs   `noisegen pack-pairs`: real pairs into the format
     pairs        finding real noisy/clean pairs; camera, ISO and scene from their names

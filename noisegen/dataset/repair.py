@@ -10,22 +10,23 @@ disagrees with the shards, or dataset.json's counts are wrong, the shards themse
   the stored 16-bit σ map, within the codec's step of the original);
 - the counts (samples, shards, bytes, images used, skipped) are recomputed.
 
-index.parquet and dataset.json are then rewritten atomically. ``intact_rows`` also serves the repair
-of damaged shards, whose intact neighbours keep their rows.
+index.parquet (only when it was wrong) and dataset.json are then rewritten atomically, one shard's
+rows in memory at a time. ``IndexRows`` also serves the repair of damaged shards, whose intact
+neighbours keep their rows.
 """
 
 from __future__ import annotations
 
 import tarfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from noisegen.dataset.format import INDEX_NAME, MANIFEST_NAME, index_row
 from noisegen.dataset.reader import QuietDamageCounter, decode_sample, read_index, read_shard, shard_entries
 from noisegen.dataset.writer import tar_bytes, write_index, write_manifest
 
-__all__ = ["shard_keys", "rows_from_shard", "intact_rows", "summary_problems", "repair_summary"]
+__all__ = ["shard_keys", "rows_from_shard", "IndexRows", "repair_summary"]
 
 
 def shard_keys(path: Path) -> list[str]:
@@ -59,82 +60,93 @@ def rows_from_shard(path: Path) -> list[dict]:
     return rows
 
 
-def _index_by_shard(out: Path) -> tuple[dict[str, list[dict]], str | None]:
-    """index.parquet's rows by shard, and why it cannot be used (None when it can)."""
-    if not (out / INDEX_NAME).exists():
-        return {}, "missing"
-    try:
-        rows = read_index(out / INDEX_NAME).to_pylist()
-    except (OSError, ValueError) as exc:
-        return {}, f"unreadable ({type(exc).__name__})"
-    by_shard: dict[str, list[dict]] = defaultdict(list)
-    for r in rows:
-        by_shard[r.get("shard")].append(r)
-    return by_shard, None
+class IndexRows:
+    """The index rows of a complete dataset's intact shards: index.parquet's where it lists exactly a
+    shard's keys (read a shard at a time), rebuilt from the shard otherwise.
 
-
-def intact_rows(out: Path, manifest: dict, names: list[str]) -> tuple[dict[str, list[dict]], dict[str, list[str]],
-                                                                       list[str]]:
-    """For intact shards ``names``: (rows by shard, keys by shard, what was rebuilt and why).
-
-    Rows come from index.parquet where it lists exactly the shard's keys, else from the shard itself.
+    Attributes:
+        keys: shard name → its keys, from the tar. rebuilt: the shards whose rows come from the tar.
+        problem: why index.parquet cannot be used at all (None when it can).
     """
-    index, why = _index_by_shard(out)
-    rows: dict[str, list[dict]] = {}
-    keys: dict[str, list[str]] = {}
-    rebuilt: list[str] = []
-    for name in names:
-        keys[name] = shard_keys(out / name)
-        listed = index.get(name, [])
-        if [r["key"] for r in listed] == keys[name]:
-            rows[name] = listed
+
+    def __init__(self, out: Path, names: list[str]) -> None:
+        self.out = out
+        self.table, self.positions, self.problem = None, {}, None
+        if not (out / INDEX_NAME).exists():
+            self.problem = "missing"
         else:
-            rows[name] = rows_from_shard(out / name)
-            rebuilt.append(name)
-    if why is not None and names:
-        rebuilt = [f"{INDEX_NAME} {why}"]
-    elif rebuilt:
-        rebuilt = [f"{INDEX_NAME} rows of {len(rebuilt)} shard(s) ({', '.join(rebuilt[:3])}"
-                   + (" ..." if len(rebuilt) > 3 else "") + ")"]
-    return rows, keys, rebuilt
+            try:
+                self.table = read_index(out / INDEX_NAME)
+                listed_keys = self.table.column("key").to_pylist()
+                positions: dict[str, list[int]] = defaultdict(list)
+                for i, shard in enumerate(self.table.column("shard").to_pylist()):
+                    positions[shard].append(i)
+                self.positions = dict(positions)
+            except (OSError, ValueError, KeyError) as exc:
+                self.table, self.problem = None, f"unreadable ({type(exc).__name__})"
+        self.keys = {name: shard_keys(out / name) for name in names}
+        self.rebuilt = [name for name in names
+                        if [listed_keys[i] for i in self.positions.get(name, [])] != self.keys[name]] \
+            if self.table is not None else list(names)
+        self.stray = sorted(set(self.positions) - set(names))
+
+    def rows(self, name: str) -> list[dict]:
+        if name in self.rebuilt:
+            return rows_from_shard(self.out / name)
+        return self.table.take(self.positions.get(name, [])).to_pylist()
+
+    def sources(self, name: str) -> set[str]:
+        """The sources of a shard whose index rows are kept (the others' come with their rebuilt rows)."""
+        return set(self.table.column("source").take(self.positions.get(name, [])).to_pylist())
+
+    def describe(self) -> list[str]:
+        """What is wrong with index.parquet, in words ([] when nothing)."""
+        if self.problem is not None:
+            return [f"{INDEX_NAME} {self.problem}"]
+        out = []
+        if self.rebuilt:
+            out.append(f"{INDEX_NAME} rows of {len(self.rebuilt)} shard(s) ({', '.join(self.rebuilt[:3])}"
+                       + (" ..." if len(self.rebuilt) > 3 else "") + ")")
+        if self.stray:
+            out.append(f"{INDEX_NAME} lists shards that dataset.json does not ({', '.join(map(str, self.stray[:3]))})")
+        return out
 
 
-def _fixed_counts(manifest: dict, rows: dict[str, list[dict]]) -> dict:
-    shards = manifest["shards"]
+def _counts(manifest: dict, shards: list[dict], used: set[str]) -> dict:
     counts = dict(manifest["counts"])
     counts.update(samples=sum(s["samples"] for s in shards), shards=len(shards), bytes=sum(s["bytes"] for s in shards),
-                  images_used=len({r["source"] for rs in rows.values() for r in rs}),
-                  skipped=len(manifest.get("skipped", [])))
+                  images_used=len(used), skipped=len(manifest.get("skipped", [])))
     return counts
-
-
-def summary_problems(out: Path, manifest: dict) -> tuple[dict[str, list[dict]], dict, list[str]]:
-    """(index rows by shard, the corrected manifest, what was wrong) of a dataset whose shards are intact."""
-    names = [s["name"] for s in manifest["shards"]]
-    rows, keys, problems = intact_rows(out, manifest, names)
-    index, _ = _index_by_shard(out)
-    stray = sorted(set(index) - set(names))
-    if stray and not problems:
-        problems.append(f"{INDEX_NAME} lists shards that dataset.json does not ({', '.join(map(str, stray[:3]))})")
-    fixed = dict(manifest, shards=[dict(s, samples=len(keys[s["name"]])) for s in manifest["shards"]])
-    wrong = [s["name"] for s, f in zip(manifest["shards"], fixed["shards"]) if s["samples"] != f["samples"]]
-    if wrong:
-        problems.append(f"{MANIFEST_NAME} sample counts of {', '.join(wrong[:3])}" + (" ..." if len(wrong) > 3 else ""))
-    fixed["counts"] = _fixed_counts(fixed, rows)
-    changed = [f"{k} {manifest['counts'].get(k)} → {v}" for k, v in fixed["counts"].items()
-               if manifest["counts"].get(k) != v]
-    if changed:
-        problems.append(f"{MANIFEST_NAME} counts ({', '.join(changed)})")
-    return rows, fixed, problems
 
 
 def repair_summary(out: Path, manifest: dict, echo: Callable[[str], None]) -> bool:
     """Rebuild index.parquet and correct dataset.json of a dataset whose shards are intact (module
     docstring); returns whether anything was wrong."""
-    rows, fixed, problems = summary_problems(out, manifest)
+    names = [s["name"] for s in manifest["shards"]]
+    index = IndexRows(out, names)
+    problems = index.describe()
+    shards = [dict(s, samples=len(index.keys[s["name"]])) for s in manifest["shards"]]
+    wrong = [s["name"] for s, f in zip(manifest["shards"], shards) if s["samples"] != f["samples"]]
+    if wrong:
+        problems.append(f"{MANIFEST_NAME} sample counts of {', '.join(wrong[:3])}" + (" ..." if len(wrong) > 3 else ""))
+    used: set[str] = set()
+    if index.describe():  # rewrite index.parquet, one shard's rows at a time, noting the sources on the way
+
+        def batches() -> Iterator[list[dict]]:
+            for name in names:
+                rows = index.rows(name)
+                used.update(r["source"] for r in rows)
+                yield rows
+
+        write_index(batches(), out / INDEX_NAME)
+    else:
+        used = set().union(*(index.sources(n) for n in names))
+    counts = _counts(manifest, shards, used)
+    changed = [f"{k} {manifest['counts'].get(k)} → {v}" for k, v in counts.items() if manifest["counts"].get(k) != v]
+    if changed:
+        problems.append(f"{MANIFEST_NAME} counts ({', '.join(changed)})")
     if not problems:
         return False
-    write_index((rows[s["name"]] for s in fixed["shards"]), out / INDEX_NAME)
-    write_manifest(fixed, out / MANIFEST_NAME)
+    write_manifest(dict(manifest, shards=shards, counts=counts), out / MANIFEST_NAME)
     echo(f"{out}: repaired from the shards: {'; '.join(problems)}")
     return True

@@ -29,7 +29,7 @@ from noisegen.dataset.format import INDEX_NAME, MANIFEST_NAME, PARTIAL_DIR, shar
 from noisegen.dataset.make_shard import ShardRecord, read_record, record_path
 from noisegen.dataset.plan import ShardPlan
 from noisegen.dataset.reader import read_manifest
-from noisegen.dataset.repair import intact_rows, repair_summary
+from noisegen.dataset.repair import IndexRows, repair_summary
 from noisegen.dataset.sources import file_sha256
 from noisegen.files import file_kind
 from noisegen.runlock import FolderLock, LockHeld, probe_lock
@@ -139,7 +139,7 @@ def _reopen_for_repair(out: Path, m: dict, bad: dict[str, str], fingerprint: dic
                          "then rerun with --resume")
     intact = [s["name"] for s in m["shards"] if s["name"] not in bad]
     try:
-        rows, keys, _ = intact_rows(out, m, intact)
+        index = IndexRows(out, intact)
     except (OSError, ValueError) as exc:
         raise ValueError(f"{out}: cannot repair: {exc}; {redo}") from None
     decode_skips = [s for s in m.get("skipped", []) if s.get("stage") == "decode"]
@@ -147,8 +147,12 @@ def _reopen_for_repair(out: Path, m: dict, bad: dict[str, str], fingerprint: dic
     for i, s in enumerate(m["shards"]):
         if s["name"] in bad:
             continue
-        rec = ShardRecord(shard=i, name=s["name"], samples=len(keys[s["name"]]), bytes=s["bytes"],
-                          sha256=s["sha256"], rows=rows[s["name"]], skipped=decode_skips if first else [],
+        try:
+            rows = index.rows(s["name"])
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{out}: cannot repair: {exc}; {redo}") from None
+        rec = ShardRecord(shard=i, name=s["name"], samples=len(index.keys[s["name"]]), bytes=s["bytes"],
+                          sha256=s["sha256"], rows=rows, skipped=decode_skips if first else [],
                           conversions=m.get("converted_images", {}) if first else {})
         atomic_write_bytes(record_path(out, i), rec.to_json().encode("utf-8"))
         first = False

@@ -127,9 +127,9 @@ def test_a_special_file_given_as_a_shard_is_refused_by_name(tmp_path, kind):
 @pytest.mark.parametrize("kind", ["fifo", "chardev", "folder"])
 def test_special_files_among_pairs_are_skipped(tmp_path, capsys, kind):
     root = tmp_path / "pairs"
-    for role in ("noisy", "gt"):
+    clean = np.random.default_rng(1).integers(20, 230, (40, 40, 3), dtype=np.uint8)
+    for role, img in (("noisy", clean + 9), ("gt", clean)):
         (root / role).mkdir(parents=True)
-        img = np.random.default_rng(1).integers(0, 255, (40, 40, 3), dtype=np.uint8)
         Image.fromarray(img).save(root / role / "a.png")
     special_file(root / "noisy" / "b.png", kind)
     special_file(root / "gt" / "b.png", kind if kind != "folder" else "fifo")

@@ -33,6 +33,7 @@ from noisegen.dataset.format import (
 )
 from noisegen.dataset.images import open_image
 from noisegen.dataset.reader.damage import DamageCounter, DamagedDataWarning, QuietDamageCounter
+from noisegen.dataset.reader.shards import is_remote as _remote
 from noisegen.dataset.reader.shards import list_shards, split_by_rank
 from noisegen.files import check_regular_file
 from noisegen.isp.raw_sigma import derive_sigma
@@ -64,10 +65,6 @@ class Limits:
 
 
 LIMITS = Limits()
-
-
-def _remote(url: str) -> bool:
-    return url.startswith("pipe:") or "://" in url
 
 
 def _open_url(url: str):

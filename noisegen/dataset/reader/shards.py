@@ -13,7 +13,8 @@ from pathlib import Path
 from noisegen.dataset.format import MANIFEST_NAME, PARTIAL_DIR, check_manifest, dataset_sigma
 from noisegen.files import check_regular_file
 
-__all__ = ["read_manifest", "read_index", "ShardSet", "shard_urls", "list_shards", "split_by_rank", "split_by_worker"]
+__all__ = ["read_manifest", "read_index", "ShardSet", "shard_urls", "list_shards", "split_by_rank", "split_by_worker",
+           "is_remote"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -93,7 +94,7 @@ class ShardSet:
         for u in self.urls:
             if u in self.sha256:
                 parts.append(self.sha256[u])
-            elif _remote(u):
+            elif is_remote(u):
                 return None
             else:
                 parts.append(_sampled_digest(u))
@@ -114,7 +115,8 @@ class ShardSet:
         return all(dataset_sigma(m) is not None for m in self.manifests)
 
 
-def _remote(url: str) -> bool:
+def is_remote(url: str) -> bool:
+    """A ``pipe:`` command or a URL, not a local path (the readers stream it; it has no size or digest)."""
     return url.startswith("pipe:") or "://" in url
 
 

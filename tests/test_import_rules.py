@@ -22,7 +22,7 @@ import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 UTILITIES = {"noisegen.atomic", "noisegen.version", "noisegen.dataclass_json", "noisegen.command",
-             "noisegen.checks", "noisegen.files"}
+             "noisegen.checks", "noisegen.files", "noisegen.runlock"}
 TRAINER_DOORS = {"noisegen.dataset.reader"} | UTILITIES
 # Function-local project imports allowed outside noisegen/cli, with the reason.
 LOCAL_IMPORT_EXCEPTIONS = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from noisegen.command import int_at_least
+from noisegen.command import THREADS_HELP, int_at_least
 from trainer.engine.run_config import DEVICES
 from trainer.infer.denoise import SIGMA_DISPLAY_MAX, DenoiseConfig, denoise_images
 from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint, print_report
@@ -33,8 +33,7 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (mean of the 8 "
                    "flip/rotation predictions, each transformed back; 8 times slower)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="default auto (CUDA if any)")
-    p.add_argument("--threads", type=int_at_least(1), metavar="N", help="torch threads on CPU (default: torch's, "
-                   "every core)")
+    p.add_argument("--threads", type=int_at_least(1), metavar="N", help=THREADS_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -73,6 +72,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                         max_images=args.max_images, device=args.device, threads=args.threads,
                         progress=not args.no_progress)
     print_report(evaluate_checkpoint(config))
+    if config.json is not None:
+        print(f"wrote {config.json}")
     return 0
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from noisegen.command import default_threads
 from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, write_png
 from trainer.engine.distributed import resolve_device
 from trainer.engine.global_state import torch_threads
@@ -53,7 +54,8 @@ class DenoiseConfig:
     trainer.infer.inference.default_overlap); ensemble: geometric self-ensemble ×8 (8× slower);
     tile_stats: tiles normalise with their own AIN statistics (one pass, about 14× faster for the
     paper model, less accurate) instead of the whole image's (trainer.infer.inference); device:
-    "auto", "cpu" or "cuda"; threads: torch CPU threads (None: torch's default); progress: progress bars.
+    "auto", "cpu" or "cuda"; threads: torch CPU threads (None: the cores minus one, at least 1:
+    noisegen.command.default_threads); progress: progress bars.
     """
 
     checkpoint: str
@@ -109,7 +111,7 @@ def _expand(entries: tuple[str, ...], skipped: list[str]) -> list[Path]:
 
 def denoise_images(config: DenoiseConfig, *, echo=print) -> DenoiseResult:
     """Denoise every input (module docstring); returns what was written and what was skipped, with why."""
-    with torch_threads(config.threads):
+    with torch_threads(config.threads if config.threads is not None else default_threads()):
         return _denoise_images(config)
 
 

@@ -144,7 +144,8 @@ def _key_error_text(exc: KeyError) -> str:
 def run_command(prog: str, args: argparse.Namespace, *, interrupted: str = "interrupted") -> int:
     """Run a parsed subcommand (args.func): expected errors (bad input, missing files, unknown names,
     full disks, read-only folders) become one line on stderr and exit code 2; Ctrl-C prints
-    ``interrupted`` and gives 130; a closed pipe (``| head``) ends quietly with 141 (128 + SIGPIPE).
+    ``interrupted`` (or the exception's own message) and gives 130 (128 + the exception's ``signum``
+    where it carries one: 143 for SIGTERM); a closed pipe (``| head``) ends quietly with 141 (128 + SIGPIPE).
     Shared by `noisegen` and `noisegen-train`."""
     try:
         try:
@@ -164,7 +165,7 @@ def run_command(prog: str, args: argparse.Namespace, *, interrupted: str = "inte
             return 2
         except KeyboardInterrupt as exc:
             print(str(exc) or interrupted, file=sys.stderr)  # a handler may say what was kept and what to do
-            return 130
+            return 128 + int(getattr(exc, "signum", 2))  # 130 for Ctrl-C (SIGINT), 143 for SIGTERM
     except BrokenPipeError:
         # The reader of our output went away (`noisegen inspect D | head -1`): as other Unix tools,
         # stop without a word; point stdout at /dev/null so that the exit flush cannot fail again.

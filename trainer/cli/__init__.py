@@ -44,11 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    hint = "interrupted"
-    if args.command in ("sn", "tf"):
-        hint += f"; continue with: noisegen-train {args.command} --out {args.out} --resume"
-    return run_command("noisegen-train", args, interrupted=hint)
+    return run_command("noisegen-train", build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

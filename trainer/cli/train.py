@@ -15,6 +15,7 @@ from typing import Any
 
 from noisegen.command import THREADS_HELP, int_at_least
 from trainer.engine.checkpoint import load_checkpoint
+from trainer.engine.interrupt import RunInterrupted
 from trainer.engine.run_config import AMP_MODES, DEVICES, RunConfig
 from trainer.engine.run_folder import LAST
 from trainer.stages.sn import train
@@ -22,7 +23,7 @@ from trainer.stages.sn_config import SCHEDULES, TrainConfig
 from trainer.stages.tf import transfer
 from trainer.stages.tf_config import TF_MODES, TFConfig
 
-__all__ = ["add_sn_command", "add_tf_command", "config_from_args", "option_of"]
+__all__ = ["add_sn_command", "add_tf_command", "config_from_args", "option_of", "interrupted_text"]
 
 _SN = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 _TF = {f.name: f.default for f in dataclasses.fields(TFConfig)}
@@ -268,15 +269,29 @@ def _summary(result) -> None:
         print(f"{result.out}: step {result.step}, loss {loss}{best}; checkpoint {result.checkpoint}")
 
 
+def interrupted_text(command: str, out: str | Path, exc: BaseException) -> str:
+    """What to tell after an interrupted `sn`/`tf` run: continue with --resume when RUN/last.pt exists
+    (the engine writes it on Ctrl-C and SIGTERM), else that nothing was saved and the command starts over."""
+    what = str(exc) or "interrupted"
+    if (Path(out) / LAST).exists():
+        return f"{what}; continue with: noisegen-train {command} --out {out} --resume"
+    return f"{what} before the first checkpoint: nothing was saved in {out}; rerun the same command to start again"
+
+
+def _run_stage(command: str, args: argparse.Namespace, fn, cls: type[RunConfig], required: dict[str, str]) -> int:
+    config, resume, stop_after = config_from_args(cls, args, required)
+    try:
+        _summary(fn(config, resume=resume, stop_after=stop_after))
+    except KeyboardInterrupt as exc:
+        raise RunInterrupted(interrupted_text(command, config.out, exc), getattr(exc, "signum", 2)) from None
+    return 0
+
+
 def _cmd_sn(args: argparse.Namespace) -> int:
     required = {"data": "a noisegen dataset folder, shard files, a brace pattern or pipe: URLs"}
-    config, resume, stop_after = config_from_args(TrainConfig, args, required)
-    _summary(train(config, resume=resume, stop_after=stop_after))
-    return 0
+    return _run_stage("sn", args, train, TrainConfig, required)
 
 
 def _cmd_tf(args: argparse.Namespace) -> int:
     required = {"init": "an SN run folder or checkpoint", "data": "a pack-pairs dataset or a folder of pairs or images"}
-    config, resume, stop_after = config_from_args(TFConfig, args, required)
-    _summary(transfer(config, resume=resume, stop_after=stop_after))
-    return 0
+    return _run_stage("tf", args, transfer, TFConfig, required)

@@ -41,8 +41,9 @@ def cpu_count() -> int:
 # - ``--threads N`` (torch's intra-op threads of the main process): default the cores left after the
 #   loader workers and one more core, at least 1. torch's OpenMP regions end with a barrier, so a
 #   team with one thread preempted (by a loader worker, the OS or another job) runs at the pace of
-#   that thread: measured on 2 shared cores, 60 `tf` steps took 71.6 s with 2 threads and 18.1 s with
-#   1. One free core costs at most 1/cores of the peak and removes that cliff.
+#   that thread. Measured on 2 cores shared with other jobs, 60 `tf` steps of the tiny model took
+#   130 s and 408 s with 2 threads, 20 s and 43 s with 1. One free core costs at most 1/cores of the
+#   peak and removes that cliff.
 WORKERS_HELP = "default: one per CPU core; at most the CPU count"
 THREADS_HELP = ("torch threads on CPU (default: the CPU cores minus one, minus the loader workers where there are any, "
                 "at least 1; more threads than free cores stall on shared machines)")

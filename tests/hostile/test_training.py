@@ -142,7 +142,8 @@ def test_damaged_checkpoint_configurations_give_one_line(tmp_path, capsys):
         assert what in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_ctrl_c_before_the_first_checkpoint_with_a_loader_worker_leaves_one_to_resume(shards, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_signal_before_the_first_checkpoint_with_a_loader_worker_leaves_one_to_resume(shards, tmp_path, signum):
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "trainer", "sn", "--data", str(shards), "--out", str(out), "--model", "tiny",
            "--patch", "16", "--batch", "2", "--steps", "100000", "--workers", "1", "--threads", "1", "--device", "cpu",
@@ -156,12 +157,15 @@ def test_ctrl_c_before_the_first_checkpoint_with_a_loader_worker_leaves_one_to_r
         assert proc.poll() is None, proc.communicate()[1]
         assert time.monotonic() < deadline, "no step was logged"
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the main process and its loader worker
+    # To the whole process group, main process and loader worker: as Ctrl-C in a terminal, or SIGTERM from
+    # `timeout` or a job scheduler.
+    os.killpg(proc.pid, signum)
     _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130 and "Traceback" not in err, err
-    assert err.count("SIGINT: stopping after this step") == 1, err  # said by the main process; the worker ignores it
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum and "Traceback" not in err, err
+    assert err.count(f"{name}: stopping after this step") == 1, err  # the main process; the worker ignores it
     last = err.strip().splitlines()[-1]
-    assert last.startswith("interrupted (SIGINT) at step ") and last.endswith(
+    assert last.startswith(f"interrupted ({name}) at step ") and last.endswith(
         f"continue with: noisegen-train sn --out {out} --resume"), last
     step = load_checkpoint(out / "last.pt")["step"]
     assert 3 <= step < 5000

@@ -189,7 +189,8 @@ def bench_pipeline(data: Path, out: Path, *, model: str, patch: int, batch: int,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--data", help="a noisegen dataset folder (default: generate one)")
     ap.add_argument("--model", default="tiny", choices=sorted(MODEL_CONFIGS))
     ap.add_argument("--patch", type=int, default=64, help="training crop")

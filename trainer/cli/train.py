@@ -113,7 +113,8 @@ def _add_run_options(p: argparse.ArgumentParser, cls: type[RunConfig]) -> None:
     g.add_argument("--resume", action="store_true",
                    help="continue RUN from RUN/last.pt with the checkpoint's settings; options given now replace "
                    f"them, and only these may change: {resumable}. Reaches the same weights as an uninterrupted "
-                   "run on CPU (same --threads). Starts a new run when there is no checkpoint")
+                   "run on CPU (same --threads). Starts a new run when there is no checkpoint. Ctrl-C or SIGTERM "
+                   "writes RUN/last.pt after the step in progress, so an interrupted run always has one")
     g.add_argument("--stop-after", type=int_at_least(1), metavar="N",
                    help="stop this invocation once N steps in total are done, writing RUN/last.pt (e.g. to fit a "
                    "job time limit); the schedule still spans --steps; continue with --resume")

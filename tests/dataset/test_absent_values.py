@@ -61,9 +61,12 @@ def test_no_mosaic_and_no_jpeg_agree_across_the_layers(ds):
     assert "none " in pattern_line  # people read "none"
 
 
-def test_index_integers_with_nulls_are_nullable_integers_for_pandas(ds, tmp_path):
+def test_index_integers_with_nulls_are_tagged_as_nullable_integers_for_pandas(ds):
     meta = json.loads(pq.read_schema(ds / "index.parquet").metadata[b"pandas"])
     assert {c["name"]: c["numpy_type"] for c in meta["columns"]} == {n: "Int32" for n in NULLABLE_INT_COLUMNS}
+
+
+def test_pandas_reads_them_as_nullable_integers(ds):
     pd = pytest.importorskip("pandas")
     df = pd.read_parquet(ds / "index.parquet")
     assert str(df["jpeg_quality"].dtype) == "Int32" and str(df["iso"].dtype) == "Int32"

@@ -58,6 +58,8 @@ def test_a_signal_finishes_the_step_writes_last_pt_and_stops(shards, tmp_path, s
     events = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert saved["step"] == 3
     assert events[-1] == {"step": 3, "event": "interrupted", "signal": signal.Signals(signum).name}
+    if signum == signal.SIGTERM:
+        return  # the same path from here on
     # The checkpoint is the one a run told to stop there writes: resuming it continues exactly.
     ref = run(_cfg(shards, tmp_path / "ref"), SNStage, stop_after=3, echo=said.append)
     expected = load_checkpoint(ref.checkpoint)
@@ -67,6 +69,20 @@ def test_a_signal_finishes_the_step_writes_last_pt_and_stops(shards, tmp_path, s
     again = run(_cfg(shards, tmp_path / "ref"), SNStage, resume=True, stop_after=5, echo=said.append)
     a, b = load_checkpoint(resumed.checkpoint)["model"], load_checkpoint(again.checkpoint)["model"]
     assert resumed.step == 5 and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_loader_workers_ignore_the_signals_that_reach_the_whole_process_group():
+    from trainer.data.loader import _worker_init
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    threads = torch.get_num_threads()
+    try:
+        _worker_init(0)  # what a DataLoader worker runs first
+        assert all(signal.getsignal(s) is signal.SIG_IGN for s in saved)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+        torch.set_num_threads(threads)
 
 
 def test_a_second_signal_stops_at_once_and_an_ignored_signal_stays_ignored():

@@ -129,8 +129,8 @@ examples:
                    help="skip (and list) photos larger than N pixels, e.g. 150M "
                    f"(default {DEFAULT_MAX_PIXELS // 10**6}M; a photo costs about 11 bytes per pixel while decoded)")
     g.add_argument("--workers", type=positive_int, metavar="W",
-                   help="parallel worker processes (default: all cores; at most one per shard, and at most the "
-                   "cores this process may use unless --force-workers)")
+                   help="parallel worker processes (default: one per CPU core; at most the CPU count unless "
+                   "--force-workers, and one per shard)")
     g.add_argument("--force-workers", action="store_true",
                    help="start --workers processes even when that is more than the CPU cores (each costs memory)")
     g.add_argument("--backend", choices=("local", "dask"), default="local",

@@ -21,6 +21,15 @@ Members:
                  that Arrow's schema inference (Hugging Face ``datasets``) works; the reader turns
                  them back into None (``from_disk``).
 
+An absent value (no mosaic, no JPEG, unknown ISO) has one spelling per layer:
+
+    layer                                  no mosaic     no JPEG          unknown ISO
+    Python (SampleParams, decoded json)    None          None             None
+    sample json on disk (format 2)         ""            0                0       (to_disk; read back as None)
+    index.parquet                          null          null (Int32)     null (Int32)
+    to_torch parameters (collate-safe)     ""            0                0       (as the json on disk)
+    text for people (inspect, stats, CLI)  none          none             none
+
 This module imports neither the writer nor the camera pipeline nor numba: the reader and the writer
 both build on it.
 """
@@ -54,6 +63,7 @@ __all__ = [
     "to_disk", "from_disk", "params_from_disk", "check_sample_meta", "index_fields", "index_row",
     "index_types", "MANIFEST_FIELDS", "check_manifest", "PAIR_MEMBER_DESCRIPTIONS", "real_pair_meta",
     "real_pair_index_row", "SIGMA_MODES", "SIGMA_DERIVED", "sigma_is_derived", "dataset_sigma",
+    "NULLABLE_INT_COLUMNS", "pandas_metadata",
 ]
 
 FORMAT_NAME = "noisegen-webdataset"
@@ -254,16 +264,13 @@ def index_fields(meta: dict) -> dict:
            "source_height": meta["source_size"][0], "source_width": meta["source_size"][1],
            "crop_y": c["y"], "crop_x": c["x"], "crop_h": c["h"], "crop_w": c["w"]}
     if meta.get("real"):
-        row.update(camera=meta["camera"], iso=meta["iso"], scene=meta["scene"], split=meta["split"])
-        return row
+        return dict(row, camera=meta["camera"], iso=meta["iso"], scene=meta["scene"], split=meta["split"])
     row["patch"] = meta["patch"]
     for name, value in meta["params"].items():
         if name in _PER_CHANNEL:
             row.update({f"{name}_{ch}": v for ch, v in zip("rgb", [None] * 3 if value is None else value)})
-        elif name == "rgb_to_camera" and value is not None:
-            row[name] = list(value)
         else:
-            row[name] = value
+            row[name] = list(value) if isinstance(value, tuple) else value
     return row
 
 
@@ -304,14 +311,12 @@ def real_pair_meta(*, key: str, sample: int, source: str, noisy_file: str, clean
 
 def real_pair_index_row(meta: dict, *, clean: np.ndarray, noisy: np.ndarray) -> dict:
     """One index.parquet row of a real pair's sample, without ``shard`` and ``bytes``."""
-    c = meta["crop"]
+    c, row = meta["crop"], index_fields(meta)
     resid = (noisy.astype(np.float32) - clean) / 255.0
-    row = index_fields(meta)
-    ident = {k: v for k, v in row.items() if k not in ("camera", "iso", "scene", "split")}
-    return {**ident, "patch": c["h"] if c["h"] == c["w"] else None, "camera": row["camera"], "iso": row["iso"],
-            "scene": row["scene"], "split": row["split"], "real": True,
-            "mean_intensity": float(clean.mean()) / 255.0, "noisy_mean": float(noisy.mean()) / 255.0,
-            "residual_std": float(resid.std())}
+    ident = {k: v for k, v in row.items() if k not in ("camera", "iso", "scene", "split")}  # the column order
+    return {**ident, "patch": c["h"] if c["h"] == c["w"] else None, **{k: row[k] for k in ("camera", "iso", "scene",
+            "split")}, "real": True, "mean_intensity": float(clean.mean()) / 255.0,
+            "noisy_mean": float(noisy.mean()) / 255.0, "residual_std": float(resid.std())}
 
 
 def index_types() -> dict[str, Any]:
@@ -335,6 +340,22 @@ def index_types() -> dict[str, Any]:
     t.update(rgb_to_camera=pa.list_(f64), jpeg_quality=i32, iso=i32, sigma_step=f64, mean_intensity=f64, noisy_mean=f64,
              residual_std=f64, sigma_mean=f64, sigma_max=f64, bytes=i64)
     return t
+
+
+# Integer columns of index.parquet that may hold nulls (no JPEG, unknown ISO, a real pair's crop that is
+# not square). Arrow keeps them as integers with nulls; pyarrow's to_pandas would make them float64
+# with NaN, so the file's pandas metadata names pandas' nullable Int32 for them (``pandas_metadata``).
+NULLABLE_INT_COLUMNS = ("jpeg_quality", "iso", "patch")
+
+
+def pandas_metadata(columns: list[tuple[str, Any]]) -> bytes:
+    """The ``pandas`` schema metadata of index.parquet: for each (name, pyarrow type) column that is an
+    integer in NULLABLE_INT_COLUMNS, pandas' nullable integer dtype of the same width (``pd.read_parquet``
+    then gives Int32 with <NA>). Only pandas reads it; Arrow, polars and Hugging Face read the types."""
+    entries = [{"name": n, "field_name": n, "pandas_type": str(t), "numpy_type": str(t).replace("int", "Int", 1),
+                "metadata": None}
+               for n, t in columns if n in NULLABLE_INT_COLUMNS and str(t) in ("int32", "int64")]
+    return json.dumps({"index_columns": [], "column_indexes": [], "columns": entries}, sort_keys=True).encode()
 
 
 # dataset.json: key → type. Written by generate and pack-pairs (noisegen.dataset.writer.write_manifest).

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from noisegen.command import Terminated
+from noisegen.command import Terminated, cpu_count
 from noisegen.dataset.backends import close_dask, dask_client, run_dask, run_local
 from noisegen.dataset.format import (
     FORMAT_NAME,
@@ -60,11 +60,8 @@ BACKENDS = ("local", "dask")
 
 
 def default_workers() -> int:
-    """The CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    """The CPU cores this process may use (noisegen.command.cpu_count): one worker per core."""
+    return cpu_count()
 
 
 @dataclass(frozen=True)
@@ -340,10 +337,10 @@ def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[s
 def worker_count(config: GenerateConfig, pending: int) -> tuple[int, str]:
     """(workers to start, why fewer than asked: "" when as asked): at most one per shard to write, and at
     most the CPU cores this process may use unless ``force_workers``."""
-    cores = default_workers()
+    cores = cpu_count()
     bounds = [(pending, f"capped at the {pending} shards to write")]
     if not config.force_workers and config.scheduler is None:
-        bounds.append((cores, f"capped at the {cores} CPU cores this process may use; --force-workers to use more"))
+        bounds.append((cores, f"capped at the {cores} CPU cores; --force-workers to use more"))
     n, why = min(bounds, key=lambda b: b[0])
     n = max(1, n)
     return (n, f" (--workers {config.workers} {why})") if n < config.workers else (config.workers, "")
@@ -360,7 +357,7 @@ def _write(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, t_start: f
     out = Path(config.out)
     done = finished(out, plan)
     pending = [i for i in range(plan.n_shards) if i not in done]
-    workers, capped = worker_count(config, len(pending))
+    workers, capped = worker_count(config, len(pending))  # noisegen.command's rule, unless forced
     echo(f"{len(scan.images)} source images ({len(scan.skipped)} skipped) → {plan.n_samples} patches of "
          f"{config.patch}×{config.patch} in {plan.n_shards} shards of ≤{plan.samples_per_shard}"
          + (f"; resuming: {len(done)} shards already done" if done else "")

@@ -26,7 +26,7 @@ from PIL import features
 
 from noisegen.atomic import atomic_write, atomic_write_bytes, temp_path
 from noisegen.crf.io import shipped_bank_dir
-from noisegen.dataset.format import index_types
+from noisegen.dataset.format import index_types, pandas_metadata
 from noisegen.dataset.png import COMPRESSOR
 from noisegen.version import __version__
 
@@ -149,6 +149,8 @@ def write_index(batches: Iterable[list[dict]], path: str | os.PathLike[str]) -> 
                         extra = [k for k in rows[0] if k not in types]
                         columns = {c: pa.array([r.get(c) for r in rows], type=types.get(c)) for c in [*types, *extra]}
                         schema = pa.table(columns).schema
+                        pandas = pandas_metadata([(fl.name, fl.type) for fl in schema])
+                        schema = schema.with_metadata({b"pandas": pandas})
                         writer = pq.ParquetWriter(f, schema)
                     table = pa.table({fl.name: pa.array([r.get(fl.name) for r in rows], type=fl.type)
                                       for fl in schema})
@@ -157,7 +159,9 @@ def write_index(batches: Iterable[list[dict]], path: str | os.PathLike[str]) -> 
                 if writer is not None:
                     writer.close()
             if writer is None:  # no sample at all: an empty table with the known columns
-                pq.write_table(pa.table({c: pa.array([], type=t) for c, t in types.items()}), f)
+                empty = pa.table({c: pa.array([], type=t) for c, t in types.items()})
+                empty = empty.replace_schema_metadata({b"pandas": pandas_metadata(list(types.items()))})
+                pq.write_table(empty, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, p)

@@ -272,9 +272,16 @@ def dataset_stats(config: StatsConfig, echo: Callable[[str], None] = lambda s: N
         by_group.setdefault(name, (key, []))[1].append(r)
     skipped = [dict(s) for s in manifest.get("skipped", [])]
     kw = dict(bins=config.bins, min_count=config.min_count, max_clip=config.max_clip)
+    listed = sum(s["samples"] for s in manifest["shards"])
+    if not listed:
+        raise ValueError(f"{folder}: the dataset holds no samples (dataset.json lists {len(manifest['shards'])} shards "
+                         "of 0 samples); regenerate it from readable images")
     if config.fast:
         if not index_rows:
             raise ValueError(f"{folder}: no {INDEX_NAME} (or it is empty); run without --fast to read the shards")
+        if len(index_rows) != listed:  # what the full pass would report shard by shard
+            skipped.append({"source": INDEX_NAME, "reason": f"lists {len(index_rows)} samples, dataset.json {listed} "
+                            "(check with `noisegen inspect --verify`)", "stage": "index"})
         groups = [GroupStats(name, key, None, {**_index_summary(rows), "raw_nlf": _raw_nlf_from_params(rows)})
                   for name, (key, rows) in sorted(by_group.items())]
         return StatsReport("dataset", "index", [str(folder)], _config_dict(config), groups, skipped,

@@ -99,6 +99,8 @@ def _check_counts(m: dict, index_rows: dict[str, list[dict]] | None) -> list[Dam
               "bytes": sum(s["bytes"] for s in shards)}
     out = [Damage(MANIFEST_NAME, f"counts.{k} is {m['counts'].get(k, 'missing')}, its shard list holds {v}")
            for k, v in expect.items() if m["counts"].get(k) != v]
+    if not expect["samples"]:
+        out.append(Damage(MANIFEST_NAME, "lists no samples: the dataset is empty (regenerate it from readable images)"))
     if index_rows is not None:
         rows = sum(map(len, index_rows.values()))
         if rows != expect["samples"]:

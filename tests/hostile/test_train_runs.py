@@ -166,6 +166,15 @@ def test_non_finite_weights_are_refused_wherever_a_checkpoint_is_loaded(shards, 
     ckpt.unlink()
     code, _ = _sn(capsys, shards, run, "--steps", "2")
     assert code == 0
+    state = torch.load(run / "last.pt", weights_only=True)  # Adam's moments hold the NaN: resume refuses too
+    first = sorted(state["optimizer"]["state"])[0]
+    state["optimizer"]["state"][first]["exp_avg"].fill_(math.inf)
+    torch.save(state, run / "last.pt")
+    code, err = _sn(capsys, shards, run, "--steps", "4", "--resume")
+    assert code == 2 and f"optimizer state {first}.exp_avg holds" in _one_line(err)
+    shutil.rmtree(run)
+    code, _ = _sn(capsys, shards, run, "--steps", "2")
+    assert code == 0
     _nan_checkpoint(run / "last.pt")
     code, err = _sn(capsys, shards, run, "--steps", "4", "--resume")
     assert code == 2 and f"weight {name!r} holds" in _one_line(err)

@@ -225,3 +225,24 @@ def test_generate_with_no_usable_sample_is_an_error(tmp_path, capsys):
     line = one_error_line(err)
     assert rc == 2 and "no sample could be made: all 3 source images failed to decode" in line
     assert "nothing was written" in line and not out.exists()
+
+
+def test_an_empty_dataset_is_an_error_for_verify_and_stats(reference, tmp_path, capsys):
+    ds = copy_dataset(reference, tmp_path / "ds")
+    m = _manifest(ds)
+    for s in m["shards"]:
+        s["samples"] = 0
+    m["counts"]["samples"] = 0
+    _write_manifest(ds, m)
+    rc, out, _ = cli(capsys, "inspect", str(ds), "--verify")
+    assert rc == 1 and "dataset.json: lists no samples: the dataset is empty" in out
+    for extra in ((), ("--fast",)):
+        rc, _, err = cli(capsys, "stats", str(ds), "--workers", "1", "--no-progress", *extra)
+        assert rc == 2 and "the dataset holds no samples" in one_error_line(err)
+
+
+def test_stats_fast_reports_an_index_that_disagrees_with_the_manifest(reference, tmp_path, capsys):
+    ds = copy_dataset(reference, tmp_path / "ds")
+    pq.write_table(read_index(ds / INDEX_NAME).slice(0, 4), ds / INDEX_NAME)
+    rc, out, _ = cli(capsys, "stats", str(ds), "--fast", "--no-progress")
+    assert rc == 0 and "skipped inputs: 1" in out and "index.parquet: lists 4 samples, dataset.json 6" in out

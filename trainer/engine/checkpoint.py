@@ -125,16 +125,21 @@ def load_checkpoint(path: str | os.PathLike[str], *, map_location: str | torch.d
         raise ValueError(f"{path}: not a noisegen trainer checkpoint (format {found!r}, "
                          f"expected {CHECKPOINT_FORMAT!r})")
     check_finite_weights(state.get("model"), str(path))
+    optimizer = state.get("optimizer")
+    if isinstance(optimizer, dict) and isinstance(optimizer.get("state"), dict):  # Adam's moments, for --resume
+        check_finite_weights({f"optimizer state {i}.{k}": t for i, st in optimizer["state"].items()
+                              if isinstance(st, dict) for k, t in st.items()}, str(path))
     return state
 
 
 def check_finite_weights(weights: Any, where: str) -> None:
-    """ValueError naming the first floating-point tensor of a state_dict that holds NaN or inf."""
+    """ValueError naming the first floating-point tensor of a state_dict (or Adam's state) that holds NaN or inf."""
     if not isinstance(weights, dict):
         return
     for name, t in weights.items():
         if isinstance(t, torch.Tensor) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
             bad = int((~torch.isfinite(t)).sum())
-            raise ValueError(f"{where}: weight {name!r} holds {bad} NaN or infinite value(s) of {t.numel()}; the "
+            what = name if name.startswith("optimizer") else f"weight {name!r}"
+            raise ValueError(f"{where}: {what} holds {bad} NaN or infinite value(s) of {t.numel()}; the "
                              "checkpoint comes from a run that diverged, or is damaged: use an earlier checkpoint "
                              "(best.pt, or a copy of last.pt) and retrain from there with a lower --lr")

@@ -12,13 +12,12 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from trainer.models.ain import AIN, instance_normalize  # noqa: E402
 from trainer.models.aindnet import (  # noqa: E402
-    AIN,
     AINDNet,
     NoiseEstimator,
     count_parameters,
     freeze_for_tf,
-    instance_normalize,
     pad_to_multiple,
     trainable_groups,
 )

@@ -119,8 +119,7 @@ examples:
   noisegen-train sn --data ds --out runs/sn --val ../shared/data/Kodak24 --val ../shared/data/CC15
   noisegen-train sn --data ds --out runs/cpu --model tiny --steps 3000 --device cpu --threads 1
   noisegen-train sn --out runs/sn --resume      # continue where it stopped, same settings
-  torchrun --standalone --nproc_per_node 8 -m trainer sn \\
-      --data 'ds/shard-{000000..000999}.tar' --out runs/x""",
+  torchrun --standalone --nproc_per_node 8 -m trainer sn --data ds --out runs/x   # each process its shards""",
     )
     g = p.add_argument_group("data")
     g.add_argument("--data", action="append", metavar="DATASET",

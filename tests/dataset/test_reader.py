@@ -12,12 +12,14 @@ from datagen import make_photos, small_config
 import noisegen as ng
 from noisegen.dataset.format import MEMBERS
 from noisegen.dataset.generate import generate
+from noisegen.dataset.images import write_png
 from noisegen.dataset.reader import (
     DamagedDataWarning,
     QuietDamageCounter,
     dataset_info,
     decode_or_report,
     decode_sample,
+    holds_pairs,
     is_url,
     list_shards,
     read_index,
@@ -196,3 +198,13 @@ def test_decode_or_report_decodes_or_reports(dataset):
     assert h.count == 1 and raw["__key__"] in h.messages[0]
     only = decode_or_report(raw, handler=h, clean_only=True)
     assert only["noisy"] is None and np.array_equal(only["clean"], s["clean"])
+
+
+def test_holds_pairs_tells_a_pairs_folder_from_a_folder_of_images(dataset, tmp_path):
+    img = np.zeros((8, 8, 3), np.uint8)
+    for rel in ("pairs/noisy/x_real.png", "pairs/gt/x_mean.png", "clean/a.png", "clean/sub/b_clean.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_png(tmp_path / rel, img)
+    assert holds_pairs(tmp_path / "pairs") and holds_pairs(dataset)
+    assert not holds_pairs(tmp_path / "clean")  # b_clean has no noisy partner: no pair
+    assert not holds_pairs(tmp_path / "missing") and not holds_pairs(tmp_path / "pairs" / "noisy" / "x_real.png")

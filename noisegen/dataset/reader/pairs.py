@@ -57,8 +57,9 @@ def group_label(camera: str | None, iso: int | None) -> str:
 
 
 def holds_pairs(path: str | os.PathLike[str]) -> bool:
-    """True when ``path`` is a `noisegen pack-pairs` dataset or a folder in which read_pairs finds at least
-    one noisy/clean pair by name (the files' headers are not read: read_pairs may still skip them)."""
+    """True when read_pairs reads pairs from ``path``: a noisegen dataset folder (a `noisegen pack-pairs`
+    dataset of real pairs, or any other: its noisy and clean members) or a folder in which at least one
+    noisy/clean pair matches by name (the files' headers are not read: read_pairs may still skip them)."""
     p = Path(path)
     return p.is_dir() and ((p / MANIFEST_NAME).exists() or bool(scan_pairs([p], probe=False).pairs))
 

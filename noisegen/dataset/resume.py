@@ -4,15 +4,18 @@ an interrupted run, and repairing a complete dataset whose shards were damaged.
 - ``--out`` must be a folder (new, empty, an interrupted run, or a dataset with ``--resume``).
 - One run at a time: a run holds an exclusive lock (``flock``) on ``OUT/.partial/lock`` from before it
   removes stale temporary files until it ends; the kernel releases it when the process dies, even by
-  ``kill -9``. A second run on the same folder stops with one line instead of deleting the first
-  run's temporary files.
+  ``kill -9`` (noisegen.runlock). A second run on the same folder stops with one line, naming the live
+  run's pid, instead of deleting the first run's temporary files; the lock is probed before anything
+  else, so a live run is never called an interrupted one.
 - Resume compares the plan of the interrupted run (``.partial/plan.json``: options, versions and the
   content sha256 of every source) with the current one, and names what changed.
 - ``--resume`` on a complete dataset checks every shard's size and sha256 against dataset.json; when
   some are missing or damaged, and the options, versions and sources are those that made it, it
   turns the dataset back into an interrupted run (records of the intact shards rebuilt from
-  dataset.json and index.parquet, damaged shards, index and manifest removed), so that the run
-  rewrites exactly the damaged shards (same bytes as before). This is the repair that
+  dataset.json and index.parquet, or from the shards where the index is lost: noisegen.dataset.repair;
+  damaged shards, index and manifest removed), so that the run rewrites exactly the damaged shards
+  (same bytes as before). When every shard is intact but index.parquet or the counts are wrong, it
+  repairs those from the shards (noisegen.dataset.repair). This is the repair that
   `noisegen inspect --verify` advises.
 """
 

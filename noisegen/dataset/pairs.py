@@ -43,6 +43,7 @@ from PIL import Image
 
 from noisegen.dataset.images import DEFAULT_MAX_PIXELS, ImageReadError, open_image, oriented_size, read_rgb8
 from noisegen.dataset.sources import Skipped, list_images, printable_path, undecodable_name
+from noisegen.files import file_kind
 
 __all__ = ["Pair", "PairScan", "NOISY_DIRS", "CLEAN_DIRS", "BUILTIN_RULES", "SIDD_PHONES", "scan_pairs",
            "parse_name", "pair_key", "load_pair", "compile_group_regex"]
@@ -232,7 +233,8 @@ def scan_pairs(roots: Sequence[str | os.PathLike[str]], group_regex: str | re.Pa
     layouts: set[str] = set()
     for root, label in zip(paths, _labels(paths)):
         table: dict[str, dict[str, list[tuple[str, Path]]]] = defaultdict(lambda: {"noisy": [], "clean": []})
-        for p in list_images(root, recursive=True):
+        special: list[Path] = []
+        for p in list_images(root, recursive=True, special=special):
             found += 1
             rel = p.relative_to(root).as_posix()
             if undecodable_name(p):
@@ -251,6 +253,10 @@ def scan_pairs(roots: Sequence[str | os.PathLike[str]], group_regex: str | re.Pa
             parts = [d.lower() for d in rel.split("/")[:-1]]
             layouts.add("sidd" if p.name.upper().startswith(("NOISY_SRGB", "GT_SRGB")) else
                         "noisy/gt" if any(d in NOISY_DIRS + CLEAN_DIRS for d in parts) else "flat")
+        for p in special:  # never opened: a FIFO would wait forever for a writer, /dev/zero never end
+            found += 1
+            skipped.append(Skipped(printable_path(f"{label}/{p.relative_to(root).as_posix()}"), printable_path(p),
+                                   f"{file_kind(p)}, not a regular file", "scan"))
         for key in sorted(table):
             noisy, clean = table[key]["noisy"], table[key]["clean"]
             if len(noisy) > 1 or len(clean) > 1:

@@ -51,7 +51,8 @@ __all__ = [
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
-def list_images(folder: str | os.PathLike[str], *, recursive: bool) -> list[Path]:
+def list_images(folder: str | os.PathLike[str], *, recursive: bool,
+                special: list[Path] | None = None) -> list[Path]:
     """The image files of a folder: the one listing rule of every command that reads a folder of images.
 
     An image is a file (or a link to one) whose extension, in any case, is one of IMAGE_EXTENSIONS.
@@ -62,7 +63,8 @@ def list_images(folder: str | os.PathLike[str], *, recursive: bool) -> list[Path
     Returns:
         paths ``folder/relative/path``, sorted by their relative path (part by part, case-sensitive),
         so that the order does not depend on the file system. A missing folder is an error
-        (FileNotFoundError / NotADirectoryError from the listing).
+        (FileNotFoundError / NotADirectoryError from the listing). ``special``: receives the entries named
+        like images that are no regular files (a FIFO, a socket, a device), for the caller to list.
     """
     root = Path(folder)
     if not recursive:
@@ -71,7 +73,10 @@ def list_images(folder: str | os.PathLike[str], *, recursive: bool) -> list[Path
         found = [Path(d) / f for d, _, files in os.walk(root) for f in files]
     else:
         raise NotADirectoryError(f"{folder}: not a folder")
-    return sorted(f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
+    named = sorted(f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS)
+    if special is not None:
+        special += [f for f in named if not f.is_file() and not f.is_dir() and _kind(f) is not None]
+    return [f for f in named if f.is_file()]
 
 # Pillow modes read_rgb8 knows how to turn into uint8 RGB (noisegen.dataset.images).
 _READABLE_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV",

@@ -41,7 +41,7 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict:
 
 
 def read_index(path: str | os.PathLike[str]):
-    """index.parquet as a pyarrow Table (read from the path: DESIGN.md §9 on BytesIO)."""
+    """index.parquet as a pyarrow Table (read from the path: docs/design.md §Implementation notes)."""
     import pyarrow.parquet as pq  # here: only `inspect` and statistics need pyarrow
 
     return pq.read_table(str(path))

@@ -5,6 +5,7 @@ document outside the repository, and the README's test command is the one CI run
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 import subprocess
 import sys
@@ -29,12 +30,9 @@ OUTSIDE = re.compile(r"\b(?:" + "DESIGN" + r"(?:\.md)?\s*§|" + "DESIGN" + r"\.m
 
 def _project_files(*suffixes: str) -> list[Path]:
     found = []
-    for path in ROOT.rglob("*"):
-        rel = path.relative_to(ROOT).parts
-        if any(p in SKIP_DIRS or p.startswith(".") or p.endswith(".egg-info") for p in rel[:-1]):
-            continue
-        if path.suffix in suffixes and path.is_file():
-            found.append(path)
+    for folder, dirs, files in os.walk(ROOT):
+        dirs[:] = [d for d in dirs if d not in SKIP_DIRS and not d.startswith(".") and not d.endswith(".egg-info")]
+        found += [Path(folder) / f for f in files if Path(f).suffix in suffixes]
     return sorted(found)
 
 

@@ -3,6 +3,7 @@
     python docs/run_readme.py              # clone HEAD into a temporary folder and run the README there
     python docs/run_readme.py --list       # print the commands, run nothing
     python docs/run_readme.py --keep       # keep the temporary folder (its path is printed)
+    python docs/run_readme.py --skip 'pytest'   # leave out the commands that match a regex (listed)
 
 What it does, as a new user would:
 
@@ -181,11 +182,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--keep-going", action="store_true", help="run the remaining commands after a failure")
     ap.add_argument("--timeout", type=float, default=1800, help="seconds per command (default 1800)")
+    ap.add_argument("--skip", metavar="REGEX", action="append", default=[],
+                    help="do not run the commands that match REGEX (e.g. the test suite, run on its own); repeatable")
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared",
                     help="the folder that ../shared means beside the clone (default: the one beside this repository)")
     args = ap.parse_args(argv)
 
     commands, skipped = parse_readme((ROOT / "README.md").read_text(encoding="utf-8"))
+    asked = [c for c in commands if any(re.search(rx, c.text) for rx in args.skip)]
+    commands = [c for c in commands if c not in asked]
+    skipped += [Skipped(c.line, "left out with --skip", c.text) for c in asked]
     if args.list:
         for c in commands:
             print(f"README.md:{c.line}: [{c.lang}] {_short(c.text)}")

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     commands, skipped = parse_readme((ROOT / "README.md").read_text(encoding="utf-8"))
     asked = [c for c in commands if any(re.search(rx, c.text) for rx in args.skip)]
     commands = [c for c in commands if c not in asked]
-    skipped += [Skipped(c.line, "left out with --skip", c.text) for c in asked]
+    skipped = sorted(skipped + [Skipped(c.line, "left out with --skip", c.text) for c in asked], key=lambda s: s.line)
     if args.list:
         for c in commands:
             print(f"README.md:{c.line}: [{c.lang}] {_short(c.text)}")

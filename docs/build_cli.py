@@ -29,7 +29,8 @@ HEADER = """\
 
 Every command and option of the two console scripts, `noisegen` (data: simulate, generate, inspect,
 statistics, calibration, realism) and `noisegen-train` (the AINDNet trainer). `python -m noisegen` and
-`python -m trainer` are the same commands. Unknown options are errors; every command has `--help`.
+`python -m trainer` are the same commands. Unknown or abbreviated options are errors; every command has
+`--help`.
 
 This page is generated from the argparse parsers (`noisegen/cli/main.py` and `trainer/cli/__init__.py`,
 `build_parser`) by `python docs/build_cli.py`; do not edit it by hand. `tests/test_docs.py` fails when it is

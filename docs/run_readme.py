@@ -15,7 +15,8 @@ What it does, as a new user would:
    (a trailing backslash continues the line; blank lines and comment lines are dropped); a python block
    is one command, run with ``python -``.
 3. Run the commands one by one in one bash shell in TMP/noisegen, so that ``cd`` and ``. .venv/bin/activate``
-   carry over from one command to the next as in a terminal, each with stdin from /dev/null. Print each
+   carry over from one command to the next as in a terminal, each with stdin from /dev/null and the signal
+   dispositions of a terminal's foreground (Ctrl-C and SIGTERM not ignored, however this script was started). Print each
    command's wall time and exit status; stop at the first failure (``--keep-going`` runs the rest).
 4. Print ``git status --porcelain`` of the clone: every output must go to git-ignored folders.
 
@@ -31,6 +32,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -121,6 +123,13 @@ def shell_text(cmd: Command) -> str:
     return cmd.text
 
 
+def _terminal_signals() -> None:
+    """In the shell's process: Ctrl-C, SIGTERM and SIGQUIT act as in a terminal's foreground, even when this
+    script was started with them ignored (nohup, a background job of a shell without job control)."""
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+        signal.signal(s, signal.SIG_DFL)
+
+
 class Shell:
     """One bash process; run() sends it a command and waits for the command's exit status on a pipe."""
 
@@ -129,7 +138,7 @@ class Shell:
         self.log = open(log, "ab", buffering=0)
         self.proc = subprocess.Popen(["bash", "--noprofile", "--norc"], cwd=cwd, stdin=subprocess.PIPE,
                                      stdout=self.log, stderr=subprocess.STDOUT, pass_fds=(status_w,), env=env,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_terminal_signals)
         os.close(status_w)
         self.status_fd = status_w  # the same descriptor number inside bash (pass_fds)
         self.closed = False

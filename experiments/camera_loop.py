@@ -57,7 +57,7 @@ from trainer.stages.sn import train
 from trainer.stages.sn_config import TrainConfig
 from trainer.stages.tf import TFConfig, transfer
 
-# ../shared/data beside the project (DESIGN.md §6); NOISEGEN_SHARED_DATA points elsewhere (a worktree), as in tests.
+# ../shared/data beside the project (docs/design.md §Data); NOISEGEN_SHARED_DATA points elsewhere, as in tests.
 DATA = Path(os.environ.get("NOISEGEN_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 CALIB_FROM = {"CC15": "CC60"}  # test sets calibrated on another folder of the same cameras
 SN_SOURCES = ("CBSD68", "Kodak24")

@@ -19,7 +19,7 @@ def require_data(*names: str) -> bool:
     """True when every ``../shared/data/NAME`` folder exists; otherwise say which is missing (stderr)."""
     missing = [n for n in names if not (DATA / n).is_dir()]
     for n in missing:
-        print(f"missing {DATA / n}: this experiment needs ../shared/data (DESIGN.md §6)", file=sys.stderr)
+        print(f"missing {DATA / n}: this experiment needs ../shared/data (docs/design.md §Data)", file=sys.stderr)
     return not missing
 
 

@@ -117,7 +117,7 @@ def main() -> None:
     missing = [s for s in sets if not (Path(args.data) / s).is_dir()]
     if missing:
         sys.exit(f"realism_table: missing {', '.join(str(Path(args.data) / s) for s in missing)} "
-                 "(../shared/data, DESIGN.md §6; or pass --data)")
+                 "(../shared/data, docs/design.md §Data; or pass --data)")
     out = Path(args.out) / (re.sub(r"[^A-Za-z0-9_.-]+", "_", args.fit) or "no-fit")
     t0 = time.perf_counter()
     records = {name: run_set(name, args, out) for name in sets}

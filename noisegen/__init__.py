@@ -1,6 +1,6 @@
 """noisegen: realistic synthetic camera noise for denoising research.
 
-Public API (DESIGN.md §8):
+Public API (docs/design.md §Public API):
 
     import noisegen as ng
     prof = ng.get_profile("cbdnet")            # or ng.load_profile("my.json")

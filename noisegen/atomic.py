@@ -1,4 +1,4 @@
-"""Atomic files: write to a temporary name beside the target, fsync, rename (DESIGN.md §4).
+"""Atomic files: write to a temporary name beside the target, fsync, rename (docs/format.md).
 
 Readers see the old file or the whole new one, never a part. A small utility: imports nothing of
 the project, so the dataset writer, the trainer's checkpoints and the CLI share it.

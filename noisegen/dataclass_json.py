@@ -1,4 +1,4 @@
-"""Frozen dataclass ↔ JSON-able dict, with unknown keys as errors (STYLE.md: parameters are frozen
+"""Frozen dataclass ↔ JSON-able dict, with unknown keys as errors (the project's parameters are frozen
 dataclasses that serialise to JSON and back).
 
 Shared by noisegen.isp.params.SampleParams, trainer.models.config.ModelConfig and trainer.stages.sn_config.TrainConfig.

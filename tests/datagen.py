@@ -16,7 +16,7 @@ from noisegen.dataset.samples import sample_photo_paths
 from noisegen.isp.profiles import fix, get_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-# ../shared/data beside the project (DESIGN.md §6); NOISEGEN_SHARED_DATA points elsewhere (a worktree).
+# ../shared/data beside the project (docs/design.md §Data); NOISEGEN_SHARED_DATA points elsewhere (a worktree).
 SHARED_DATA = Path(os.environ.get("NOISEGEN_SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 

@@ -22,7 +22,7 @@ which adds Δ²/12 (Δ = 1/255) to the variance when σ spans a few codes (Shepp
 ``std`` is what was measured, ``std_q`` removes Δ²/12. The exact model in noisegen.analysis.calibrate.model_nlf
 includes rounding and clipping, so comparisons against it use ``std``.
 
-Irradiance (raw) domain: where σ maps (σ_raw, DESIGN.md §2) are known, Σσ² and counts are kept per
+Irradiance (raw) domain: where σ maps (σ_raw, docs/design.md §The σ map) are known, Σσ² and counts are kept per
 bin of raw irradiance L, and the raw NLF is the RMS σ of each bin: the std of the noise that the
 simulator added, sqrt(L·σ_s² + σ_c²) for fixed parameters.
 

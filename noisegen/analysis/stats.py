@@ -1,6 +1,6 @@
 """`noisegen stats`: per-group noise statistics of a synthetic dataset or of real noisy/clean pairs.
 
-Datasets (DESIGN.md §4): samples are grouped by their parameters (``by``: camera, crf, jpeg,
+Datasets (docs/format.md): samples are grouped by their parameters (``by``: camera, crf, jpeg,
 pattern, or several). ``fast=True`` reads index.parquet only: counts, parameter ranges, the
 residual std and PSNR estimated from it, and the irradiance-domain NLF that the recorded σ_s, σ_c
 imply (the σ map is a function of L and the parameters, so this equals what the σ maps hold, with

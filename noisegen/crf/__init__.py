@@ -1,4 +1,4 @@
-"""Camera response curve banks (DESIGN.md §3).
+"""Camera response curve banks (docs/design.md §Camera response curves).
 
 Modules:
     bank  the bank and curve types, forward and inverse curves (numpy; numba only to apply a curve)

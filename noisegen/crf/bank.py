@@ -3,7 +3,7 @@
 A camera response curve f maps irradiance L ∈ [0, 1] to brightness y = f(L) ∈ [0, 1]; it is
 monotone non-decreasing with f(0) = 0 and f(1) = 1 (Grossberg & Nayar's normalisation). A bank is
 a named set of such curves sampled on one common grid (DoRF: 1024 uniform points); between grid
-points a curve is linear (DESIGN §2, step 1: we interpolate where CBDNet took the nearest bin).
+points a curve is linear (docs/design.md §Camera response curves: we interpolate where CBDNet took the nearest bin).
 Every bank holds the identity curve "linear".
 
 The inverse f⁻¹ is the pseudo-inverse of the piecewise-linear curve (``invert_curve``): exact

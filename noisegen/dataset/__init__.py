@@ -1,4 +1,4 @@
-"""Datasets (DESIGN.md §4): the format, its writer and its only reader, and the jobs around them.
+"""Datasets (docs/format.md): the format, its writer and its only reader, and the jobs around them.
 
 Modules:
     format       the contract: member names, sample-JSON, index and manifest schemas

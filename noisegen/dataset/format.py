@@ -1,4 +1,4 @@
-"""The dataset format (DESIGN.md §4), in one place: names, the σ codec (noisegen.dataset.sigma_codec),
+"""The dataset format (docs/format.md), in one place: names, the σ codec (noisegen.dataset.sigma_codec),
 and the schemas of a sample's JSON, of index.parquet and of dataset.json.
 
 A dataset is a folder:
@@ -78,7 +78,7 @@ CLEAN, NOISY, JSON = "clean.png", "noisy.png", "json"
 MEMBERS = (CLEAN, NOISY, SIGMA, JSON)        # a synthetic sample, in write order
 PAIR_MEMBERS = (CLEAN, NOISY, JSON)          # a real pair packed by `noisegen pack-pairs`
 KNOWN_MEMBERS = frozenset(MEMBERS) | {SIGMA_V1}
-PICKLE_SUFFIXES = (".pyd", ".pickle", ".pkl")  # never read, whatever the key (DESIGN.md §4)
+PICKLE_SUFFIXES = (".pyd", ".pickle", ".pkl")  # never read, whatever the key (docs/format.md)
 
 MEMBER_DESCRIPTIONS = {
     CLEAN: "uint8 RGB PNG, the clean patch",

@@ -1,9 +1,9 @@
-"""`noisegen generate`: clean photos → sharded WebDataset dataset with σ maps (DESIGN.md §4, §7).
+"""`noisegen generate`: clean photos → sharded WebDataset dataset with σ maps (docs/design.md §Dataset generation).
 
 Steps: scan the sources (noisegen.dataset.sources), plan the shards (noisegen.dataset.plan: a pure function of
 the seed and the source list), write the shards that are not done yet in parallel — one task =
 one shard (noisegen.dataset.writer.write_shard) — on local cores with joblib's loky backend (spawned
-processes: forking after numba's parallel kernels can hang, DESIGN.md §9) or on a Dask cluster,
+processes: forking after numba's parallel kernels can hang, docs/design.md §Implementation notes) or on a Dask cluster,
 then write index.parquet and dataset.json, last and atomically.
 
 Reproducibility: the bytes of every file depend only on the content fields of GenerateConfig

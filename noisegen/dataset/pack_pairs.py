@@ -1,6 +1,6 @@
 """`noisegen pack-pairs`: real noisy/clean pairs into the dataset format, for the trainer's TF stage.
 
-The output is what `noisegen generate` writes (DESIGN.md §4), without σ maps: shards of samples
+The output is what `noisegen generate` writes (docs/format.md), without σ maps: shards of samples
 ``clean.png``, ``noisy.png``, ``json`` (written with noisegen.dataset.writer' deterministic tar writer and
 PNG encoder), ``index.parquet`` and ``dataset.json``, so noisegen.open_dataset and the trainer read
 it unchanged. A sample is a ``patch``×``patch`` tile of a pair (non-overlapping tiles centred in the

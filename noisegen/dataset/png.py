@@ -7,10 +7,10 @@ byte above it) on every row, computed for the whole image at once with numpy, an
 with the Z_RLE strategy (run-length matches only; libpng's documentation suggests it for filtered
 image data).
 
-Why not Pillow: encoding dominated generation time (3 PNGs per sample). On 256×256 cbdnet
-samples (benchmarks/bench_generate.py) Pillow at compress_level 1 takes 5.6 / 6.4 / 9.7 ms for the
-clean, noisy and σ members; this encoder 2.2 / 2.1 / 4.4 ms, with files 4% smaller, 2% larger
-and 6% smaller. Any PNG decoder reads the output (tests decode it with Pillow).
+Why not Pillow: encoding dominated generation time (3 PNGs per sample), and on 256×256 cbdnet
+samples this encoder is several times faster than Pillow at compress_level 1 with files of about
+the same size (benchmarks/bench_generate.py, benchmarks/bench_png.py; figures in
+docs/results.md §PNG encoders). Any PNG decoder reads the output (tests decode it with Pillow).
 
 The deflate step runs in zlib-ng (the ``zlib-ng`` package) when it is installed: with the same
 level and strategy it writes the same bytes as zlib (tested) in about half the time

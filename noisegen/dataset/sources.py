@@ -10,7 +10,7 @@ Probing reads each file's header only (size and mode, no pixels), so a scan of t
 takes seconds. Files that cannot be identified as images, and images smaller than the patch, are
 skipped here; files whose header is fine but whose pixels are not (a truncated PNG) are found
 when a worker decodes them and are skipped there. Either way the reason is recorded and the run
-goes on (STYLE.md: bad inputs are skipped, counted and listed).
+goes on (bad inputs are skipped, counted and listed, never fatal).
 
 Every image gets a stable id ``LABEL/relative/path`` (LABEL = the root folder's name, made unique
 when two roots share a name; ``skimage`` for the embedded photos). Ids are sorted, so the scan

@@ -3,9 +3,10 @@ the manifest, atomically. Shared by `noisegen generate` (noisegen.dataset.make_s
 `noisegen pack-pairs`; imports no camera code.
 
 Tars are byte-reproducible: members in a fixed order, USTAR headers with mtime 0, uid/gid 0, empty
-user and group names, mode 0644 (webdataset's TarWriter needs mtime=0 for the same, DESIGN.md §9;
-we write the headers ourselves so that the sha256 is computed while writing). Every file is written
-to a temporary name, fsynced and renamed (noisegen.atomic), so a reader never sees a part.
+user and group names, mode 0644 (webdataset's TarWriter needs mtime=0 for the same, see
+docs/design.md §Implementation notes; we write the headers ourselves so that the sha256 is computed
+while writing). Every file is written to a temporary name, fsynced and renamed (noisegen.atomic), so
+a reader never sees a part.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The camera model (DESIGN.md §2): per-sample parameters, camera profiles and their sampling, and
+"""The camera model (docs/design.md §Camera model): per-sample parameters, camera profiles and their sampling, and
 each ISP step as a typed pure function (noise, colour, Bayer, JPEG), composed by ``pipeline``.
 
 Modules:

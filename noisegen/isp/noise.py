@@ -15,7 +15,7 @@ dependent part plus Gaussian σ_c), the σ law is the same. Note that CBDNet's M
 
 When a Bayer pattern is given the noise is drawn on the mosaic, one value per pixel, as a sensor
 does; the σ map is still given for all three channels. Gaussian deviates come from our numba
-ziggurat over the Generator's raw 64-bit words (noisegen.kernels.gauss), ~3× cheaper than
+ziggurat over the Generator's raw 64-bit words (noisegen.kernels.gauss), cheaper than
 numpy's standard_normal and still a pure function of the Generator.
 """
 

@@ -19,7 +19,7 @@ step entirely and its output is byte-identical to that of a model without it.
 The texture is measured on the clean image (the simulation knows it; a camera estimates it from the
 noisy one), which keeps g, and with it σ, a deterministic function of the clean source
 (noisegen.isp.raw_sigma.derive_sigma). numpy only: the dataset reader imports this, and scipy.ndimage
-alone would add 0.7 s to its import.
+would slow its import down (docs/results.md §Statistics and calibration).
 """
 
 from __future__ import annotations

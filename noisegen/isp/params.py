@@ -1,6 +1,6 @@
 """Per-sample camera parameters: a frozen dataclass that serialises to JSON and back exactly.
 
-A SampleParams fixes every choice of the camera model of DESIGN.md §2 for one sample; together
+A SampleParams fixes every choice of the camera model of docs/design.md §Camera model for one sample; together
 with the noise seed it determines the output bytes. It is produced by sample_params(profile, rng)
 or written by hand (e.g. to reproduce a paper's table) and consumed by synthesize().
 """
@@ -20,7 +20,7 @@ __all__ = ["SampleParams", "SIGMA_PARAM_MAX"]
 
 @dataclass(frozen=True)
 class SampleParams:
-    """Every parameter of one synthetic sample (DESIGN.md §2, §8).
+    """Every parameter of one synthetic sample (docs/design.md §Camera model, §Public API).
 
     Attributes:
         camera: name of the profile that drew these parameters (free text when written by hand).

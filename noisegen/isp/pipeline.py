@@ -1,4 +1,4 @@
-"""The per-sample camera noise simulation (DESIGN.md §2), read top to bottom like the paper's figure.
+"""The per-sample camera noise simulation (docs/design.md §Camera model), read top to bottom like the paper's figure.
 
     x (sRGB, 8-bit) ──f⁻¹──▶ L ──CCM⁻¹, WB⁻¹──▶ raw ──mosaic + noise──▶ noisy raw
       ──demosaic──▶ ──WB, CCM──▶ L̃ ──f, clip, 8-bit──▶ y ──JPEG(q)──▶ noisy

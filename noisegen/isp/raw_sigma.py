@@ -1,7 +1,7 @@
 """σ_raw of a sample from its clean source and its parameters, in numpy alone.
 
 The ground-truth noise level is a deterministic function of the clean image and the camera
-parameters, not of the noise: σ_raw = sqrt(max(L, 0)·σ_s² + σ_c²) per channel (DESIGN.md §2),
+parameters, not of the noise: σ_raw = sqrt(max(L, 0)·σ_s² + σ_c²) per channel (docs/design.md §The σ map),
 where L is the raw irradiance the noise was added to:
 
     L = f⁻¹(clean)                                  (the curve's 8-bit inverse table)

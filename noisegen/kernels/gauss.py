@@ -2,8 +2,8 @@
 
 Normal deviates come from pre-drawn 64-bit words of the caller's numpy Generator
 (``rng.bit_generator.random_raw``), so kernels hold no RNG state and the result is a pure
-function of the Generator. Drawing the words costs ~2 ns each; numpy's own standard_normal costs
-~9 ns per float32 value on our machines, which made it the largest single cost of a sample.
+function of the Generator. Drawing the words is several times cheaper than numpy's own
+standard_normal, which was the largest single cost of a sample (docs/results.md §Camera model).
 
 Ziggurat: Marsaglia & Tsang, "The Ziggurat Method for Generating Random Variables", J. Stat.
 Software 5(8), 2000, with 256 layers (r = 3.6541528853610088, layer area v = 0.00492867323399).
@@ -15,7 +15,7 @@ words from the same stream.
 Words are consumed in order; _standard_normal returns the number of words used, or -1 when the
 buffer ran out (the wrapper then retries with a longer buffer drawn from the same Generator).
 The noise kernels take the deviates ``z`` as an array: keeping the ziggurat's fast path inline in
-one tight loop is what makes it fast in numba (a tuple-returning helper per draw was 20× slower).
+one tight loop is what makes it fast in numba (a tuple-returning helper per draw was much slower).
 """
 
 from __future__ import annotations

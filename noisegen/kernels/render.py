@@ -1,7 +1,7 @@
 """numba kernels for the forward (rendering) half of the camera pipeline.
 
 The last steps of every sample are fused into one pass: forward CRF by linear interpolation of a
-LUT on a uniform grid, clipping to [0, 1] and rounding to 8 bits (DESIGN.md §2 step 6).
+LUT on a uniform grid, clipping to [0, 1] and rounding to 8 bits (docs/design.md §Camera model, step 6).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ def _crf_quantize(img, lut, out):
     """out = round(255·f(clip(img, 0, 1))) as uint8, f given by ``lut`` on a uniform grid of [0, 1].
 
     img: float32 of any shape, raveled (N,); lut: float32 (M,), M ≥ 2, values in [0, 1];
-    out: uint8 (N,). Branch-free float32 arithmetic (2× faster than the float64 version with
+    out: uint8 (N,). Branch-free float32 arithmetic (faster than a float64 version with
     branches; results differ from float64 interpolation by at most one code in rare ties).
     """
     m1 = lut.shape[0] - 1

@@ -31,7 +31,7 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tile-stats", action="store_true",
                    help="tiled images: each tile normalises with its own AIN statistics, in one pass (11x faster "
                    "than the default for the paper model on CPU, measured at 1.2 MP; it changes the result: see "
-                   "README); default: the whole image's statistics, exact, one extra partial pass per AIN")
+                   "docs/training.md); default: the whole image's statistics, exact, one extra partial pass per AIN")
     p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (mean of the 8 "
                    "flip/rotation predictions, each transformed back; 8 times slower)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="default auto (CUDA if any)")

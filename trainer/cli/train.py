@@ -162,8 +162,8 @@ examples:
 
     g = p.add_argument_group("model and optimisation")
     g.add_argument("--model", choices=("paper", "tiny", "small"),
-                   help="paper: 13.76M parameters (DESIGN.md §5); tiny: 76K, same code path, for CPU; small: 290K, "
-                   "last conv zero-initialised, for CPU runs on real photos (default paper)")
+                   help="paper: 13.76M parameters (docs/design.md §AINDNet); tiny: 76K, same code path, for CPU; "
+                   "small: 290K, last conv zero-initialised, for CPU runs on real photos (default paper)")
     _add_optimiser_options(g, _SN, batch="16 CUDA, 8 CPU",
                            patch="a multiple of 4, the model's size multiple (default: 256 on CUDA as the paper, "
                            "64 on CPU)")

@@ -1,4 +1,4 @@
-"""The training stages of the streaming loader (DESIGN.md §4): resampled rounds, shuffling, crops,
+"""The training stages of the streaming loader (docs/format.md): resampled rounds, shuffling, crops,
 batches. Reading the format (shard lists, splitting, safe tar reading, decoding, validation) is
 noisegen.dataset.reader's; these stages sit on top of it.
 

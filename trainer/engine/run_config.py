@@ -101,13 +101,13 @@ class RunConfig:
         device: "auto" (CUDA when available), "cpu" or "cuda".
         amp: "bf16" (autocast to bfloat16) or "none". None: bf16 on CUDA, none on CPU.
         channels_last: NHWC memory format. None: on (faster on CUDA with tensor cores, and
-            measured 1.2-1.6× faster for the tiny model on CPU too, benchmarks/bench_train.py).
+            faster for the tiny model on CPU too: benchmarks/bench_train.py, docs/results.md).
         compile: torch.compile the model (slow first steps; worth it for long GPU runs).
         threads: torch intra-op threads of each training process on CPU. None: the rule of every
             command (noisegen.command.default_threads): the cores minus the loader workers minus
             one, at least 1, so that decoding and anything else on the machine never wait for a
-            core. More threads than free cores stall OpenMP: measured on 2 cores with another
-            process busy, 2 threads made some steps 10-100× slower than 1. Ignored on CUDA.
+            core. More threads than free cores stall OpenMP (on 2 busy cores, 2 threads made some
+            steps many times slower than 1: docs/results.md §Training). Ignored on CUDA.
     """
 
     # Fields that may differ when a run is resumed: they change how long it runs, what it reports

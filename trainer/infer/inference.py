@@ -11,8 +11,8 @@ The last tile of a row or column ends at the image border (it may be shorter tha
 model pads it as it pads a whole image).
 
 AIN normalises each feature channel over the whole input (instance normalisation), so a tile
-alone would see the statistics of its own area, not of the image (measured: 0.13 dB off with a
-fresh tiny model on 75×101 in 32-pixel tiles). By default every AIN therefore normalises with the
+alone would see the statistics of its own area, not of the image (measured: see
+docs/results.md §Tiled denoising). By default every AIN therefore normalises with the
 whole image's statistics, gathered tile by tile in one extra pass per AIN and handed to the model
 as external AIN statistics (``_WholeImageStatistics``, trainer.models.ain: each statistics pass
 halts at its AIN); what is left is the receptive field cut at tile borders, which the overlap and
@@ -21,9 +21,8 @@ tests/training/infer/test_evaluate.py checks the ≤ 0.01 dB requirement of issu
 
 Those exact statistics passes cost about 13 forward passes of the paper model (28 AINs; the pass
 for the k-th AIN runs the network up to it). Two cheaper estimates were measured and rejected
-(trained tiny model, Kodak24 ×2 with cbdnet noise, 256-pixel tiles): statistics from a regular
-quarter of the tiles cost 0.26 dB on average (up to 1.1 dB), a sixteenth 1.5 dB; and estimating
-all AINs together by fixed-point passes (each pass normalising with the previous pass's
+(docs/results.md §Tiled denoising): statistics from a regular subset of the tiles lose PSNR, and
+estimating all AINs together by fixed-point passes (each pass normalising with the previous pass's
 statistics) does not converge before as many passes as there are AINs. ``global_norm=False``
 (`--tile-stats`) is the one fast alternative offered: one pass, each tile with its own statistics,
 at a measured cost (benchmarks/bench_denoise.py --accuracy).

@@ -2,7 +2,7 @@
 
 Reference: Y. Kim, J. W. Soh, G. Y. Park, N. I. Cho, "Transfer Learning from Synthetic to
 Real-Noise Denoising with Adaptive Instance Normalization", CVPR 2020 (the proposed method). The
-architecture (DESIGN.md §5):
+architecture (docs/design.md §AINDNet):
 
     σ̂, σ̂_coarse = NoiseEstimator(y)                  σ̂ ≥ 0, 3 channels, full size and 1/k size
     x̂ = y + UNet(y, σ̂)                                every AIN in the U-Net is conditioned on σ̂

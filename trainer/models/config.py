@@ -2,9 +2,9 @@
 
 The paper configuration follows Kim et al., "Transfer Learning from Synthetic to Real-Noise
 Denoising with Adaptive Instance Normalization", CVPR 2020 (the proposed method) and the
-released inference model, as summarised in DESIGN.md §5. ``tiny()`` and ``small()`` run the same code path with
-fewer channels and blocks, for CPU tests and experiments (DESIGN.md §9: a 467K-parameter U-Net does
-only ~0.33 Mpix/s forward+backward on 2 cores).
+released inference model, as summarised in docs/design.md §AINDNet. ``tiny()`` and ``small()`` run the same code
+path with fewer channels and blocks, for CPU tests and experiments (training the paper model on a CPU is slow:
+docs/results.md §Training).
 
 The resolved configuration is saved inside every checkpoint as ``config.to_dict()`` (plain JSON
 types: ints, floats, lists) and restored with ``ModelConfig.from_dict``. This module imports no
@@ -141,7 +141,7 @@ class ModelConfig:
 
     @classmethod
     def paper(cls) -> ModelConfig:
-        """The paper's configuration (DESIGN.md §5): ≈13.73M U-Net + ≈29.7K estimator parameters.
+        """The paper's configuration (docs/design.md §AINDNet): ≈13.73M U-Net + ≈29.7K estimator parameters.
 
         Pooling of the estimator: the paper describes one average pooling by 4 and supervises
         σ̂ at scales 1 and 4 (L_ms-asymm, i ∈ {1, 4}); the released inference code pools by a
@@ -157,10 +157,9 @@ class ModelConfig:
         """Same code path, scaled down for CPU: 3 levels of width 8/16/32, one block per stage.
 
         Keeps the paper's three levels (so the same padding multiple, 4) and estimator pooling;
-        76,342 parameters (estimator 2,363). Forward+backward on 4×3×64×64 measured at ≈45 ms
-        (NCHW) and ≈30 ms (channels_last) on 2 CPU cores with torch 2.13: at these widths the
-        cost is per-conv overhead, not arithmetic, so fewer blocks would help more than fewer
-        channels.
+        76,342 parameters (estimator 2,363). At these widths a CPU step costs per-conv overhead,
+        not arithmetic (timings: docs/results.md §Training), so fewer blocks would help more than
+        fewer channels.
         """
         return cls(
             widths=(8, 16, 32),
@@ -175,10 +174,10 @@ class ModelConfig:
         """CPU-sized but able to beat the noisy input on real photos: widths 16/32/64, one block per stage.
 
         290,110 parameters (estimator 8,011), 3.8× ``tiny``. The tiny model's ceiling on real pairs is
-        barely above the noisy input (issue 11: RT with 16 PolyU pairs 36.49 dB against 36.05), so the
-        camera loop (experiments/camera_loop.py) uses this one. The last conv starts at zero
-        (``out_init="zero"``): the network starts as the identity; measured in that script's notes
-        (benchmarks/RESULTS.md, "Camera loop").
+        barely above the noisy input (docs/results.md §Table 5 at CPU scale), so the camera loop
+        (experiments/camera_loop.py) uses this one. The last conv starts at zero
+        (``out_init="zero"``): the network starts as the identity; what that is worth is measured
+        in docs/results.md §Camera loop.
         """
         return cls(
             widths=(16, 32, 64),

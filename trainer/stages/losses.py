@@ -9,7 +9,7 @@ References:
   over-estimating it (weight α < 0.5), because a non-blind denoiser given too low a σ leaves
   noise, while too high a σ only over-smooths a little.
 
-SN loss (DESIGN.md §5):
+SN loss (docs/design.md §AINDNet):
 
     L = L1(x̂, x) + λ·L_ms-asymm,   λ = 0.05
     L_ms-asymm = Σ_{i∈{1,k}} w_i · mean(|α − 1(σ̂_i − σ_i < 0)| · (σ̂_i − σ_i)²),   w₁ = 0.2, w_k = 0.8
@@ -45,7 +45,7 @@ __all__ = [
     "tf_loss",
 ]
 
-# Kim et al. 2020, SN-stage loss (as in DESIGN.md §5).
+# Kim et al. 2020, SN-stage loss (as in docs/design.md §AINDNet).
 ASYMM_ALPHA = 0.25  # α: weight of over-estimation; under-estimation weighs 1 - α = 0.75
 LAMBDA_ASYMM = 0.05  # weight of L_ms-asymm against L1
 SCALE_WEIGHTS = (0.2, 0.8)  # (w₁, w₄): full resolution, coarse scale

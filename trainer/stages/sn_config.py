@@ -1,7 +1,7 @@
 """Configuration of a training run (`noisegen-train sn`): one frozen dataclass with documented defaults.
 
 The AINDNet paper (Kim et al., CVPR 2020) states the optimiser (Adam) and the patch size (256×256)
-but not the learning rate, the batch size or the schedule (DESIGN.md §5). Our choices, and why:
+but not the learning rate, the batch size or the schedule (docs/design.md §AINDNet). Our choices, and why:
 
 - **Adam, lr 1e-4, betas (0.9, 0.999)**: the common setting for residual U-Net denoisers trained
   with L1 at batch 16 (published denoisers of this kind use 1e-4 to 1e-3). The AIN blocks start
@@ -16,11 +16,11 @@ but not the learning rate, the batch size or the schedule (DESIGN.md §5). Our c
 - **Batch 16 per GPU at 256²** (the paper's patch size); the global batch is batch × world size.
   GPU memory at this setting was not measured here (no GPU); the metrics file records the peak
   on CUDA, and benchmarks/bench_train.py measures it. **On CPU** the defaults are batch 8 at 64²
-  (DESIGN.md §9: a 467K-parameter U-Net trains at ~0.33 Mpix/s on 2 cores), and ``--model tiny``
+  (CPU training at 256² is slow: docs/results.md §Training), and ``--model tiny``
   is the sensible network there.
 - **Gradient clipping at norm 1.0**: the gradient norm of the SN loss, averaged over 50-step log
-  intervals, stayed between 0.14 and 0.86 in the 2500-step tiny runs of experiments/sn_cpu.py,
-  so the clip only cuts rare spikes.
+  intervals, stays well below 1 in the tiny runs of experiments/sn_cpu.py (see
+  docs/results.md §Training), so the clip only cuts rare spikes.
 - **300k steps** on GPU: 4.8M patch views at batch 16, in the range used for U-Net denoisers of
   this size (a few hundred thousand iterations); the SN stage is followed by the short TF stage.
 
@@ -85,10 +85,10 @@ class TrainConfig(RunConfig):
         warmup_steps: linear warm-up from 0 to lr. None: 1% of steps, at most 1000.
         min_lr_ratio: final lr / lr of the cosine schedule. milestones, gamma: of "step".
         asymm_weight: λ of the SN loss L1 + λ·L_ms-asymm (paper: 0.05, with images and σ on the
-            [0, 1] scale). Measured with the tiny model on CPU: at 0.05 the L1 gradient that reaches
-            the estimator through the AINs dominates and σ̂ does not follow σ (correlation −0.09
-            after 4000 steps; the estimator alone reaches 0.65 in 100 steps of the sigma loss:
-            experiments/sigma_check.py); a larger λ trains σ̂ harder.
+            [0, 1] scale). In short CPU runs of the tiny model, at 0.05 the L1 gradient that reaches
+            the estimator through the AINs dominates and σ̂ does not follow σ, while the estimator
+            alone learns σ quickly (experiments/sigma_check.py, measured in
+            docs/results.md §The noise estimator in short CPU runs); a larger λ trains σ̂ harder.
     """
 
     # Changing ``workers`` restarts the data streams (reported), so the weights differ from then on.

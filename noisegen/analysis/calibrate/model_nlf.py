@@ -1,6 +1,6 @@
 """The noise level function that the camera model predicts, exactly, in the 8-bit sRGB domain.
 
-For a clean code k (x = k/255) the simulator (DESIGN.md §2, no mosaic, no JPEG) computes
+For a clean code k (x = k/255) the simulator (docs/design.md §Camera model, no mosaic, no JPEG) computes
 L = f⁻¹(x), adds n ~ N(0, s²) with s² = g·(L·σ_s² + σ_c²), and writes y = round(255·f(clip(L + n))).
 So y = j exactly when L + n falls between the irradiance thresholds t_{j-1} and t_j where 255·f
 crosses j − ½ and j + ½ (clipping sends everything below t_0 to 0 and above t_254 to 255):

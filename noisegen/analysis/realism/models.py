@@ -1,7 +1,7 @@
 """The noise models that `noisegen realism` scores: two baselines fitted to calibration pairs, camera
 profiles as they are, and profiles fitted per camera-ISO group by a named fitting step.
 
-Baselines (DESIGN.md §6, issue 11), both sRGB Gaussians added to the clean image and rounded to 8 bits,
+Baselines (docs/realism.md §Baselines), both sRGB Gaussians added to the clean image and rounded to 8 bits,
 expressed as noisegen SampleParams with the identity curve and no mosaic, so that noisegen.isp.pipeline
 simulates them like any other camera (variance L·σ_s² + σ_c² with L = x, the clean intensity in [0, 1]):
 

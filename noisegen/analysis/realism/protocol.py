@@ -1,6 +1,6 @@
 """`noisegen realism`: how close a noise model's residuals are to a real camera's, on pairs it was not fitted on.
 
-Protocol (DESIGN.md §6 "Measuring realism", issue 11 §1), per camera-ISO group of real noisy/clean pairs:
+Protocol (docs/realism.md §Protocol), per camera-ISO group of real noisy/clean pairs:
 
 1. Split. Either the user gives calibration and test folders (``calib``, ``test``; groups are
    matched by camera and ISO), or one set of folders (``pairs``) is split by scene *within each

@@ -1,4 +1,4 @@
-"""The reader of noisegen datasets (DESIGN.md §4, §8): small composable stages, and ``open_dataset``.
+"""The reader of noisegen datasets (docs/format.md §Reading): small composable stages, and ``open_dataset``.
 
     ds = noisegen.open_dataset("out/")          # or a list of shard paths / URLs
     for s in ds:  s["clean"], s["noisy"] (uint8 H×W×3), s["sigma"] (float32 H×W×3 or None), s["params"]

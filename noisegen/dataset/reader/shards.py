@@ -60,8 +60,8 @@ def read_manifest(folder: str | os.PathLike[str]) -> dict:
 
 
 def read_index(path: str | os.PathLike[str]):
-    """index.parquet as a pyarrow Table (read from the path: DESIGN.md §9 on BytesIO; a path that is not
-    UTF-8, which pyarrow cannot open, through a pyarrow.BufferReader of its bytes).
+    """index.parquet as a pyarrow Table (read from the path: docs/design.md §Implementation notes; a path that
+    is not UTF-8, which pyarrow cannot open, through a pyarrow.BufferReader of its bytes).
 
     Raises:
         ValueError: not a regular file (a FIFO, a device) or not Parquet. FileNotFoundError: absent.

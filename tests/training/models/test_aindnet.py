@@ -39,7 +39,7 @@ def paper_model() -> AINDNet:
 
 # ---------------------------------------------------------------------------------------------
 # Parameter counts, checked against a count written out from the architecture description
-# (DESIGN.md §5), independently of the module structure.
+# (docs/design.md §AINDNet), independently of the module structure.
 
 
 def _conv(k: int, c_in: int, c_out: int, bias: bool = True) -> int:

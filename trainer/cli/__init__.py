@@ -2,11 +2,13 @@
 
     noisegen-train sn --data DATASET --out RUN [options]       SN stage on synthetic-noise shards
     noisegen-train tf --init RUN_SN --data PAIRS --out RUN_TF   TF stage / RT / R / N2N on real data
+    noisegen-train da --data DATASET --real PHOTOS --out RUN    SN stage + Noise-DA on a camera's noisy photos
     noisegen-train eval RUN|CHECKPOINT --pairs DIR [options]   PSNR/SSIM on real pairs (trainer.infer.evaluate)
     noisegen-train denoise RUN|CHECKPOINT IMAGE... --out DIR   denoised PNGs (trainer.infer.denoise)
 
 Modules:
     train  sn, tf: the training engine's options
+    da     da: the SN options plus Noise-DA's
     infer  eval, denoise
 
 Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...`` (or ``tf``).
@@ -20,6 +22,7 @@ import sys
 
 from noisegen.command import run_command
 from noisegen.version import __version__
+from trainer.cli.da import add_da_command
 from trainer.cli.infer import add_denoise_command, add_eval_command
 from trainer.cli.train import add_sn_command, add_tf_command, config_from_args
 
@@ -38,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_sn_command(sub)
     add_tf_command(sub)
+    add_da_command(sub)
     add_eval_command(sub)
     add_denoise_command(sub)
     return parser
@@ -46,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     hint = "interrupted"
-    if args.command in ("sn", "tf"):
+    if args.command in ("sn", "tf", "da"):
         hint += f"; continue with: noisegen-train {args.command} --out {args.out} --resume"
     return run_command("noisegen-train", args, interrupted=hint)
 

@@ -69,7 +69,7 @@ examples:
     g.add_argument("--margin", type=_float, metavar="M",
                    help=f"margin of the contrastive term (default {_DA['margin']:g})")
     g.add_argument("--diffusion-widths", type=int_at_least(1), nargs="+", metavar="C",
-                   help="channels per level of the diffusion U-Net (default 16 32 64); --patch must be a multiple of "
+                   help="channels per level of the diffusion U-Net (default 12 24 48); --patch must be a multiple of "
                    "2^(levels - 1)")
     g.add_argument("--timesteps", type=int_at_least(2), metavar="T", help="DDPM steps (default 1000)")
     g.add_argument("--beta-start", type=_float, metavar="B", help="first beta of the linear schedule (default 1e-6)")

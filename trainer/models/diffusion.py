@@ -14,7 +14,7 @@ References:
   [0, 1] scale, t drawn from {1, …, T − 1}, and 9 input channels: x_t and two 3-channel conditions.
 
 The released model is a guided-diffusion U-Net (64 channels, 4 levels, attention at 16², dropout
-0.2). Here the U-Net is deliberately small (``widths``, default 16/32/64, no attention, no
+0.2). Here the U-Net is deliberately small (``widths``, DAConfig's default 12/24/48, no attention, no
 dropout) so that a training step of the `da` stage costs at most twice an SN step (benchmarks/bench_da.py);
 it is discarded after training, so only its ability to tell restored images from clean ones matters.
 """
@@ -143,7 +143,7 @@ class CondUNet(nn.Module):
         image_channels: C of x_t and of each condition (3). Weights come from torch's global RNG.
     """
 
-    def __init__(self, widths: tuple[int, ...] = (16, 32, 64), image_channels: int = 3):
+    def __init__(self, widths: tuple[int, ...] = (12, 24, 48), image_channels: int = 3):
         super().__init__()
         if not widths or any(w < 1 for w in widths):
             raise ValueError(f"CondUNet: widths must be positive, got {widths!r}")

@@ -15,8 +15,10 @@ Defaults, and where they come from:
   pairs every synthetic sample with a real one; half the pairs keeps a step at most twice the SN
   step (benchmarks/bench_da.py measures it), since the restoration network then runs on 1.5× the
   samples and the diffusion network on the rest of the budget.
-- ``diffusion_widths`` (16, 32, 64): far smaller than the released 64-channel, 4-level U-Net with
-  attention, for the same budget; the diffusion network is discarded after training.
+- ``diffusion_widths`` (12, 24, 48): far smaller than the released 64-channel, 4-level U-Net with
+  attention, for the same budget (measured with the `small` AINDNet at batch 8 of 64² on one CPU
+  thread: (16, 32, 64) made the step 1.9-2.0× the SN step, (12, 24, 48) 1.8×; benchmarks/RESULTS.md);
+  the diffusion network is discarded after training.
 This module needs no torch.
 """
 
@@ -60,7 +62,7 @@ class DAConfig(TrainConfig):
     Random draws of step t on process r (besides the SN stage's): real crops from numpy
     default_rng([seed, r, t, 11]), reference crops [.., 12], noise levels and swap masks [.., 13],
     ε from a torch Generator on the device seeded from [.., 14]; the diffusion network's initial
-    weights from seed + 1 without touching the global RNG.
+    weights from a torch seed made of [seed, 15], under a forked RNG (the global one is untouched).
     """
 
     STAGES: ClassVar[tuple[str, ...]] = ("da",)
@@ -74,7 +76,7 @@ class DAConfig(TrainConfig):
     shuffle: bool = True
     contrastive: bool = True
     margin: float = 0.1
-    diffusion_widths: tuple[int, ...] = (16, 32, 64)
+    diffusion_widths: tuple[int, ...] = (12, 24, 48)
     timesteps: int = 1000
     beta_start: float = 1e-6
     beta_end: float = 1e-2

@@ -21,6 +21,7 @@ no more data state than SN's.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,13 @@ def _images(what: str, data: TFData, patch: int, say: Callable[[str], None]) -> 
     if not data.samples:
         raise ValueError(f"{what}: no image is at least {patch}×{patch} (the crop); use a smaller --patch")
     return data
+
+
+def _digest(module: nn.Module) -> str:
+    h = hashlib.sha256()
+    for v in module.state_dict().values():
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 class DAStage(SNStage):
@@ -162,8 +170,10 @@ class DAStage(SNStage):
         return {"alpha": self.alpha(step)}
 
     def data_report(self) -> dict[str, Any]:
+        # the weights' digests tell, per rank, that DDP kept every copy of both networks identical
         return {**super().data_report(), "real": self.cfg.real, "real_images": len(self.real.samples),
-                "real_skipped": self.real.skipped, "last_real_crops": self._real_draws}
+                "real_skipped": self.real.skipped, "last_real_crops": self._real_draws,
+                "weights_sha256": {"model": _digest(self.model), "aux": _digest(self.aux)}}
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "real": self.cfg.real, "real_images": len(self.real.samples),

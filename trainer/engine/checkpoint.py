@@ -5,7 +5,7 @@ dicts), so that loading never unpickles arbitrary objects:
 
     format          "noisegen-trainer-checkpoint/1"
     step            optimiser steps done
-    stage           "sn", "tf", "rt", "r" or "n2n" (trainer.engine.stage; absent in checkpoints made before it)
+    stage           "sn", "tf", "rt", "r", "n2n" or "da" (trainer.engine.stage; absent in checkpoints made before it)
     model           state_dict of the AINDNet (unwrapped from DDP / torch.compile)
     optimizer       Adam's state_dict;  scheduler: LambdaLR's state_dict (no callables in it)
     rng             torch (CPU ByteTensor), cuda (list of ByteTensors), numpy (the legacy global

@@ -3,6 +3,7 @@ direct computations, α = 0 equal to the SN stage bit for bit, exact resumption,
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from trainer.engine.checkpoint import load_checkpoint  # noqa: E402
 from trainer.engine.metrics import read_metrics  # noqa: E402
 from trainer.engine.stage import StageContext  # noqa: E402
 from trainer.infer.inference import load_model  # noqa: E402
+from trainer.models.diffusion import DEFAULT_BETA_END, DEFAULT_BETA_START, DEFAULT_TIMESTEPS  # noqa: E402
 from trainer.stages.da import DAConfig, DAStage, adapt, load_references  # noqa: E402
 from trainer.stages.noise_da import (  # noqa: E402
+    DA_WEIGHT,
     MARGIN,
     alpha_at,
     contrastive_term,
@@ -179,6 +182,10 @@ def test_config_validation():
     with pytest.raises(ValueError, match="da_ramp"):
         DAConfig(**ok, da_ramp=0.0)
     assert DAConfig(**ok, batch=7).resolved("cpu").da_batch == 3
+    # the defaults are the constants the loss and schedule modules cite (DAConfig's module imports no torch)
+    d = DAConfig(**ok)
+    assert (d.da_weight, d.margin) == (DA_WEIGHT, MARGIN)
+    assert (d.timesteps, d.beta_start, d.beta_end) == (DEFAULT_TIMESTEPS, DEFAULT_BETA_START, DEFAULT_BETA_END)
 
 
 def test_cli_quick_run_resume_and_eval(data, tmp_path, capsys):
@@ -187,7 +194,8 @@ def test_cli_quick_run_resume_and_eval(data, tmp_path, capsys):
     pairs = write_pairs(tmp_path / "pairs", {"p0": make_image(32, 32, 5)})
     args = ["da", "--data", str(ds), "--real", str(real), "--out", str(out), "--model", "tiny", "--steps", "4",
             "--batch", "2", "--patch", "32", "--device", "cpu", "--workers", "0", "--threads", "1", "--no-progress",
-            "--no-shuffle", "--diffusion-widths", "8", "16", "--stop-after", "2"]
+            "--no-shuffle", "--diffusion-widths", "8", "16", "--ref", str(ds.parent / "photos"), "--val", str(pairs),
+            "--val-every", "2", "--stop-after", "2"]
     assert cli_main(args) == 0
     assert "step 2" in capsys.readouterr().out
     assert cli_main(["da", "--out", str(out), "--resume", "--no-progress"]) == 0
@@ -195,6 +203,9 @@ def test_cli_quick_run_resume_and_eval(data, tmp_path, capsys):
     ck = load_checkpoint(out / "last.pt")
     assert ck["stage"] == "da" and ck["train_config"]["shuffle"] is False
     assert ck["train_config"]["diffusion_widths"] == [8, 16] and ck["train_config"]["real"] == str(real.resolve())
+    val = [r["step"] for r in read_metrics(out / "metrics.jsonl") if "val/pairs/psnr" in r]
+    assert (out / "best.pt").exists() and val == [2, 4]
+    assert json.loads((out / "config.json").read_text())["ref_images"] == 2  # the photos directly in photos/
     assert cli_main(["eval", str(out), "--pairs", str(pairs), "--device", "cpu"]) == 0
     assert "psnr" in capsys.readouterr().out.lower()
     assert cli_main(["sn", "--out", str(out), "--resume"]) == 2  # an SN command does not continue a da run

@@ -11,7 +11,7 @@ Modules:
     da     da: the SN options plus Noise-DA's
     infer  eval, denoise
 
-Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...`` (or ``tf``).
+Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...`` (or ``tf``, ``da``).
 Bad values and missing files give one line on stderr and exit status 2 (noisegen's run_command).
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from noisegen.command import run_command
+from noisegen.command import CommandParser, run_command
 from noisegen.version import __version__
 from trainer.cli.da import add_da_command
 from trainer.cli.infer import add_denoise_command, add_eval_command
@@ -31,10 +31,11 @@ __all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="noisegen-train",
         description="Train the AINDNet denoiser on noisegen shards: `sn` (synthetic-noise stage), `tf` (transfer to "
-        "real pairs); `eval` (PSNR/SSIM on real pairs) and `denoise` (PNGs) with a run folder or checkpoint. "
+        "real pairs), `da` (SN adapted to a camera's noisy photos, Noise-DA); `eval` (PSNR/SSIM on real pairs) and "
+        "`denoise` (PNGs) with a run folder or checkpoint. "
         "Run a command with --help for its options; under torchrun every process runs the same command.",
     )
     parser.add_argument("--version", action="version", version=f"noisegen-train {__version__}")
@@ -48,11 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    hint = "interrupted"
-    if args.command in ("sn", "tf", "da"):
-        hint += f"; continue with: noisegen-train {args.command} --out {args.out} --resume"
-    return run_command("noisegen-train", args, interrupted=hint)
+    return run_command("noisegen-train", build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import argparse
 import dataclasses
 
 from noisegen.command import int_at_least
-from trainer.cli.train import _FILES, _absolute, _add_run_options, _float, _summary, add_sn_options, config_from_args
+from trainer.cli.train import _FILES, _absolute, _add_run_options, _float, _run_stage, add_sn_options
 from trainer.stages.da import adapt
 from trainer.stages.da_config import DAConfig
 
@@ -74,7 +74,7 @@ examples:
     g.add_argument("--timesteps", type=int_at_least(2), metavar="T", help="DDPM steps (default 1000)")
     g.add_argument("--beta-start", type=_float, metavar="B", help="first beta of the linear schedule (default 1e-6)")
     g.add_argument("--beta-end", type=_float, metavar="B", help="last beta of the linear schedule (default 1e-2)")
-    _add_run_options(p, DAConfig, threads="default: the cores left after the loader workers, at least 1")
+    _add_run_options(p, DAConfig)
     p.set_defaults(func=_cmd_da)
 
 
@@ -84,6 +84,4 @@ def _cmd_da(args: argparse.Namespace) -> int:
             setattr(args, name, _absolute(getattr(args, name)))
     required = {"data": "a noisegen dataset folder, shard files, a brace pattern or pipe: URLs",
                 "real": "a folder of the camera's noisy photos"}
-    config, resume, stop_after = config_from_args(DAConfig, args, required)
-    _summary(adapt(config, resume=resume, stop_after=stop_after))
-    return 0
+    return _run_stage("da", args, adapt, DAConfig, required)

@@ -102,7 +102,8 @@ def _sync(device: torch.device) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--model", default="small", help="paper | small | tiny (default small, the camera loop's)")
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--patch", type=int, default=64)

@@ -39,7 +39,6 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import torch
 from loop_split import LoopSplit, split_set
 
@@ -49,7 +48,7 @@ from noisegen.analysis.realism.models import resolve_fit
 from noisegen.analysis.realism.split import GroupSplit
 from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.pairs import scan_pairs
-from noisegen.dataset.reader import read_rgb8, write_png
+from noisegen.dataset.reader import centre_crop, read_rgb8, write_png
 from trainer.engine.checkpoint import load_checkpoint, save_checkpoint
 from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint
 from trainer.models.aindnet import AINDNet
@@ -99,14 +98,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
-def centre_crop(img, side: int | None):
-    """The centre side×side crop of an H×W×3 array (the whole array when side is None)."""
-    if side is None:
-        return img
-    y, x = max(0, (img.shape[0] - side) // 2), max(0, (img.shape[1] - side) // 2)
-    return img[y:y + side, x:x + side]
-
-
 def _link_pairs(pairs, folder: Path, crop: int | None = None) -> Path:
     """A pairs folder (noisy/, gt/) for ``pairs``, file stems kept so that they match as in the source:
     symlinks, or with ``crop`` (--quick) lossless PNG centre crops."""
@@ -119,7 +110,7 @@ def _link_pairs(pairs, folder: Path, crop: int | None = None) -> Path:
             if crop is None:
                 dst.symlink_to(src.resolve())
             else:
-                write_png(dst, np.ascontiguousarray(centre_crop(read_rgb8(src)[0], crop)))
+                write_png(dst, centre_crop(read_rgb8(src)[0], crop))
     return folder
 
 

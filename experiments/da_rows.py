@@ -128,7 +128,8 @@ def render(results: dict, checks: dict, seeds: list[int], command: str, wall: fl
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--sets", default="PolyU100,CC15", help="held-out test sets (default PolyU100,CC15)")
     ap.add_argument("--rows", default="b,j,d,k,js,jc,j0", help="rows to train, in this order (default all)")
     ap.add_argument("--seeds", default="0,1", help="training seeds (default 0,1)")

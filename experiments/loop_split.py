@@ -29,7 +29,7 @@ import numpy as np
 
 from noisegen.analysis.realism.split import GroupSplit, match_groups, split_groups
 from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
-from noisegen.dataset.reader import IMAGE_EXTENSIONS, read_rgb8
+from noisegen.dataset.reader import list_images, read_rgb8
 
 __all__ = ["THUMB", "MIN_OVERLAP", "THRESHOLD", "LoopSplit", "thumbnail", "overlap", "split_set", "check_content"]
 
@@ -108,7 +108,7 @@ def _thumbs_of_pairs(pairs: Sequence[Pair]) -> dict[str, np.ndarray]:
 
 
 def _thumbs_of_folder(folder: Path) -> dict[str, np.ndarray]:
-    files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
+    files = list_images(folder, recursive=False)
     return {f"{folder.name}/{f.name}": thumbnail(read_rgb8(f)[0]) for f in files}
 
 

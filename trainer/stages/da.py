@@ -23,14 +23,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from noisegen.dataset.reader import scan_pairs
+from noisegen.dataset.reader import holds_pairs
 from trainer.data.real_pairs import TFData, draw_crops, keep_croppable, load_noisy, load_pairs
 from trainer.engine.loop import TrainResult, echo_stderr, run
 from trainer.engine.stage import Forward, StageContext, to_device
@@ -59,8 +58,7 @@ def load_references(folder: str, k: int | None) -> TFData:
     Raises:
         FileNotFoundError: ``folder`` is not a folder.
     """
-    p = Path(folder)
-    if p.is_dir() and ((p / "dataset.json").exists() or scan_pairs([p], probe=False).pairs):
+    if holds_pairs(folder):
         pairs = load_pairs(folder, k)
         return TFData([(clean,) for _, clean in pairs.samples], pairs.names, "pairs", pairs.skipped)
     return load_noisy(folder, k)

@@ -24,7 +24,7 @@ from trainer.stages.sn_config import SCHEDULES, TrainConfig
 from trainer.stages.tf import transfer
 from trainer.stages.tf_config import TF_MODES, TFConfig
 
-__all__ = ["add_sn_command", "add_tf_command", "config_from_args", "option_of", "interrupted_text"]
+__all__ = ["add_sn_command", "add_sn_options", "add_tf_command", "config_from_args", "option_of", "interrupted_text"]
 
 _SN = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 _TF = {f.name: f.default for f in dataclasses.fields(TFConfig)}
@@ -143,6 +143,13 @@ examples:
   noisegen-train sn --out runs/sn --resume      # continue where it stopped, same settings
   torchrun --standalone --nproc_per_node 8 -m trainer sn --data ds --out runs/x   # each process its shards""",
     )
+    add_sn_options(p)
+    _add_run_options(p, TrainConfig)
+    p.set_defaults(func=_cmd_sn)
+
+
+def add_sn_options(p: argparse.ArgumentParser) -> None:
+    """The SN stage's data, model and optimisation options (shared by `sn` and `da`)."""
     g = p.add_argument_group("data")
     g.add_argument("--data", action="append", metavar="DATASET",
                    help="training shards: a noisegen dataset folder, a shard file, a brace pattern "
@@ -179,8 +186,6 @@ examples:
     g.add_argument("--gamma", type=_float, help=f"factor of the 'step' schedule (default {_SN['gamma']})")
     g.add_argument("--asymm-weight", type=_float, metavar="L",
                    help=f"weight of the multi-scale asymmetric sigma loss (default {_SN['asymm_weight']}, the paper's)")
-    _add_run_options(p, TrainConfig)
-    p.set_defaults(func=_cmd_sn)
 
 
 def add_tf_command(sub: argparse._SubParsersAction) -> None:

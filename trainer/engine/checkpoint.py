@@ -5,7 +5,7 @@ dicts), so that loading never unpickles arbitrary objects:
 
     format          "noisegen-trainer-checkpoint/1"
     step            optimiser steps done
-    stage           "sn", "tf", "rt", "r" or "n2n" (trainer.engine.stage; absent in checkpoints made before it)
+    stage           "sn", "tf", "rt", "r", "n2n" or "da" (trainer.engine.stage; absent in checkpoints made before it)
     model           state_dict of the AINDNet (unwrapped from DDP / torch.compile)
     optimizer       Adam's state_dict;  scheduler: LambdaLR's state_dict (no callables in it)
     rng             torch (CPU ByteTensor), cuda (list of ByteTensors), numpy (the legacy global
@@ -16,6 +16,8 @@ dicts), so that loading never unpickles arbitrary objects:
     train_config    the resolved TrainConfig / TFConfig .to_dict();  model_config: ModelConfig.to_dict()
     versions        torch, numpy, python, noisegen, webdataset, CUDA/cuDNN when present
     metrics         small dict: best validation PSNR and its step, last logged loss
+    aux             only for stages with an auxiliary module (trainer.engine.stage.Stage.aux, e.g. the `da`
+                    stage's diffusion network): its state_dict; inference never reads it
 
 Writing: torch.save to a temporary file in the same folder, flush + fsync, then os.replace onto
 the final name, so a crash leaves either the previous checkpoint or the new one, never half of one.
@@ -70,10 +72,12 @@ def versions() -> dict[str, str | None]:
 def save_checkpoint(path: str | os.PathLike[str], *, model: nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, step: int, train_config: dict[str, Any],
                     model_config: dict[str, Any], data: list[dict[str, Any]],
-                    metrics: dict[str, Any] | None = None, stage: str | None = None) -> Path:
+                    metrics: dict[str, Any] | None = None, stage: str | None = None,
+                    aux: nn.Module | None = None) -> Path:
     """Write a checkpoint atomically (temporary file, fsync, os.replace); returns its path.
 
     ``stage`` names the stage that trained it (None: not a training run's, e.g. a test's fresh model).
+    ``aux``: the stage's auxiliary module, stored under "aux" (not at all when None).
     """
     path = Path(path)
     state = {
@@ -90,6 +94,8 @@ def save_checkpoint(path: str | os.PathLike[str], *, model: nn.Module, optimizer
         "versions": versions(),
         "metrics": metrics or {},
     }
+    if aux is not None:
+        state["aux"] = unwrap(aux).state_dict()
     atomic_write(path, lambda f: torch.save(state, f))
     return path
 

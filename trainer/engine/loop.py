@@ -103,6 +103,7 @@ class _Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     params: list[torch.nn.Parameter] = field(default_factory=list)
     forward: Callable[..., Any] | None = None
+    aux: Callable[..., Any] | None = None  # the stage's auxiliary module, wrapped as ``forward`` (stage.Stage.aux)
     val: list[ValSource] = field(default_factory=list)
     log: MetricsLog | None = None
     step: int = 0
@@ -194,6 +195,8 @@ def _setup(cfg: RunConfig, stage: Stage, ctx: StageContext, dist: DistInfo) -> _
         r.step = int(saved["step"])
         r.metrics.update(saved.get("metrics", {}))
     r.forward = functools.partial(_forward, _wrap(stage.model, cfg, dist), dist.device.type, cfg.amp == "bf16")
+    if getattr(stage, "aux", None) is not None:
+        r.aux = functools.partial(_forward, _wrap(stage.aux, cfg, dist), dist.device.type, cfg.amp == "bf16")
     r.val = _open_validation(cfg, stage, ctx.say)
     Path(cfg.out).mkdir(parents=True, exist_ok=True)
     r.log = MetricsLog(r.out / METRICS)
@@ -288,7 +291,7 @@ def _train_step(r: _Run, bar: tqdm) -> torch.Tensor:
     """One update; returns the step's loss terms and gradient norm as one tensor (still on the device)."""
     batch = r.stage.batch(r.step)
     _report(r, batch.get("messages", ()), bar)
-    loss, parts = r.stage.loss(r.forward, batch, r.step)
+    loss, parts = r.stage.loss(r.forward, batch, r.step, **({"aux": r.aux} if r.aux is not None else {}))
     r.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     grad_norm = torch.nn.utils.clip_grad_norm_(r.params, r.cfg.clip_norm or math.inf)
@@ -350,7 +353,7 @@ def _checkpoint(r: _Run, name: str) -> Path:
     if r.dist.is_main:
         save_checkpoint(r.out / name, model=r.model, optimizer=r.optimizer, scheduler=r.scheduler, step=r.step,
                         stage=r.stage.name, train_config=r.cfg.to_dict(), model_config=r.model.config.to_dict(),
-                        data=data, metrics=r.metrics)
+                        data=data, metrics=r.metrics, aux=getattr(r.stage, "aux", None))
     report = {"rank": r.dist.rank, "world": r.dist.world, **r.stage.data_report()}
     atomic_write_bytes(r.out / data_report_name(r.dist.rank), json.dumps(report, indent=1).encode())
     barrier(r.dist.world)

@@ -1,4 +1,4 @@
-"""The interface between the training engine and a stage (SN, TF, RT, R, N2N).
+"""The interface between the training engine and a stage (SN, TF, RT, R, N2N, DA).
 
 A stage says *what* is trained: the model and which of its parameters learn, the batches, the
 loss and the learning-rate schedule. The engine (trainer.engine.loop) does the rest for every stage
@@ -51,7 +51,7 @@ class Stage(Protocol):
     """One kind of training run, as the engine sees it.
 
     Attributes:
-        name: "sn", "tf", "rt", "r" or "n2n"; recorded in checkpoints as "stage".
+        name: "sn", "tf", "rt", "r", "n2n" or "da"; recorded in checkpoints as "stage".
         title: one line for the curves' title and messages.
         model: the AINDNet with its initial weights (the engine moves it to the device and loads
             a checkpoint's weights into it when resuming); ``requires_grad`` marks what learns.
@@ -59,6 +59,12 @@ class Stage(Protocol):
             log interval; the first is the loss itself and is logged as "loss".
         dataset_profile: the camera profile (a dict) the training data was made with, if known:
             the default noise of synthetic validation sets.
+        aux: optional (absent or None in most stages): a module trained together with the model but
+            not part of it (the `da` stage's diffusion network). The stage builds it on ctx.device in
+            ctx.memory_format and restores it from ``ctx.saved["aux"]`` when resuming, and lists its
+            parameters in ``trainable()``; the engine wraps it like the model (DDP, torch.compile,
+            bf16 autocast), passes the wrapped module to ``loss`` as ``aux=`` and stores its
+            state_dict in every checkpoint under "aux". Inference never reads it.
     """
 
     name: str
@@ -77,7 +83,8 @@ class Stage(Protocol):
         """The batch of 0-based ``step`` on the device; an optional "messages" list holds data problems to report."""
 
     def loss(self, forward: Forward, batch: dict[str, Any], step: int) -> tuple[Tensor, dict[str, Tensor]]:
-        """(loss to back-propagate, {term: 0-d tensor} with every name of ``loss_terms``)."""
+        """(loss to back-propagate, {term: 0-d tensor} with every name of ``loss_terms``); a stage with an
+        ``aux`` module also gets its wrapped forward as the keyword argument ``aux``."""
 
     def log_extras(self, step: int) -> dict[str, float]:
         """Values for the log record of 0-based ``step`` beside the interval means (e.g. n2n's γ_t)."""

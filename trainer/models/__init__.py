@@ -1,10 +1,11 @@
 """The networks and their configurations.
 
 Modules:
-    config   ModelConfig: the architecture (paper, small, tiny); no torch import
-    ain      adaptive instance normalisation (AIN) and where its statistics come from
-    aindnet  AINDNet (Kim et al., CVPR 2020): noise level estimator, AIN-ResBlocks, the U-Net
-    flops    multiply-accumulates of a forward pass, FLOPs of a training step, MFU
+    config     ModelConfig: the architecture (paper, small, tiny); no torch import
+    ain        adaptive instance normalisation (AIN) and where its statistics come from
+    aindnet    AINDNet (Kim et al., CVPR 2020): noise level estimator, AIN-ResBlocks, the U-Net
+    flops      multiply-accumulates of a forward pass, FLOPs of a training step, MFU
+    diffusion  DDPM schedule, forward noising and the small conditional U-Net of Noise-DA
 
 Importing this package file imports nothing.
 """

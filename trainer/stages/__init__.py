@@ -7,6 +7,9 @@ Modules:
     tf_config  TFConfig: the TF stage's settings; no torch
     losses     SN loss (L1 + λ·multi-scale asymmetric σ loss) and TF loss (L1)
     n2n        Neighbor2Neighbor's sub-sampler and loss (mode n2n)
+    da         the DA stage: SN plus Noise-DA's diffusion loss on a camera's noisy photos
+    da_config  DAConfig: TrainConfig plus the Noise-DA settings; no torch
+    noise_da   Noise-DA's losses: the α ramp, channel shuffling, the residual-swapping contrastive term
 
 Importing this package file imports nothing.
 """

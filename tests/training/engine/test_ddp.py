@@ -104,3 +104,31 @@ def test_torchrun_two_processes_transfer_with_rank_seeded_crops(tmp_path):
                               lr=1e-3, device="cpu", threads=1, progress=False), echo=lambda m: None)
     single = load_checkpoint(alone.checkpoint)["model"]
     assert any(not torch.equal(single[k], ck["model"][k]) for k in groups.trainable)
+
+
+def test_torchrun_two_processes_da_stage_averages_both_networks(tmp_path):
+    from checkpoints import make_image as _image
+
+    from noisegen.dataset.reader import write_png
+
+    ds = make_train_shards(tmp_path)
+    real = tmp_path / "real"
+    real.mkdir()
+    for i in range(3):
+        write_png(real / f"r{i}.png", _image(40, 44, i)[1])
+    out = tmp_path / "run"
+    cmd = _torchrun(["da", "--data", str(ds), "--real", str(real), "--out", str(out), "--model", "tiny", "--steps",
+                     "4", "--batch", "2", "--patch", "32", "--device", "cpu", "--workers", "0", "--threads", "1",
+                     "--log-every", "2", "--diffusion-widths", "8", "16", "--no-progress"])
+    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("step 4") == 1
+    reports = [json.loads((out / f"data-rank{r}.json").read_text()) for r in range(2)]
+    assert reports[0]["last_real_crops"] != reports[1]["last_real_crops"]  # each rank draws its own real crops
+    ck = load_checkpoint(out / "last.pt")
+    assert ck["stage"] == "da" and ck["step"] == 4 and len(ck["data"]) == 2 and "aux" in ck
+    # both networks' gradients were averaged over the ranks: every rank holds the same weights after 4 steps
+    assert reports[0]["weights_sha256"] == reports[1]["weights_sha256"]
+    recs = read_metrics(out / "metrics.jsonl")
+    assert recs[0]["world"] == 2 and [r["step"] for r in recs if "loss" in r] == [2, 4]
+    assert all(r["noise"] > 0 for r in recs if "loss" in r and r["alpha"] > 0)

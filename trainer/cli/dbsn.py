@@ -54,7 +54,7 @@ examples:
     g.add_argument("--images", type=int_at_least(1), metavar="K", help="use the first K noisy images (default all)")
     g.add_argument("--model", choices=("paper", "small", "tiny"),
                    help="paper: the released widths (96 channels, 8 blocks per branch, 6.6M parameters); small: 32 "
-                   "channels, 3 blocks (307K) for CPU; tiny: for tests (default paper)")
+                   "channels, 3 blocks (307K); tiny: 16 channels, 2 blocks (57K), for CPU runs (default paper)")
     g.add_argument("--pd", type=int_at_least(1), metavar="F",
                    help="pixel-shuffle down-sampling stride in training, 1 = off (default 1; AP-BSN: 5)")
     g.add_argument("--pd-infer", type=int_at_least(1), metavar="F",
@@ -69,6 +69,9 @@ examples:
     g.add_argument("--nll", choices=NLL_KINDS,
                    help="paper: 1/2 log|Sigma_n| + 1/2 tr(Sigma_n^-1 Sigma_mu) (the paper's bound); marginal: "
                    "1/2 log|Sigma_mu + Sigma_n| (the exact Gaussian likelihood) (default paper)")
+    g.add_argument("--mu-warmup", type=int_at_least(0), metavar="N",
+                   help="first N steps: mu learns from an L2 loss, the noise model from the NLL at that mu (the "
+                   "released code's pre-training); then the joint NLL (default: a fifth of --steps)")
     g = p.add_argument_group("optimisation (Adam, cosine schedule)")
     _add_optimiser_options(g, _D, batch=str(_D["batch"]),
                            patch="a multiple of --pd (default: 120 with PD, 96 without)")

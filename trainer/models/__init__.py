@@ -4,6 +4,10 @@ Modules:
     config   ModelConfig: the architecture (paper, small, tiny); no torch import
     aindnet  AINDNet (Kim et al., CVPR 2020): noise level estimator, AIN modules, the U-Net
     flops    multiply-accumulates of a forward pass, FLOPs of a training step, MFU
+    dbsn_config  DBSNConfig: the D-BSN, how it is applied (PD, R³, MAP); no torch import
+    dbsn     D-BSN (Wu et al., ECCV 2020): blind-spot network, Σ_μ head, noise estimator
+    gaussian3  per-pixel 3×3 Gaussians in Cholesky form; the MAP combination
+    pd       pixel-shuffle down-sampling and R³ masks (AP-BSN, Lee et al., CVPR 2022)
 
 Importing this package file imports nothing.
 """

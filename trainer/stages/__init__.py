@@ -7,6 +7,9 @@ Modules:
     tf_config  TFConfig: the TF stage's settings; no torch
     losses     SN loss (L1 + λ·multi-scale asymmetric σ loss) and TF loss (L1)
     n2n        Neighbor2Neighbor's sub-sampler and loss (mode n2n)
+    dbsn       D-BSN and its noise model on noisy photos alone (`noisegen-train dbsn`)
+    dbsn_config  DBSNTrainConfig: the dbsn stage's settings; no torch
+    dbsn_loss  the D-BSN negative log-likelihood (paper and marginal forms) and its warm-up
 
 Importing this package file imports nothing.
 """

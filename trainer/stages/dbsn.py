@@ -3,7 +3,8 @@ the training engine (trainer.engine.loop: resume, validation, DDP, atomic checkp
 
     y = random crops of the noisy photos                  (no clean image is read)
     μ, L_μ, L_n = model(y, heads=True)                    # PD stride pd_train when configured
-    loss = mean NLL(y; μ, Σ_μ, Σ_n)                       # trainer.stages.dbsn_loss ("paper" or "marginal")
+    loss = mean NLL(y; μ, Σ_μ, Σ_n)                       # trainer.stages.dbsn_loss ("paper" or "marginal");
+                                                          # the first mu_warmup steps: warmup_loss
     lr = lr·cosine(step)                                   # DBSNTrainConfig.lr_factor
 
 References: Wu, Liu, Cao, Ren, Zuo, "Unpaired Learning of Deep Image Denoising", ECCV 2020 (D-BSN, the
@@ -33,7 +34,7 @@ from trainer.engine.stage import Forward, StageContext, to_device
 from trainer.infer.inference import model_from_checkpoint
 from trainer.models.dbsn import DBSN
 from trainer.stages.dbsn_config import DBSNTrainConfig
-from trainer.stages.dbsn_loss import dbsn_nll
+from trainer.stages.dbsn_loss import dbsn_nll, warmup_loss
 
 __all__ = ["DBSNStage", "DBSNTrainConfig", "train_dbsn", "load_training_images"]
 
@@ -92,7 +93,8 @@ class DBSNStage:
     def loss(self, forward: Forward, batch: dict[str, Any], step: int) -> tuple[Tensor, dict[str, Tensor]]:
         y = batch["noisy"]
         mu, L_mu, L_n = forward(y, heads=True)
-        return dbsn_nll(y, mu, L_mu, L_n, self.cfg.nll)
+        objective = warmup_loss if step < self.cfg.mu_warmup else dbsn_nll
+        return objective(y, mu, L_mu, L_n, self.cfg.nll)
 
     def log_extras(self, step: int) -> dict[str, float]:
         return {}

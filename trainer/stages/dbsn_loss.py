@@ -25,9 +25,13 @@ from torch import Tensor
 
 from trainer.models.gaussian3 import add_cov, logdet, solve_lower
 
-__all__ = ["NLL_KINDS", "dbsn_nll", "nll_map"]
+__all__ = ["NLL_KINDS", "WARMUP_SIGMA", "dbsn_nll", "nll_map", "warmup_loss"]
 
 NLL_KINDS = ("paper", "marginal")
+# σ₀ of the warm-up: μ is first fitted as under a fixed isotropic Σ_y = σ₀²·I (the released code pre-trains μ
+# with L2 alone). 0.02 on the [0, 1] scale ≈ 5 levels of 8-bit noise, the order of real sRGB noise, so that
+# this term's gradient is of the same size as the NLL's that trains the Σ heads beside it.
+WARMUP_SIGMA = 0.02
 
 
 def nll_map(y: Tensor, mu: Tensor, L_mu: Tensor, L_n: Tensor, kind: str = "paper") -> dict[str, Tensor]:
@@ -71,3 +75,20 @@ def dbsn_nll(y: Tensor, mu: Tensor, L_mu: Tensor, L_n: Tensor, kind: str = "pape
     loss = terms["nll"].mean()
     return loss, {"total": loss.detach(), "maha": terms["maha"].mean().detach(),
                   "logdet": terms["logdet"].mean().detach(), "trace": terms["trace"].mean().detach()}
+
+
+def warmup_loss(y: Tensor, mu: Tensor, L_mu: Tensor, L_n: Tensor,
+                kind: str = "paper") -> tuple[Tensor, dict[str, Tensor]]:
+    """The warm-up objective (the released code's pre-training, in one step): μ learns from ½‖y − μ‖²/σ₀²
+    (WARMUP_SIGMA) while Σ_μ and Σ_n learn from the NLL with μ held fixed (detached), so that the noise
+    model follows μ as it improves instead of the NLL's 1/Σ weights steering a poor μ.
+
+    Returns:
+        (loss, {"total", "maha", "logdet", "trace"}): "total" is the NLL at the detached μ, comparable with
+        the joint phase's loss; the L2 term is not logged.
+    """
+    terms = nll_map(y, mu.detach(), L_mu, L_n, kind)
+    nll = terms["nll"].mean()
+    l2 = 0.5 * (y.float() - mu.float()).square().sum(1).mean() / WARMUP_SIGMA**2
+    return nll + l2, {"total": nll.detach(), "maha": terms["maha"].mean().detach(),
+                      "logdet": terms["logdet"].mean().detach(), "trace": terms["trace"].mean().detach()}

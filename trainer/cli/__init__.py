@@ -6,11 +6,12 @@
     noisegen-train denoise RUN|CHECKPOINT IMAGE... --out DIR   denoised PNGs (trainer.infer.denoise)
     noisegen-train dbsn --data NOISY --out RUN                 D-BSN on noisy photos alone (trainer.stages.dbsn)
     noisegen-train pseudo-pairs RUN NOISY... --out DIR         (noisy, D-BSN output) pairs and σ maps
+    noisegen-train distill --data SYN --pseudo PAIRS --out RUN  AINDNet on synthetic + pseudo-pairs
 
 Modules:
     train  sn, tf: the training engine's options
     infer  eval, denoise
-    dbsn   dbsn, pseudo-pairs: learning from noisy photos alone
+    dbsn   dbsn, pseudo-pairs, distill: learning from noisy photos alone
 
 Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...`` (or ``tf``).
 Bad values and missing files give one line on stderr and exit status 2 (noisegen's run_command).
@@ -23,7 +24,7 @@ import sys
 
 from noisegen.command import run_command
 from noisegen.version import __version__
-from trainer.cli.dbsn import add_dbsn_command, add_pseudo_pairs_command
+from trainer.cli.dbsn import add_dbsn_command, add_distill_command, add_pseudo_pairs_command
 from trainer.cli.infer import add_denoise_command, add_eval_command
 from trainer.cli.train import add_sn_command, add_tf_command, config_from_args
 
@@ -46,13 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_denoise_command(sub)
     add_dbsn_command(sub)
     add_pseudo_pairs_command(sub)
+    add_distill_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     hint = "interrupted"
-    if args.command in ("sn", "tf", "dbsn"):
+    if args.command in ("sn", "tf", "dbsn", "distill"):
         hint += f"; continue with: noisegen-train {args.command} --out {args.out} --resume"
     return run_command("noisegen-train", args, interrupted=hint)
 

@@ -1,9 +1,9 @@
-"""`noisegen-train dbsn` and `noisegen-train pseudo-pairs`: learning from noisy photos alone.
+"""`noisegen-train dbsn`, `pseudo-pairs` and `distill`: learning from noisy photos alone (Wu et al., ECCV 2020).
 
-`dbsn` trains a D-BSN (Wu et al., ECCV 2020) on the training engine, with the engine's options for
-validation, outputs and execution (trainer.cli.train); `pseudo-pairs` turns a trained D-BSN and noisy
-photos into a pairs folder with noise-level maps (trainer.infer.pseudo_pairs), the input of
-`noisegen calibrate --noisy-only` and of `noisegen-train distill`.
+`dbsn` trains a D-BSN on the training engine, with the engine's options for validation, outputs and
+execution (trainer.cli.train); `pseudo-pairs` turns a trained D-BSN and noisy photos into a pairs folder
+with noise-level maps (trainer.infer.pseudo_pairs), the input of `noisegen calibrate --noisy-only` and of
+`distill`, which trains AINDNet on synthetic shards and those pseudo-pairs together (trainer.stages.distill).
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ from trainer.infer.pseudo_pairs import PseudoPairsConfig, write_pseudo_pairs
 from trainer.models.dbsn_config import DBSN_OUTPUTS
 from trainer.stages.dbsn import train_dbsn
 from trainer.stages.dbsn_config import NLL_KINDS, PD_INFER, R3_PROB, R3_STEPS, DBSNTrainConfig
+from trainer.stages.distill import DistillConfig, distill
 
-__all__ = ["add_dbsn_command", "add_pseudo_pairs_command"]
+__all__ = ["add_dbsn_command", "add_pseudo_pairs_command", "add_distill_command"]
 
 _D = {f.name: f.default for f in dataclasses.fields(DBSNTrainConfig)}
+_K = {f.name: f.default for f in dataclasses.fields(DistillConfig)}
 
 
 def add_dbsn_command(sub: argparse._SubParsersAction) -> None:
@@ -127,3 +129,50 @@ def _cmd_pseudo_pairs(args: argparse.Namespace) -> int:
     for m in result.skipped:
         print(f"  skipped {m}")
     return 1 if result.skipped else 0
+
+
+def add_distill_command(sub: argparse._SubParsersAction) -> None:
+    """`noisegen-train distill`: AINDNet on synthetic shards + pseudo-pairs (trainer.stages.distill, DistillConfig)."""
+    p = sub.add_parser(
+        "distill", help="train AINDNet on synthetic shards and (noisy, D-BSN output) pseudo-pairs together",
+        argument_default=argparse.SUPPRESS, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Knowledge distillation, the second stage of unpaired learning (Wu et al., ECCV 2020): AINDNet trained
+on synthetic pairs (shards of `noisegen generate` with the profile of `noisegen calibrate
+--noisy-only`) and on the real noisy photos with their D-BSN outputs (`noisegen-train pseudo-pairs`),
+mixed in every batch (--pseudo-share). Loss: L1 on both, plus the SN stage's sigma loss on the
+synthetic part. Schedule, model and the shard stream as in `noisegen-train sn`. Writes the usual
+run folder; eval and denoise read it.""",
+        epilog="""\
+examples:
+  noisegen-train dbsn --data photos/ --out runs/dbsn --pd 5
+  noisegen-train pseudo-pairs runs/dbsn photos/ --out pseudo
+  noisegen calibrate --pairs pseudo --noisy-only --out cam.json
+  noisegen generate --images clean_photos/ --profile cam.json --clean-target render --out syn
+  noisegen-train distill --data syn --pseudo pseudo --out runs/distill --model small""",
+    )
+    g = p.add_argument_group("data and model")
+    g.add_argument("--data", action="append", metavar="DATASET",
+                   help="synthetic shards (a noisegen dataset folder, shard files, patterns); repeatable. Required "
+                   "unless --resume finds a checkpoint")
+    g.add_argument("--pseudo", metavar="PAIRS", help="pseudo-pairs folder (`noisegen-train pseudo-pairs`), or any "
+                   "pairs folder or pack-pairs dataset. Required unless --resume finds a checkpoint")
+    g.add_argument("--pseudo-share", type=_float, metavar="S",
+                   help=f"fraction of each batch from --pseudo, 0..1 (default {_K['pseudo_share']})")
+    g.add_argument("--pseudo-pairs", type=int_at_least(1), metavar="K", help="use the first K pseudo-pairs")
+    g.add_argument("--workers", type=int_at_least(0), metavar="W",
+                   help="shard loader processes per training process (default: 4 CUDA, 1 CPU)")
+    g.add_argument("--model", choices=("paper", "tiny", "small"), help="AINDNet size (default paper)")
+    g.add_argument("--asymm-weight", type=_float, metavar="L",
+                   help=f"weight of the sigma loss on the synthetic part (default {_K['asymm_weight']})")
+    g = p.add_argument_group("optimisation (Adam, the SN stage's warm-up and cosine schedule)")
+    _add_optimiser_options(g, _K, batch="16 CUDA, 8 CPU", patch="a multiple of 4 (default: 256 CUDA, 64 CPU)")
+    _add_run_options(p, DistillConfig, threads="default: the cores left after the loader workers, at least 1")
+    p.set_defaults(func=_cmd_distill)
+
+
+def _cmd_distill(args: argparse.Namespace) -> int:
+    required = {"data": "synthetic shards", "pseudo": "a pseudo-pairs folder"}
+    config, resume, stop_after = config_from_args(DistillConfig, args, required)
+    _summary(distill(config, resume=resume, stop_after=stop_after))
+    return 0

@@ -40,13 +40,20 @@ from trainer.models.dbsn_config import DBSNConfig
 from trainer.models.gaussian3 import diag_std, factor_from_raw, map_combine
 from trainer.models.pd import pad_to, pd_down, pd_up, r3_masks
 
-__all__ = ["DBSN", "MaskedConv2d", "DilatedBlock", "Branch", "MU_FLOOR", "NOISE_FLOOR", "dbsn_from_state"]
+__all__ = ["DBSN", "MaskedConv2d", "DilatedBlock", "Branch", "HEAD_GAIN", "MU_FLOOR", "NOISE_FLOOR",
+           "dbsn_from_state"]
 
 # Floors of the Cholesky diagonals (standard-deviation units of [0, 1] images). Σ_n: 1e-3, the released
 # code's; below the std of 8-bit rounding (1/255/√12 ≈ 1.1e-3), so no real camera is cut off. Σ_μ: 1e-4,
 # so that μ can be trusted almost fully in flat regions.
 NOISE_FLOOR = 1e-3
 MU_FLOOR = 1e-4
+# The Σ heads' outputs are multiplied by HEAD_GAIN and their last 1×1 convs start at zero (so a fresh network
+# starts from Σ_μ = Σ_n = 0.018²·I, trainer.models.gaussian3.SOFTPLUS_SHIFT). Adam moves each parameter by about
+# lr per step whatever its gradient, and a Cholesky diagonal ≈ σ·exp(output): without a gain σ moved about
+# 0.2% per step at lr 1e-3 (tiny model on PolyU100, 150 steps: the noise model lagged μ, the residual stayed
+# at 2-4σ); with 8 it keeps pace.
+HEAD_GAIN = 8.0
 
 
 class MaskedConv2d(nn.Conv2d):
@@ -104,14 +111,14 @@ class Branch(nn.Module):
 
 
 def _pointwise_net(cin: int, width: int, layers: int, cout: int) -> nn.Sequential:
-    """``layers`` 1×1 convs: cin → width (ReLU) → … → cout (no activation); one layer = cin → cout."""
-    if layers == 1:
-        return nn.Sequential(_conv1(cin, cout))
-    mods: list[nn.Module] = [_conv1(cin, width), nn.ReLU()]
-    for _ in range(layers - 2):
-        mods += [_conv1(width, width), nn.ReLU()]
-    mods.append(_conv1(width, cout))
-    return nn.Sequential(*mods)
+    """``layers`` 1×1 convs: cin → width (ReLU) → … → cout (no activation; the last conv starts at zero)."""
+    mods: list[nn.Module] = []
+    for i in range(layers - 1):
+        mods += [_conv1(cin if i == 0 else width, width), nn.ReLU()]
+    last = _conv1(cin if layers == 1 else width, cout)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(*mods, last)
 
 
 class DBSN(nn.Module):
@@ -135,7 +142,7 @@ class DBSN(nn.Module):
         """(μ, raw Σ_μ factor) of the blind-spot network on images (or PD sub-images), N×3 and N×6 × H×W."""
         h = self.head(m)
         f = self.fuse(torch.cat([b(h) for b in self.branches], dim=1))
-        return self.tail(f), self.sigma_mu(f)
+        return self.tail(f), self.sigma_mu(f) * HEAD_GAIN
 
     def heads(self, y: Tensor, stride: int) -> tuple[Tensor, Tensor, Tensor]:
         """(μ N×3×H×W, L_μ N×6×H×W, L_n N×6×H×W) of y (N×3×H×W, [0, 1]) with PD stride ``stride`` (1: none).
@@ -149,7 +156,7 @@ class DBSN(nn.Module):
         mu, raw = pd_up(mu, stride), pd_up(raw, stride)
         mu, raw = mu[..., :h, :w].float(), raw[..., :h, :w].float()
         L_mu = factor_from_raw(raw, MU_FLOOR)
-        L_n = factor_from_raw(self.estimator(mu.detach().to(y.dtype)).float(), NOISE_FLOOR)
+        L_n = factor_from_raw(self.estimator(mu.detach().to(y.dtype)).float() * HEAD_GAIN, NOISE_FLOOR)
         return mu, L_mu, L_n
 
     def denoise(self, y: Tensor) -> tuple[Tensor, Tensor]:

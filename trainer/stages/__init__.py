@@ -10,6 +10,7 @@ Modules:
     dbsn       D-BSN and its noise model on noisy photos alone (`noisegen-train dbsn`)
     dbsn_config  DBSNTrainConfig: the dbsn stage's settings; no torch
     dbsn_loss  the D-BSN negative log-likelihood (paper and marginal forms) and its warm-up
+    distill    AINDNet on synthetic shards and D-BSN pseudo-pairs together (`noisegen-train distill`)
 
 Importing this package file imports nothing.
 """

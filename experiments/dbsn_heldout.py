@@ -1,6 +1,6 @@
 """D-BSN trained on the noisy images of a set's calibration half, scored on its held-out pairs (issue 19.2).
 
-    python experiments/dbsn_heldout.py --set PolyU100 --variants nopd,pd5 --steps 1500 --threads 1
+    python experiments/dbsn_heldout.py --set PolyU100 --variants nopd,pd5 --steps 1000 --threads 1
 
 Split: every camera-ISO group of the set split by scene with realism's and the camera loop's rule
 (noisegen.analysis.realism.split.split_groups, calib:50%,test:rest, seed 0); groups with one scene are left
@@ -88,9 +88,9 @@ def main() -> int:
     ap.add_argument("--out", default=str(OUT))
     ap.add_argument("--variants", default="nopd,pd5")
     ap.add_argument("--model", default="tiny")
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--patch", type=int, default=80)
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--batch", type=int, default=5)
+    ap.add_argument("--patch", type=int, default=100)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)

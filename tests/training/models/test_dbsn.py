@@ -131,15 +131,25 @@ def test_padding_is_zero_and_r3_masks_follow_their_seed():
 def test_the_output_never_sees_its_own_pixel(stride, size):
     torch.manual_seed(0)
     model = DBSN(dataclasses.replace(SMALL, pd_train=stride))
+    with torch.no_grad():  # the Σ heads start at zero: give every path weights, so that a leak would show
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
     y = torch.rand(1, 3, *size, requires_grad=True)  # float32: no path gives an exact 0.0 in any precision
     mu, L_mu, L_n = model(y, heads=True)
     for r, c in [(size[0] // 2, size[1] // 2), (0, 0), (size[0] - 1, size[1] - 3)]:
-        out = mu[0, :, r, c].sum() + L_mu[0, :, r, c].sum() + L_n[0, :, r, c].sum()
-        grad, = torch.autograd.grad(out, y, retain_graph=True)
-        assert grad[0, :, r, c].abs().max().item() == 0.0, (r, c)  # exactly zero: no path reaches the centre
         near = (r, c + stride) if c + stride < size[1] else (r, c - stride)  # same PD sub-image, next pixel
-        assert grad[0, :, near[0], near[1]].abs().max().item() > 0.0
-        assert (grad.abs().sum(1) > 0).sum().item() > 20  # it does see a neighbourhood
+        for head in (mu, L_mu):
+            grad, = torch.autograd.grad(head[0, :, r, c].sum(), y, retain_graph=True)
+            assert grad[0, :, r, c].abs().max().item() == 0.0, (r, c)  # exactly zero: no path reaches the centre
+            assert grad[0, :, near[0], near[1]].abs().max().item() > 0.0
+            assert (grad.abs().sum(1) > 0).sum().item() > 20  # it does see a neighbourhood
+        # Σ_n is a function of the detached μ (no gradient to y at all): perturb the input instead
+        with torch.no_grad():
+            for (pr, pc), changes in (((r, c), False), (near, True)):
+                y2 = y.detach().clone()
+                y2[0, :, pr, pc] += 0.5
+                delta = (model(y2, heads=True)[2] - L_n)[0, :, r, c].abs().max().item()
+                assert (delta > 1e-6) if changes else (delta < 1e-7), ((pr, pc), delta)
 
 
 def test_the_map_output_uses_the_noisy_pixel_and_r3_is_deterministic():

@@ -120,3 +120,33 @@ def test_bad_settings_fail_before_a_run(tmp_path):
     assert (cfg.patch, cfg.pd_infer, cfg.r3_steps, cfg.mu_warmup) == (120, 2, 8, 4000)
     assert DBSNTrainConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.lr_factor(0) == 1.0 and cfg.lr_factor(cfg.steps) == pytest.approx(cfg.min_lr_ratio)
+
+
+@pytest.mark.skipif(not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+                    reason="this PyTorch has no gloo backend")
+def test_torchrun_two_processes_train_a_dbsn_with_rank_seeded_crops(pairs, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    if sys.platform.startswith("linux"):
+        env["GLOO_SOCKET_IFNAME"] = "lo"
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2", "--master_addr",
+           "127.0.0.1", "--master_port", str(port), "-m", "trainer", "dbsn", "--data", str(pairs), "--out", str(out),
+           "--model", "tiny", "--steps", "2", "--mu-warmup", "1", "--batch", "2", "--patch", "20", "--pd", "5",
+           "--device", "cpu", "--threads", "1", "--log-every", "1", "--val", str(pairs), "--val-every", "2",
+           "--no-progress"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reports = [json.loads((out / f"data-rank{r}.json").read_text()) for r in range(2)]
+    assert reports[0]["last_crops"] != reports[1]["last_crops"]
+    ck = load_checkpoint(out / "last.pt")
+    assert ck["step"] == 2 and ck["stage"] == "dbsn" and ck["data"] == [{}, {}]
+    recs = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert recs[0]["world"] == 2 and any("val/pairs/psnr" in r for r in recs) and (out / "best.pt").exists()

@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 
 from checkpoints import make_image, write_pairs  # noqa: E402
 
+from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate  # noqa: E402
 from noisegen.dataset.reader import scan_pairs  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
 from trainer.engine.checkpoint import load_checkpoint  # noqa: E402
@@ -87,6 +88,10 @@ def test_eval_denoise_and_pseudo_pairs_read_a_dbsn_checkpoint(pairs, tmp_path, c
     assert manifest["checkpoint"]["model_config"]["network"] == "dbsn" and len(manifest["pairs"]) == 3
     assert cli_main(["pseudo-pairs", str(run), str(pairs / "noisy"), "--out", str(out), *common]) == 1  # exist
     assert "exists" in capsys.readouterr().out
+    # the folder is what calibrate --noisy-only reads (the contract between the two packages)
+    cal = calibrate(CalibrateConfig(pairs=(str(out),), noisy_only=True, crf_curves=("linear",), demosaic=("none",),
+                                    jpeg=(None,), min_count=10, iterations=1))
+    assert len(cal.groups) == 1 and cal.groups[0].pairs and cal.profile is not None
 
 
 def test_pseudo_pairs_refuses_an_aindnet_checkpoint(pairs, tmp_path, capsys):

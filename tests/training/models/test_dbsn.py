@@ -138,18 +138,19 @@ def test_the_output_never_sees_its_own_pixel(stride, size):
     mu, L_mu, L_n = model(y, heads=True)
     for r, c in [(size[0] // 2, size[1] // 2), (0, 0), (size[0] - 1, size[1] - 3)]:
         near = (r, c + stride) if c + stride < size[1] else (r, c - stride)  # same PD sub-image, next pixel
-        for head in (mu, L_mu):
-            grad, = torch.autograd.grad(head[0, :, r, c].sum(), y, retain_graph=True)
-            assert grad[0, :, r, c].abs().max().item() == 0.0, (r, c)  # exactly zero: no path reaches the centre
-            assert grad[0, :, near[0], near[1]].abs().max().item() > 0.0
-            assert (grad.abs().sum(1) > 0).sum().item() > 20  # it does see a neighbourhood
-        # Σ_n is a function of the detached μ (no gradient to y at all): perturb the input instead
+        grad, = torch.autograd.grad(mu[0, :, r, c].sum(), y, retain_graph=True)
+        assert grad[0, :, r, c].abs().max().item() == 0.0, (r, c)  # exactly zero: no path reaches the centre
+        assert grad[0, :, near[0], near[1]].abs().max().item() > 0.0
+        assert (grad.abs().sum(1) > 0).sum().item() > 20  # it does see a neighbourhood
+        # Σ_μ and Σ_n read detached features and μ (no gradient to y at all): perturb the input instead
         with torch.no_grad():
             for (pr, pc), changes in (((r, c), False), (near, True)):
                 y2 = y.detach().clone()
                 y2[0, :, pr, pc] += 0.5
-                delta = (model(y2, heads=True)[2] - L_n)[0, :, r, c].abs().max().item()
-                assert (delta > 1e-6) if changes else (delta < 1e-7), ((pr, pc), delta)
+                _, L_mu2, L_n2 = model(y2, heads=True)
+                for new, old in ((L_mu2, L_mu), (L_n2, L_n)):
+                    delta = (new - old)[0, :, r, c].abs().max().item()
+                    assert (delta > 1e-6) if changes else (delta < 1e-7), ((pr, pc), delta)
 
 
 def test_the_map_output_uses_the_noisy_pixel_and_r3_is_deterministic():
@@ -191,3 +192,18 @@ def test_a_checkpoint_whose_weights_do_not_fit_its_configuration_is_refused():
         dbsn_from_state({**state, "model_config": {**SMALL.to_dict(), "depth": 3}}, "x.pt")
     with pytest.raises(ValueError, match="more blocks"):
         dbsn_from_state({**state, "model_config": {**SMALL.to_dict(), "blocks": 10**9}}, "x.pt")
+
+
+def test_the_neighbour_skip_is_the_mean_of_the_pixels_inside_the_3x3_window_but_the_centre():
+    from trainer.models.dbsn import neighbour_mean
+
+    x = torch.rand(1, 3, 5, 6, dtype=torch.float64)
+    out = neighbour_mean(x)
+    a = x[0].numpy()
+    for r, c in [(0, 0), (2, 3), (4, 5), (0, 3)]:
+        vals = [a[:, i, j] for i in range(r - 1, r + 2) for j in range(c - 1, c + 2)
+                if (i, j) != (r, c) and 0 <= i < 5 and 0 <= j < 6]
+        assert np.allclose(out[0, :, r, c].numpy(), np.mean(vals, axis=0))
+    fresh = DBSN(SMALL)  # the correction starts at zero: a fresh μ is that mean
+    assert torch.allclose(fresh.heads(x.float(), 1)[0], out.float(), atol=1e-6)
+    assert not DBSNConfig.paper().neighbour_skip and DBSNConfig.tiny().neighbour_skip

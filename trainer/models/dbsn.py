@@ -9,8 +9,9 @@ CVPR 2022; trainer.models.pd). Architecture (trainer.models.dbsn_config.DBSNConf
     b_k = Branch_k(h),  k ∈ kernels (3, 5):  MaskedConv k×k → ReLU → (conv1×1 → ReLU) ×2
                                              → blocks × DilatedBlock(dilation (k + 1)/2) → conv1×1
     f  = conv1×1(concat_k b_k)                                 the fused features
-    μ  = conv1×1 → ReLU → conv1×1 → ReLU → conv1×1 (f)         3 channels
-    L_μ = chol(1×1 head(f)),   L_n = chol(1×1 estimator(μ))    Cholesky factors of Σ_μ, Σ_n (3×3 per pixel)
+    μ  = conv1×1 → ReLU → conv1×1 → ReLU → conv1×1 (f)         3 channels (+ the 8-neighbour mean of y when
+                                                               config.neighbour_skip: not in the paper)
+    L_μ = chol(1×1 head(f)),  L_n = chol(1×1 estimator(μ, detached))   Cholesky factors of Σ_μ, Σ_n
 
 Blind spot: the k×k head has its centre weight masked, so it reaches offsets a with 0 < |a|∞ ≤ (k−1)/2;
 every later spatial conv is dilated by d = (k + 1)/2 and reaches only multiples of d; a + d·m = 0 needs
@@ -166,7 +167,7 @@ class DBSN(nn.Module):
         mu = self.tail(f)
         if self.config.neighbour_skip:
             mu = mu + neighbour_mean(m)
-        return mu, self.sigma_mu(f.detach()) * HEAD_GAIN
+        return mu, self.sigma_mu(f) * HEAD_GAIN
 
     def heads(self, y: Tensor, stride: int) -> tuple[Tensor, Tensor, Tensor]:
         """(μ N×3×H×W, L_μ N×6×H×W, L_n N×6×H×W) of y (N×3×H×W, [0, 1]) with PD stride ``stride`` (1: none).

@@ -142,7 +142,7 @@ def test_the_output_never_sees_its_own_pixel(stride, size):
         assert grad[0, :, r, c].abs().max().item() == 0.0, (r, c)  # exactly zero: no path reaches the centre
         assert grad[0, :, near[0], near[1]].abs().max().item() > 0.0
         assert (grad.abs().sum(1) > 0).sum().item() > 20  # it does see a neighbourhood
-        # Σ_μ and Σ_n read detached features and μ (no gradient to y at all): perturb the input instead
+        # Σ_n reads μ detached (no gradient to y at all): perturb the input instead, for both covariances
         with torch.no_grad():
             for (pr, pc), changes in (((r, c), False), (near, True)):
                 y2 = y.detach().clone()

@@ -266,7 +266,8 @@ def render_table(results: dict, splits: dict, notes: dict, command: str, wall: f
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--sets", default="PolyU100,CC15", help="held-out test sets (default PolyU100,CC15)")
     ap.add_argument("--fit", default=None, help="profile step per camera-ISO group: calibrate (default), "
                     "calibrate-render or module:function (pairs, camera, iso, seed) -> CameraProfile")

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from noisegen.command import int_at_least
-from trainer.cli.train import _add_optimiser_options, _add_run_options, _float, _summary, config_from_args
+from noisegen.command import THREADS_HELP, int_at_least
+from trainer.cli.train import _add_optimiser_options, _add_run_options, _float, _run_stage
 from trainer.engine.run_config import DEVICES
 from trainer.infer.inference import AUTO_TILE, AUTO_TILE_PIXELS
 from trainer.infer.pseudo_pairs import PseudoPairsConfig, write_pseudo_pairs
@@ -79,15 +79,13 @@ examples:
                            patch="a multiple of --pd (default: 120 with PD, 96 without)")
     g.add_argument("--min-lr-ratio", type=_float, metavar="R",
                    help=f"final/peak lr of the cosine schedule (default {_D['min_lr_ratio']})")
-    _add_run_options(p, DBSNTrainConfig, threads="default: every core")
+    _add_run_options(p, DBSNTrainConfig)
     p.set_defaults(func=_cmd_dbsn)
 
 
 def _cmd_dbsn(args: argparse.Namespace) -> int:
     required = {"data": "a folder of noisy photos, pairs or a pack-pairs dataset"}
-    config, resume, stop_after = config_from_args(DBSNTrainConfig, args, required)
-    _summary(train_dbsn(config, resume=resume, stop_after=stop_after))
-    return 0
+    return _run_stage("dbsn", args, train_dbsn, DBSNTrainConfig, required)
 
 
 def add_pseudo_pairs_command(sub: argparse._SubParsersAction) -> None:
@@ -115,7 +113,7 @@ examples:
                    f"{AUTO_TILE} tiles above {AUTO_TILE_PIXELS} pixels)")
     p.add_argument("--overlap", type=int_at_least(0), metavar="O", help="minimum tile overlap in pixels")
     p.add_argument("--device", choices=DEVICES, default="auto", help="default auto (CUDA if any)")
-    p.add_argument("--threads", type=int_at_least(1), metavar="N", help="torch threads on CPU (default: torch's)")
+    p.add_argument("--threads", type=int_at_least(1), metavar="N", help=THREADS_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_pseudo_pairs)
 
@@ -161,18 +159,17 @@ examples:
                    help=f"fraction of each batch from --pseudo, 0..1 (default {_K['pseudo_share']})")
     g.add_argument("--pseudo-pairs", type=int_at_least(1), metavar="K", help="use the first K pseudo-pairs")
     g.add_argument("--workers", type=int_at_least(0), metavar="W",
-                   help="shard loader processes per training process (default: 4 CUDA, 1 CPU)")
+                   help="shard loader processes per training process, 0 = in-process (default: 4 on CUDA, 1 on CPU; "
+                   "at most the CPU count)")
     g.add_argument("--model", choices=("paper", "tiny", "small"), help="AINDNet size (default paper)")
     g.add_argument("--asymm-weight", type=_float, metavar="L",
                    help=f"weight of the sigma loss on the synthetic part (default {_K['asymm_weight']})")
     g = p.add_argument_group("optimisation (Adam, the SN stage's warm-up and cosine schedule)")
     _add_optimiser_options(g, _K, batch="16 CUDA, 8 CPU", patch="a multiple of 4 (default: 256 CUDA, 64 CPU)")
-    _add_run_options(p, DistillConfig, threads="default: the cores left after the loader workers, at least 1")
+    _add_run_options(p, DistillConfig)
     p.set_defaults(func=_cmd_distill)
 
 
 def _cmd_distill(args: argparse.Namespace) -> int:
     required = {"data": "synthetic shards", "pseudo": "a pseudo-pairs folder"}
-    config, resume, stop_after = config_from_args(DistillConfig, args, required)
-    _summary(distill(config, resume=resume, stop_after=stop_after))
-    return 0
+    return _run_stage("distill", args, distill, DistillConfig, required)

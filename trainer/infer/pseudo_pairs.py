@@ -35,6 +35,7 @@ import torch
 from tqdm import tqdm
 
 from noisegen.atomic import atomic_write_bytes
+from noisegen.command import default_threads
 from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, scan_pairs, write_png
 from trainer.engine.checkpoint import versions
 from trainer.engine.distributed import resolve_device
@@ -55,7 +56,8 @@ MANIFEST = "pseudo_pairs.json"
 class PseudoPairsConfig:
     """checkpoint: a `noisegen-train dbsn` run folder (best.pt, else last.pt) or checkpoint file; images:
     noisy image files or folders (searched recursively); out: output folder; overwrite: replace existing
-    outputs; tile, overlap: tiling (None: whole images up to AUTO_TILE_PIXELS); device, threads, progress."""
+    outputs; tile, overlap: tiling (None: whole images up to AUTO_TILE_PIXELS); device; threads (None: the
+    cores minus one, at least 1: noisegen.command.default_threads); progress."""
 
     checkpoint: str
     images: tuple[str, ...]
@@ -120,7 +122,7 @@ def write_pseudo_pairs(config: PseudoPairsConfig) -> PseudoPairsResult:
     result = PseudoPairsResult(out=str(out))
     path = resolve_checkpoint(config.checkpoint, "CHECKPOINT")
     device = resolve_device(config.device)
-    with torch_threads(config.threads):
+    with torch_threads(config.threads if config.threads is not None else default_threads()):
         model, state = load_model(path, device=device)
         if not isinstance(model, DBSN):
             raise ValueError(f"{path}: holds an AINDNet, not a D-BSN; pseudo-pairs needs a `noisegen-train dbsn` run")

@@ -65,7 +65,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                              crop=args.crop, max_pixels=args.max_pixels, search_pixels=args.search_pixels,
                              top_k=args.top_k, channels=args.channels, reference=args.reference, spread=args.spread,
                              seed=args.seed, name=args.name, subsampling=args.subsampling,
-                             jpeg_from_files=args.jpeg_from_files, **kw)
+                             jpeg_from_files=args.jpeg_from_files, noisy_only=args.noisy_only, **kw)
     cal = calibrate(config, echo=lambda s: print(s, file=sys.stderr))
     print(cal.text())
     print(skips_text(cal.skipped))
@@ -93,6 +93,10 @@ def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
         "profile for `noisegen generate --profile OUT`. A full report goes to OUT's name + .report.json.")
     c.add_argument("--pairs", action="append", required=True, metavar="DIR",
                    help="folder of real pairs; repeat for several")
+    c.add_argument("--noisy-only", action="store_true",
+                   help="the pairs are pseudo-pairs of noisy photos alone, written by `noisegen-train pseudo-pairs` "
+                   "(gt/ = a D-BSN's output, sigma/ = its noise-level maps): the NLF target comes from the sigma "
+                   "maps, the correlations from noisy - pseudo-clean; everything else as with real pairs")
     c.add_argument("--camera", metavar="NAME", help="camera to fit (exact name or a unique part of it); required when "
                    "the pairs hold several cameras")
     c.add_argument("--iso", type=positive_int, action="append", metavar="ISO",

@@ -5,11 +5,15 @@
     noisegen-train da --data DATASET --real PHOTOS --out RUN    SN stage + Noise-DA on a camera's noisy photos
     noisegen-train eval RUN|CHECKPOINT --pairs DIR [options]   PSNR/SSIM on real pairs (trainer.infer.evaluate)
     noisegen-train denoise RUN|CHECKPOINT IMAGE... --out DIR   denoised PNGs (trainer.infer.denoise)
+    noisegen-train dbsn --data NOISY --out RUN                 D-BSN on noisy photos alone (trainer.stages.dbsn)
+    noisegen-train pseudo-pairs RUN NOISY... --out DIR         (noisy, D-BSN output) pairs and σ maps
+    noisegen-train distill --data SYN --pseudo PAIRS --out RUN  AINDNet on synthetic + pseudo-pairs
 
 Modules:
     train  sn, tf: the training engine's options
     da     da: the SN options plus Noise-DA's
     infer  eval, denoise
+    dbsn   dbsn, pseudo-pairs, distill: learning from noisy photos alone
 
 Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...`` (or ``tf``, ``da``).
 Bad values and missing files give one line on stderr and exit status 2 (noisegen's run_command).
@@ -23,6 +27,7 @@ import sys
 from noisegen.command import CommandParser, run_command
 from noisegen.version import __version__
 from trainer.cli.da import add_da_command
+from trainer.cli.dbsn import add_dbsn_command, add_distill_command, add_pseudo_pairs_command
 from trainer.cli.infer import add_denoise_command, add_eval_command
 from trainer.cli.train import add_sn_command, add_tf_command, config_from_args
 
@@ -45,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_da_command(sub)
     add_eval_command(sub)
     add_denoise_command(sub)
+    add_dbsn_command(sub)
+    add_pseudo_pairs_command(sub)
+    add_distill_command(sub)
     return parser
 
 

@@ -20,6 +20,7 @@ of a DDP run draws its own.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -126,3 +127,15 @@ def draw_crops(samples: list[tuple[np.ndarray, ...]], rng: np.random.Generator, 
         picked.append([dihedral(a[y:y + side, x:x + side], t) for a in s])
         draws.append([i, y, x, t])
     return [np.ascontiguousarray(np.stack(crops)) for crops in zip(*picked)], draws
+
+
+def content_digest(data: TFData) -> str:
+    """Content digest of the training images in memory (names and pixels): 16 hex digits, what a run records
+    to notice on resume that its data changed (trainer.engine.stage.data_changed)."""
+    h = hashlib.sha256()
+    for name, sample in zip(data.names, data.samples):
+        h.update(name.encode("utf-8", "backslashreplace"))
+        for a in sample:
+            h.update(str(a.shape).encode())
+            h.update(np.ascontiguousarray(a).data)
+    return h.hexdigest()[:16]

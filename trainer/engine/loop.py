@@ -242,7 +242,8 @@ def _start_log(r: _Run, resumed: bool) -> None:
               **r.stage.describe()}
     r.log.write(header)
     atomic_write_bytes(r.out / CONFIG, json.dumps(header, indent=2).encode())
-    r.say(f"{r.stage.title}: AINDNet ({n:,} parameters, {trainable:,} trained) on {r.dist.device} × {r.dist.world}, "
+    r.say(f"{r.stage.title}: {type(model).__name__} ({n:,} parameters, {trainable:,} trained) on {r.dist.device} × "
+          f"{r.dist.world}, "
           f"batch {cfg.batch}×{r.dist.world} of {cfg.patch}², lr {cfg.lr:g}, amp {cfg.amp}, "
           f"{'from step ' + str(r.step) if r.step else 'new run'} → {cfg.steps} steps")
 

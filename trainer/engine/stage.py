@@ -120,19 +120,20 @@ def to_device(t: Tensor, device: torch.device, memory_format: torch.memory_forma
     return t.contiguous(memory_format=memory_format)
 
 
-def data_changed(saved: dict[str, Any], digest: str | None, ctx: StageContext) -> bool:
+def data_changed(saved: dict[str, Any], digest: str | None, ctx: StageContext, key: str = "data_digest") -> bool:
     """Whether the training data's contents differ from those the checkpoint was trained on (the
     "data_digest" every stage stores in its ``data_state``), when the run may go on anyway.
 
     A stage resuming on other data would train on it without a word; so it is refused, unless
-    ``ctx.accept_data_change`` (then this says so and returns True). Checkpoints without a digest,
+    ``ctx.accept_data_change`` (then this says so and returns True). ``key``: the ``data_state`` entry
+    compared (a stage with two data sources records one digest per source). Checkpoints without a digest,
     and data that cannot be digested (remote shards: None), are not compared.
 
     Raises:
         ValueError: the data changed, naming both digests and what to do.
     """
     data = saved.get("data") or [{}]
-    then = data[0].get("data_digest") if isinstance(data[0], dict) else None
+    then = data[0].get(key) if isinstance(data[0], dict) else None
     if then is None or digest is None or then == digest:
         return False
     what = (f"the training data changed since the checkpoint of step {saved.get('step')} (content digest {then} "

@@ -46,6 +46,8 @@ from trainer.engine.run_folder import resolve_checkpoint
 from trainer.models.ain import AIN
 from trainer.models.aindnet import AINDNet
 from trainer.models.config import ModelConfig
+from trainer.models.dbsn import dbsn_from_state
+from trainer.models.dbsn_config import is_dbsn_config
 
 __all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "auto_tile", "check_tiling", "default_overlap",
            "load_model", "model_from_checkpoint",
@@ -103,9 +105,14 @@ def model_from_checkpoint(state: dict, where: str) -> AINDNet:
     that asks for a huge model (a hostile or damaged file) fails here, before anything is
     allocated, since real weights of that size would have to be in the file already.
 
+    A checkpoint whose model_config says network "dbsn" gives a D-BSN (trainer.models.dbsn), with the same
+    (denoised, sigma) output contract.
+
     Raises:
         ValueError: an unusable configuration, or one that does not fit the stored weights.
     """
+    if is_dbsn_config(state.get("model_config")):
+        return dbsn_from_state(state, where)
     try:
         config = ModelConfig.from_dict(state["model_config"])
     except (KeyError, TypeError, ValueError) as exc:

@@ -30,9 +30,9 @@ import torch
 from torch import Tensor, nn
 
 from noisegen.dataset.reader import holds_pairs
-from trainer.data.real_pairs import TFData, draw_crops, keep_croppable, load_noisy, load_pairs
+from trainer.data.real_pairs import TFData, content_digest, draw_crops, keep_croppable, load_noisy, load_pairs
 from trainer.engine.loop import TrainResult, echo_stderr, run
-from trainer.engine.stage import Forward, StageContext, to_device
+from trainer.engine.stage import Forward, StageContext, data_changed, to_device
 from trainer.models.aindnet import count_parameters
 from trainer.models.diffusion import CondUNet, cumulative_alphas, draw_noise_levels, linear_betas, q_sample
 from trainer.stages.da_config import DAConfig
@@ -92,6 +92,9 @@ class DAStage(SNStage):
         self.real = _images(f"--real {cfg.real}", load_noisy(cfg.real, cfg.real_images), cfg.patch, ctx.say)
         self.ref = (None if cfg.ref is None else
                     _images(f"--ref {cfg.ref}", load_references(cfg.ref, None), cfg.patch, ctx.say))
+        self.real_digest = content_digest(self.real) + ("" if self.ref is None else content_digest(self.ref))
+        if ctx.saved:
+            data_changed(ctx.saved, self.real_digest, ctx, key="real_digest")
         ctx.say(f"da: {len(self.real.samples)} real noisy photos ({self.real.kind}), clean references: "
                 + ("the synthetic clean patches" if self.ref is None else f"{len(self.ref.samples)} images"))
         with torch.random.fork_rng(devices=[]):
@@ -167,6 +170,12 @@ class DAStage(SNStage):
     def log_extras(self, step: int) -> dict[str, float]:
         return {"alpha": self.alpha(step)}
 
+    def skipped(self) -> list[str]:
+        return super().skipped() + list(self.real.skipped) + ([] if self.ref is None else list(self.ref.skipped))
+
+    def data_state(self) -> dict[str, Any]:
+        return {**super().data_state(), "real_digest": self.real_digest}
+
     def data_report(self) -> dict[str, Any]:
         # the weights' digests tell, per rank, that DDP kept every copy of both networks identical
         return {**super().data_report(), "real": self.cfg.real, "real_images": len(self.real.samples),
@@ -181,11 +190,15 @@ class DAStage(SNStage):
 
 
 def adapt(config: DAConfig, *, resume: bool = False, stop_after: int | None = None,
-          echo: Callable[[str], None] = echo_stderr) -> TrainResult:
+          echo: Callable[[str], None] = echo_stderr, accept_data_change: bool = False) -> TrainResult:
     """Train the `da` stage as configured (trainer.engine.loop.run: arguments, files written, errors).
+
+    ``accept_data_change``: resume even though the shards, the noisy photos or the references changed
+    (trainer.engine.stage.data_changed).
 
     Writes what an SN run writes; metrics.jsonl adds the terms "noise" (L_noise before α), "mse" and
     "contrast" (0 on steps without the diffusion branch) and each record's "alpha"; last.pt and best.pt
     hold the diffusion network under "aux" beside the AINDNet weights that `eval` and `denoise` read.
     """
-    return run(config, DAStage, resume=resume, stop_after=stop_after, echo=echo)
+    return run(config, DAStage, resume=resume, stop_after=stop_after, echo=echo,
+               accept_data_change=accept_data_change)

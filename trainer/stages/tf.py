@@ -23,7 +23,6 @@ DDP rank draws its own crops. Mode n2n's crop must be a multiple of twice the mo
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from trainer.data.real_pairs import TFData, draw_crops, keep_croppable, load_noisy, load_pairs
+from trainer.data.real_pairs import TFData, content_digest, draw_crops, keep_croppable, load_noisy, load_pairs
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.engine.loop import TrainResult, echo_stderr, run
 from trainer.engine.run_config import check_patch
@@ -103,17 +102,6 @@ def _load_data(cfg: TFConfig, say: Callable[[str], None]) -> TFData:
     return data
 
 
-def _digest(data: TFData) -> str:
-    """Content digest of the training images in memory (names and pixels)."""
-    h = hashlib.sha256()
-    for name, sample in zip(data.names, data.samples):
-        h.update(name.encode("utf-8", "backslashreplace"))
-        for a in sample:
-            h.update(str(a.shape).encode())
-            h.update(np.ascontiguousarray(a).data)
-    return h.hexdigest()[:16]
-
-
 class TFStage:
     """The TF stage and its comparison modes (trainer.engine.stage.Stage); module docstring."""
 
@@ -125,7 +113,7 @@ class TFStage:
             freeze_for_tf(self.model)
         check_patch("TFConfig", cfg.patch, cfg.patch_multiple(self.model.config.size_multiple), cfg.patch_reason())
         self.data = _load_data(cfg, ctx.say)
-        self.digest = _digest(self.data)
+        self.digest = content_digest(self.data)
         if ctx.saved:
             data_changed(ctx.saved, self.digest, ctx)  # a step's crops depend on the data only: nothing to reset
         self.table = parameter_table(self.model)

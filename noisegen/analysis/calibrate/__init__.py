@@ -5,6 +5,7 @@ Modules:
     search     the simulation search: simulated statistics, the loss, σ fits with Aitken acceleration
     sigma_fit  σ_s, σ_c of the camera model fitted to a measured sRGB NLF, for one curve
     model_nlf  the sRGB NLF the camera model predicts exactly (rounding and clipping included)
+    noisy_only the targets of calibrate --noisy-only: σ maps beside pseudo-pairs (a D-BSN's output)
     report     what calibrate found: candidates, per-group fits, the profile, the text and the figure
 
 Importing this package file imports nothing.

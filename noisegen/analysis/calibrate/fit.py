@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from noisegen.analysis.calibrate.noisy_only import load_sigma, sigma_target_stats
 from noisegen.analysis.calibrate.report import Calibration, Candidate, GroupFit, build_profile
 from noisegen.analysis.calibrate.search import CalibrationGroup, Search
 from noisegen.analysis.nlf import NoiseStats, accumulate, image_stats, nlf_from_stats
@@ -101,7 +102,9 @@ class CalibrateConfig:
     a JPEG, use the quality and subsampling read from the files (noisegen.isp.jpeg.jpeg_settings; the most
     common setting) instead of searching ``jpeg`` and ``subsampling``. texture_weight: weight of the
     noise-std-per-clean-texture term in the loss (noisegen.analysis.texture; 0: not used), the statistic
-    that tells noise reduction apart.
+    that tells noise reduction apart. noisy_only: the pairs are pseudo-pairs (pseudo-clean = a self-supervised
+    denoiser's output) with σ maps in a sigma/ folder beside noisy/ (`noisegen-train pseudo-pairs`): the NLF
+    target comes from the σ maps, the rest from the residuals (noisegen.analysis.calibrate.noisy_only).
     """
 
     pairs: tuple[str, ...]
@@ -130,6 +133,7 @@ class CalibrateConfig:
     subsampling: tuple[str, ...] = ("4:2:0",)
     jpeg_from_files: bool = False
     texture_weight: float = 0.0
+    noisy_only: bool = False
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -199,10 +203,14 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
         members = by[key]
         boxes: list[tuple[int, int, int, int, int]] = []
         images: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        sigmas: dict[int, np.ndarray] = {}
         for pi, p in enumerate(members):
             try:
                 images[pi] = load_pair(p, noisy_required=True)
+                if config.noisy_only:
+                    sigmas[pi] = load_sigma(p, images[pi][0].shape)
             except (ValueError, OSError) as exc:
+                images.pop(pi, None)
                 skipped.append({"source": p.id, "path": p.noisy, "reason": str(exc), "stage": "decode"})
                 continue
             h, w = images[pi][0].shape[:2]
@@ -222,9 +230,10 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
             pixels += boxes[i][3] * boxes[i][4]
         clean = [np.ascontiguousarray(images[pi][0][y:y + h, x:x + w]) for pi, y, x, h, w in chosen]
         noisy = [np.ascontiguousarray(images[pi][1][y:y + h, x:x + w]) for pi, y, x, h, w in chosen]
+        sig = [np.ascontiguousarray(sigmas[pi][y:y + h, x:x + w]) for pi, y, x, h, w in chosen] if sigmas else None
         target = NoiseStats()
-        for c, n in zip(clean, noisy):
-            accumulate(target, image_stats(c, n))
+        for i, (c, n) in enumerate(zip(clean, noisy)):
+            accumulate(target, image_stats(c, n) if sig is None else sigma_target_stats(c, n, sig[i]))
         search, px = [], 0
         for i, c in enumerate(clean):
             if px >= config.search_pixels:
@@ -234,7 +243,7 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
         iso = members[0].iso
         name = " · ".join(x for x in ((members[0].root if several_roots else ""),
                                       f"ISO {iso}" if iso is not None else "all") if x)
-        groups.append(CalibrationGroup(name, iso, [p.id for p in members], clean, noisy, target, search))
+        groups.append(CalibrationGroup(name, iso, [p.id for p in members], clean, noisy, target, search, sigmas=sig))
     return groups
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from noisegen.analysis.calibrate.model_nlf import demosaic_gains
+from noisegen.analysis.calibrate.noisy_only import sigma_target_stats
 from noisegen.analysis.calibrate.report import PATTERN, Candidate
 from noisegen.analysis.calibrate.sigma_fit import fit_sigma, model_nlf_std
 from noisegen.analysis.nlf import (
@@ -44,6 +45,7 @@ class CalibrationGroup:
     target: NoiseStats
     search: list[int]           # crop indices used in step 2
     textures: list[np.ndarray] | None = None   # clean texture map per crop (noisegen.isp.nr), when needed
+    sigmas: list[np.ndarray] | None = None     # σ map per crop (calibrate --noisy-only): the NLF target's source
 
     def texture(self, i: int) -> np.ndarray:
         if self.textures is None:
@@ -88,7 +90,10 @@ def subset_stats(group: CalibrationGroup, subset: list[int] | None) -> NoiseStat
         return group.target
     st = NoiseStats()
     for i in subset:
-        accumulate(st, image_stats(group.clean[i], group.noisy[i]))
+        if group.sigmas is not None:
+            accumulate(st, sigma_target_stats(group.clean[i], group.noisy[i], group.sigmas[i]))
+        else:
+            accumulate(st, image_stats(group.clean[i], group.noisy[i]))
     return st
 
 

@@ -17,16 +17,22 @@ import numpy as np
 from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
 from noisegen.dataset.format import params_from_disk
 from noisegen.isp.bayer import DEMOSAIC_METHODS, parse_pattern
+from noisegen.isp.correlation import check_noise_corr, check_noise_mix, corr_enabled
 from noisegen.isp.jpeg import JPEG_ENCODER, JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import NOISE_MODELS
 from noisegen.isp.nr import check_nr
+from noisegen.isp.sharpen import check_sharpen
 
-__all__ = ["SampleParams", "SIGMA_PARAM_MAX"]
+__all__ = ["SampleParams", "SIGMA_PARAM_MAX", "OPTIONAL_OFF"]
 
 # Upper bound of σ_s and σ_c (full-scale units). The CBDNet ranges end at 0.16 and 0.06 and Brooks'
 # log-linear law below 0.2; 4 is far beyond any camera and keeps σ_raw = sqrt(L·σ_s² + σ_c²) < 16,
 # the range the dataset format's σ codec carries (noisegen.dataset.sigma_codec.SIGMA_MAX).
 SIGMA_PARAM_MAX = 4.0
+
+# Fields added after format 2's first datasets, with the value that means "off": to_dict writes them only
+# when they differ from it, so that a sample without them has the json (and index columns) it always had.
+OPTIONAL_OFF: dict[str, Any] = {"noise_corr": None, "noise_mix": None, "sharpen_amount": 0.0, "sharpen_radius": 1.0}
 
 
 def _floats(value: Any, n: int, name: str, *, positive: bool = False, nonneg: bool = False) -> tuple[float, ...]:
@@ -71,6 +77,14 @@ class SampleParams:
         nr_flat_gain: in-camera noise reduction (noisegen.isp.nr): the noise gain on flat clean content,
             in (0, 1]; 1 = no noise reduction (the default: the output is that of a model without it).
         nr_knee: clean-texture std (full-scale units) at and above which the noise is kept whole.
+        noise_corr: None (white noise, the default) or 27 numbers: per channel (R, G, B) the 3×3 quadrant
+            q_c[|dy|, |dx|] of a mirror-symmetric 5×5 filter applied to the noise (noisegen.isp.correlation).
+        noise_mix: None (the default) or the 3×3 colour mixing of the filtered noise (9 numbers, row-major).
+            Either field on: the noise is the unit-variance correlated field of noisegen.isp.correlation times
+            σ_raw, so the variance law and the σ map are unchanged. Gaussian noise only.
+        sharpen_amount: unsharp mask after the tone curve (noisegen.isp.sharpen): amount a ≥ 0 (0 = off).
+        sharpen_radius: the unsharp mask's Gaussian std in pixels (> 0).
+    The last four fields are written by to_dict only when they differ from their "off" value (OPTIONAL_OFF).
     """
 
     camera: str = "custom"
@@ -89,6 +103,10 @@ class SampleParams:
     iso: int | None = None
     nr_flat_gain: float = 1.0
     nr_knee: float = 0.02
+    noise_corr: tuple[float, ...] | None = None
+    noise_mix: tuple[float, ...] | None = None
+    sharpen_amount: float = 0.0
+    sharpen_radius: float = 1.0
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -121,6 +139,14 @@ class SampleParams:
         f, k = check_nr(self.nr_flat_gain, self.nr_knee, "SampleParams")
         put(self, "nr_flat_gain", f)
         put(self, "nr_knee", k)
+        put(self, "noise_corr", check_noise_corr(self.noise_corr, "SampleParams.noise_corr"))
+        put(self, "noise_mix", check_noise_mix(self.noise_mix, "SampleParams.noise_mix"))
+        if corr_enabled(self.noise_corr, self.noise_mix) and self.noise_model != "gaussian":
+            raise ValueError("SampleParams: correlated noise (noise_corr, noise_mix) needs noise_model 'gaussian', "
+                             f"got {self.noise_model!r}")
+        a, r = check_sharpen(self.sharpen_amount, self.sharpen_radius, "SampleParams")
+        put(self, "sharpen_amount", a)
+        put(self, "sharpen_radius", r)
         if self.jpeg_subsampling not in JPEG_SUBSAMPLINGS:
             raise ValueError(
                 f"SampleParams.jpeg_subsampling: expected one of {sorted(JPEG_SUBSAMPLINGS)}, "
@@ -128,8 +154,12 @@ class SampleParams:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        return dataclass_to_dict(self)
+        """Plain JSON-able dict (tuples become lists); the OPTIONAL_OFF fields only when on."""
+        d = dataclass_to_dict(self)
+        for name, off in OPTIONAL_OFF.items():
+            if getattr(self, name) == off:
+                del d[name]
+        return d
 
     def to_json(self) -> str:
         """JSON text; floats are written with full precision so from_json restores equal params."""

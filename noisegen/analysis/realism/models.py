@@ -42,8 +42,8 @@ from noisegen.isp.params import SampleParams
 from noisegen.isp.profiles import CameraProfile
 from noisegen.isp.sampling import sample_params
 
-__all__ = ["Q_VAR", "NoiseModel", "code_variances", "fit_awgn", "fit_srgb_linear", "FitFn", "FIT_STEPS",
-           "calibrate_fit", "resolve_fit", "profile_model"]
+__all__ = ["Q_VAR", "NoiseModel", "code_variances", "fit_awgn", "fit_srgb_linear", "baseline_profile", "FitFn",
+           "FIT_STEPS", "calibrate_fit", "resolve_fit", "profile_model"]
 
 Q_VAR = (1.0 / 255.0) ** 2 / 12.0   # variance of rounding to 8 bits (Sheppard's correction), [0, 1]² units
 FitFn = Callable[[Sequence[Pair], str | None, int | None, int], CameraProfile]
@@ -133,6 +133,24 @@ def fit_srgb_linear(st: NoiseStats, min_count: int = 2, max_clip: float = 0.01) 
         f"{(a[c] * 0.5 + b[c]) * 255**2:.1f}" for c in range(3))
     return NoiseModel("sRGB a·x+b", "baseline", desc, params=params,
                       fit={"a": a.tolist(), "b": b.tolist(), "units": "[0,1]² per unit intensity (a), [0,1]² (b)"})
+
+
+def baseline_profile(model: NoiseModel, name: str | None = None) -> CameraProfile:
+    """A CameraProfile whose every sample has a baseline's parameters (linear curve, no mosaic, no JPEG, the
+    fitted per-channel σ_s and σ_c), for `noisegen generate` (e.g. the camera loop's rows (b1) and (b2)).
+
+    σ_s of channel c is max σ_s × channel_scale_c and σ_c is max σ_c × read_scale_c (equal to the fit up to
+    float rounding; a channel without shot noise keeps a factor of 1e-9 because channel_scale must be > 0).
+    """
+    p = model.params
+    if p is None or p.crf != "linear" or p.pattern is not None or p.jpeg_quality is not None:
+        raise ValueError(f"baseline_profile: {model.key!r} is not an sRGB Gaussian baseline with fixed parameters")
+    top_s, top_c = max(p.sigma_s), max(p.sigma_c)
+    scale = tuple(max(v / top_s, 1e-9) for v in p.sigma_s) if top_s > 0 else (1.0, 1.0, 1.0)
+    read = tuple(v / top_c for v in p.sigma_c) if top_c > 0 else (1.0, 1.0, 1.0)
+    return CameraProfile(name=name or p.camera, description=model.description, crf_curves=("linear",),
+                         patterns=(None,), per_channel=False, sigma_s=(top_s, top_s), sigma_c=(top_c, top_c),
+                         channel_scale=scale, read_scale=read)
 
 
 def profile_model(profile: CameraProfile, key: str, kind: str = "profile",

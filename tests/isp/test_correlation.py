@@ -15,7 +15,7 @@ from scipy.signal import correlate2d
 import noisegen as ng
 from noisegen.analysis.calibrate.correlation_fit import LAG_OFFSETS, fit_correlation
 from noisegen.analysis.nlf import autocorrelation, cross_correlation, image_stats
-from noisegen.isp.correlated_noise import add_correlated_noise, correlated_normal
+from noisegen.isp.correlated_noise import add_correlated_noise, correlated_normal, correlated_normal_numpy
 from noisegen.isp.correlation import corr_kernels, field_correlation, mix_matrix
 from noisegen.isp.noise import standard_normal
 from noisegen.isp.params import SampleParams
@@ -55,6 +55,7 @@ def test_field_equals_a_scipy_reference(shape):
     y = np.stack([correlate(white[:, :, c], k[c], mode="constant")[2:-2, 2:-2] for c in range(3)], axis=-1)
     assert z.dtype == np.float32 and z.shape == (*shape, 3)
     np.testing.assert_allclose(z, y @ mix_matrix(mix).T, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(z, correlated_normal_numpy(np.random.default_rng(3), shape, corr, mix), atol=1e-6)
     assert np.array_equal(z, correlated_normal(np.random.default_rng(3), shape, corr, mix))
 
 

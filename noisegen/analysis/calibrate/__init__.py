@@ -6,6 +6,9 @@ Modules:
     sigma_fit  σ_s, σ_c of the camera model fitted to a measured sRGB NLF, for one curve
     model_nlf  the sRGB NLF the camera model predicts exactly (rounding and clipping included)
     report     what calibrate found: candidates, per-group fits, the profile, the text and the figure
+    candidates the model families calibrate chooses among, fitted on all crops and refitted on folds
+    select     model selection: nested held-out AKLD by scene folds, the choice and why
+    correlation_fit  the correlated-noise term fitted to target correlations
 
 Importing this package file imports nothing.
 """

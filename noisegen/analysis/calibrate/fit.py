@@ -50,14 +50,17 @@ Everything depends only on the pairs, the configuration and ``seed``.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from noisegen.analysis.calibrate.candidates import FAMILIES
 from noisegen.analysis.calibrate.report import Calibration, Candidate, GroupFit, build_profile
 from noisegen.analysis.calibrate.search import CalibrationGroup, Search
+from noisegen.analysis.calibrate.select import select_family
 from noisegen.analysis.nlf import NoiseStats, accumulate, image_stats, nlf_from_stats
 from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
 from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS, jpeg_settings
@@ -102,6 +105,11 @@ class CalibrateConfig:
     common setting) instead of searching ``jpeg`` and ``subsampling``. texture_weight: weight of the
     noise-std-per-clean-texture term in the loss (noisegen.analysis.texture; 0: not used), the statistic
     that tells noise reduction apart.
+    fast: today's single camera model (the search above), without model selection. family: None (the default)
+    fits every family of noisegen.analysis.calibrate.candidates (camera, camera+nr, srgb, awgn, each also with
+    the correlation term) and keeps the one with the lowest nested held-out AKLD on these pairs
+    (noisegen.analysis.calibrate.select); a family name forces it (no selection). Without ``fast`` the JPEG
+    settings are read from the files when they are JPEGs (``jpeg_from_files``).
     """
 
     pairs: tuple[str, ...]
@@ -130,6 +138,8 @@ class CalibrateConfig:
     subsampling: tuple[str, ...] = ("4:2:0",)
     jpeg_from_files: bool = False
     texture_weight: float = 0.0
+    fast: bool = False
+    family: str | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -158,6 +168,10 @@ class CalibrateConfig:
         if not self.nr or not self.subsampling or any(v not in JPEG_SUBSAMPLINGS for v in self.subsampling):
             raise ValueError(f"nr and subsampling: expected non-empty lists (subsampling among "
                              f"{sorted(JPEG_SUBSAMPLINGS)}), got {self.nr}, {self.subsampling}")
+        if self.family is not None and self.family not in FAMILIES:
+            raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {self.family!r}")
+        if self.family is not None and self.fast:
+            raise ValueError("fast and family exclude each other: --fast is the camera family without selection")
         if not 0 <= self.texture_weight < 1e6:
             raise ValueError(f"texture_weight: expected >= 0, got {self.texture_weight}")
         if not 0 <= self.spread < 1 or not 0 <= self.max_clip <= 1 or not 0 <= self.fit_max_clip <= 1:
@@ -222,9 +236,9 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
             pixels += boxes[i][3] * boxes[i][4]
         clean = [np.ascontiguousarray(images[pi][0][y:y + h, x:x + w]) for pi, y, x, h, w in chosen]
         noisy = [np.ascontiguousarray(images[pi][1][y:y + h, x:x + w]) for pi, y, x, h, w in chosen]
-        target = NoiseStats()
-        for c, n in zip(clean, noisy):
-            accumulate(target, image_stats(c, n))
+        target, stats = NoiseStats(), [image_stats(c, n) for c, n in zip(clean, noisy)]
+        for st in stats:
+            accumulate(target, st)
         search, px = [], 0
         for i, c in enumerate(clean):
             if px >= config.search_pixels:
@@ -234,7 +248,10 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
         iso = members[0].iso
         name = " · ".join(x for x in ((members[0].root if several_roots else ""),
                                       f"ISO {iso}" if iso is not None else "all") if x)
-        groups.append(CalibrationGroup(name, iso, [p.id for p in members], clean, noisy, target, search))
+        groups.append(CalibrationGroup(name, iso, [p.id for p in members], clean, noisy, target, search, stats=stats,
+                                       boxes=chosen, scenes=[p.scene or p.id for p in members],
+                                       widths=[images[pi][0].shape[1] if pi in images else 0
+                                               for pi in range(len(members))]))
     return groups
 
 
@@ -277,8 +294,39 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
         raise ValueError(f"no pair of {camera} could be read (reasons in the skipped list)")
     echo(f"{camera}: {len(pairs)} pairs in {len(groups)} group(s), "
          f"{sum(sum(c.shape[0] * c.shape[1] for c in g.clean) for g in groups) / 1e6:.2f} Mpx of crops")
-    search = Search(groups, config, camera)
+    search = Search(groups, config if config.fast else dataclasses.replace(config, jpeg_from_files=True), camera)
+    jpegs = jpeg_options(search.config, pairs)
+    if search.config.jpeg_from_files and len(jpegs) == 1 and jpegs[0][0] is not None:
+        echo(f"JPEG read from the noisy files: q{jpegs[0][0]} {jpegs[0][1]}")
+    selection, profile, family = None, None, "camera"
+    if config.fast:
+        cand, parts, _ = search_camera(search, jpegs, echo)
+    else:
+        fam, selection = select_family(search, lambda: search_camera(search, jpegs, echo), len(pairs), echo)
+        cand, parts, profile, family = fam.cand, fam.parts, fam.profile, fam.name
 
+    fits = []
+    for gi, g in enumerate(groups):
+        s3, c3 = cand.sigma[gi]
+        p = dict(parts[gi])
+        sim = p.pop("_sim")
+        kw = dict(bins=config.bins, min_count=config.min_count, max_clip=config.max_clip)
+        fits.append(GroupFit(
+            name=g.name, iso=g.iso, pairs=g.pairs, crops=len(g.clean),
+            pixels=int(sum(x.shape[0] * x.shape[1] for x in g.clean)), sigma_s=float(np.mean(s3)),
+            sigma_c=float(np.mean(c3)), sigma_s_rgb=list(s3), sigma_c_rgb=list(c3), errors=p,
+            real_nlf=nlf_from_stats(g.target, **kw).to_dict(), sim_nlf=nlf_from_stats(sim, **kw).to_dict()))
+    profile = profile or build_profile(config, camera, cand, fits, len(pairs))
+    return Calibration(camera=camera, crf=cand.crf, crf_bank=config.crf_bank, demosaic=cand.demosaic, jpeg=cand.jpeg,
+                       loss=cand.loss, groups=fits, candidates=search.candidates, profile=profile, config=config,
+                       skipped=skipped, elapsed=time.perf_counter() - t0, nr=cand.nr, subsampling=cand.subsampling,
+                       family=family, selection=selection, corr=cand.corr)
+
+
+def search_camera(search: Search, jpegs, echo: Callable[[str], None]) -> tuple:
+    """Steps 1-4 of the module docstring (and step 5, noise reduction, when config.nr asks for it): the camera
+    model's curve, demosaicing, JPEG and σ. Returns simulate_fit's (candidate, parts, corrections)."""
+    config = search.config
     ranked: dict[str, list[Candidate]] = {}
     for dm in config.demosaic:
         ranked[dm] = sorted((search.analytic(crf, dm) for crf in search.curves), key=lambda c: c.loss)
@@ -286,9 +334,6 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
              + ", ".join(f"{c.crf} {c.loss:.2e}" for c in ranked[dm][:config.top_k]))
 
     curve_for = {dm: ranked[dm][0].crf for dm in config.demosaic}
-    jpegs = jpeg_options(config, pairs)
-    if config.jpeg_from_files and len(jpegs) == 1 and jpegs[0][0] is not None:
-        echo(f"JPEG read from the noisy files: q{jpegs[0][0]} {jpegs[0][1]}")
     chosen = None
     for round_ in range(2):
         best = None
@@ -323,23 +368,7 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
         curve_for = {dm: chosen[0].crf for dm in config.demosaic}
     if config.nr != (None,):
         chosen = _noise_reduction(search, config, chosen[0], jpegs, echo)
-    cand, parts, _ = chosen
-
-    fits = []
-    for gi, g in enumerate(groups):
-        s3, c3 = cand.sigma[gi]
-        p = parts[gi]
-        sim = p.pop("_sim")
-        kw = dict(bins=config.bins, min_count=config.min_count, max_clip=config.max_clip)
-        fits.append(GroupFit(
-            name=g.name, iso=g.iso, pairs=g.pairs, crops=len(g.clean),
-            pixels=int(sum(x.shape[0] * x.shape[1] for x in g.clean)), sigma_s=float(np.mean(s3)),
-            sigma_c=float(np.mean(c3)), sigma_s_rgb=list(s3), sigma_c_rgb=list(c3), errors=p,
-            real_nlf=nlf_from_stats(g.target, **kw).to_dict(), sim_nlf=nlf_from_stats(sim, **kw).to_dict()))
-    profile = build_profile(config, camera, cand, fits, len(pairs))
-    return Calibration(camera=camera, crf=cand.crf, crf_bank=config.crf_bank, demosaic=cand.demosaic, jpeg=cand.jpeg,
-                       loss=cand.loss, groups=fits, candidates=search.candidates, profile=profile, config=config,
-                       skipped=skipped, elapsed=time.perf_counter() - t0, nr=cand.nr, subsampling=cand.subsampling)
+    return chosen
 
 
 def _noise_reduction(search: Search, config: CalibrateConfig, base: Candidate, jpegs, echo) -> tuple:

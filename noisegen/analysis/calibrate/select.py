@@ -1,0 +1,226 @@
+"""Model selection in `noisegen calibrate` (issue 18): nested held-out AKLD of each family inside the calibration
+pairs, per camera-ISO group.
+
+Folds (``folds``): by scene within the group (scenes sorted by name, dealt round robin to min(scenes, FOLDS)
+folds); a group with one scene is folded by image halves (crops whose centre is in the left half of their image,
+and the rest). Score: for each fold, every family is refitted on the group's other folds
+(noisegen.analysis.calibrate.candidates.FamilyFit.refit) and simulated on the fold's clean crops, DRAWS draws per
+crop with explicit seeds shared by all families (common random numbers: the comparison does not hang on the noise
+drawn); AKLD (noisegen.analysis.realism.akld) of each draw against the real crop, averaged over draws and crops,
+then over the group's folds (weighted by their crops), then over the groups; at most SCORE_PIXELS validation
+pixels per group are scored (the same crops for every family). The lowest score wins
+(``choose``); the pairs the user holds out for testing are never seen here, only the calibration pairs
+calibrate was given. Since ``srgb`` and ``awgn`` are the realism baselines themselves, refitted on the same folds,
+the winner is never worse than either baseline on these folds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from noisegen.analysis.calibrate.candidates import (
+    FAMILIES,
+    FamilyFit,
+    camera_family,
+    nr_family,
+    srgb_family,
+    with_correlation,
+)
+from noisegen.analysis.calibrate.search import CalibrationGroup, Search
+from noisegen.analysis.realism.akld import akld_draw, local_variance, residual01
+from noisegen.isp.pipeline import synthesize
+from noisegen.isp.sampling import sample_params
+
+__all__ = ["FOLDS", "DRAWS", "SCORE_PIXELS", "folds", "nested_scores", "choose", "select_family"]
+
+FOLDS = 3       # most folds per group
+DRAWS = 2       # simulated draws per validation crop and family
+SCORE_PIXELS = 500_000   # validation pixels scored per group at most (the crops are in random order)
+
+
+def folds(group: CalibrationGroup) -> tuple[list[list[int]], str]:
+    """The validation folds of a group's crops (module docstring) and how they were made ("scene", "halves").
+
+    Returns ([], reason) when the group cannot be folded (fewer than two crops)."""
+    n = len(group.clean)
+    if n < 2:
+        return [], "one crop: no fold"
+    boxes = group.boxes or [(0, 0, i, 1, 1) for i in range(n)]
+    scenes = [group.scenes[b[0]] if group.scenes else str(b[0]) for b in boxes]
+    names = sorted(set(scenes))
+    if len(names) >= 2:
+        k = min(len(names), FOLDS)
+        fold_of = {s: i % k for i, s in enumerate(names)}
+        return [[i for i in range(n) if fold_of[scenes[i]] == f] for f in range(k)], f"{k} folds by scene"
+    widths = group.widths or [0] * (max(b[0] for b in boxes) + 1)
+    left = [i for i, (pi, _, x, _, w) in enumerate(boxes) if x + w / 2 < widths[pi] / 2]
+    right = [i for i in range(n) if i not in set(left)]
+    if not left or not right:
+        left, right = list(range(0, n, 2)), list(range(1, n, 2))
+    return [left, right], "2 folds by image halves (one scene)"
+
+
+def _scored(group: CalibrationGroup, parts: list[list[int]]) -> set[int]:
+    """The validation crops scored: every crop, or SCORE_PIXELS of them taken evenly from each fold."""
+    total = sum(group.clean[i].shape[0] * group.clean[i].shape[1] for p in parts for i in p)
+    if total <= SCORE_PIXELS:
+        return {i for p in parts for i in p}
+    frac = SCORE_PIXELS / total
+    return {i for p in parts for i in p[:max(1, round(frac * len(p)))]}
+
+
+def nested_scores(groups: Sequence[CalibrationGroup], families: Sequence[FamilyFit], seed: int,
+                  echo: Callable[[str], None] = lambda s: None) -> dict:
+    """Held-out AKLD of every family (module docstring).
+
+    Returns:
+        {"families": {name: {"akld": mean over groups, "groups": [per-group mean], "folds": [[per fold]]}},
+         "folds": [per group: {"how", "sizes"}], "draws": DRAWS}.
+    """
+    out = {f.name: {"akld": float("nan"), "groups": [], "folds": []} for f in families}
+    info = []
+    for gi, g in enumerate(groups):
+        parts, how = folds(g)
+        info.append({"group": g.name, "how": how, "sizes": [len(p) for p in parts]})
+        if not parts:
+            for f in families:
+                out[f.name]["groups"].append(float("nan"))
+                out[f.name]["folds"].append([])
+            continue
+        real_var = {}
+        per_fold = {f.name: [] for f in families}
+        keep = _scored(g, parts)
+        for k, val in enumerate(parts):
+            train = [i for i in range(len(g.clean)) if i not in set(val)]
+            val = [i for i in val if i in keep]
+            for i in val:
+                if i not in real_var:
+                    real_var[i] = local_variance(residual01(g.noisy[i], g.clean[i]))
+            for f in families:
+                prof = f.refit(gi, train)
+                kl = []
+                for i in val:
+                    for ell in range(DRAWS):
+                        p = sample_params(prof, np.random.default_rng([seed, 3, gi, i, ell]))
+                        sim = synthesize(g.clean[i], p, seed=[seed, 4, gi, i, ell]).noisy
+                        kl.append(akld_draw(real_var[i], local_variance(residual01(sim, g.clean[i]))))
+                per_fold[f.name].append(float(np.mean(kl)))
+        sizes = np.array([len(p) for p in parts], dtype=float)
+        for f in families:
+            scores = per_fold[f.name]
+            out[f.name]["folds"].append(scores)
+            out[f.name]["groups"].append(float(np.average(scores, weights=sizes)))
+        ranked = sorted(families, key=lambda f: out[f.name]["groups"][-1])
+        echo(f"{g.name}: held-out AKLD ({how}): "
+             + ", ".join(f"{f.name} {out[f.name]['groups'][-1]:.3f}" for f in ranked))
+    for f in families:
+        vals = [v for v in out[f.name]["groups"] if np.isfinite(v)]
+        out[f.name]["akld"] = float(np.mean(vals)) if vals else float("nan")
+    return {"families": out, "folds": info, "draws": DRAWS}
+
+
+def choose(scores: dict, families: Sequence[FamilyFit]) -> tuple[FamilyFit, str]:
+    """The family with the lowest held-out AKLD and the sentence that says why (with the runner-up and the better
+    baseline); the first family when none could be scored."""
+    fam = scores["families"]
+    scored = [f for f in families if np.isfinite(fam[f.name]["akld"])]
+    if not scored:
+        return families[0], f"{families[0].name}: no held-out score (the groups could not be folded)"
+    ranked = sorted(scored, key=lambda f: fam[f.name]["akld"])
+    best = ranked[0]
+    a = fam[best.name]["akld"]
+    why = f"{best.name}: lowest held-out AKLD {a:.3f}"
+    if len(ranked) > 1:
+        nxt = ranked[1]
+        why += f" (next {nxt.name} {fam[nxt.name]['akld']:.3f}, +{100 * (fam[nxt.name]['akld'] / a - 1):.1f}%)"
+    base = [fam[b]["akld"] for b in ("awgn", "srgb") if b in fam and np.isfinite(fam[b]["akld"])]
+    if base and best.name not in ("awgn", "srgb"):
+        why += f"; better baseline {min(base):.3f} ({a / min(base):.2f}×)"
+    return best, why
+
+
+def _wanted(family: str | None) -> list[str]:
+    """The families to fit: all, or the forced one and what it is built on."""
+    if family is None:
+        return list(FAMILIES)
+    need = [family]
+    if family.endswith("+corr"):
+        need.insert(0, family[:-5])
+    if family.startswith("camera+nr"):
+        need.insert(0, "camera")
+    return list(dict.fromkeys(need))
+
+
+def select_family(search: Search, search_camera: Callable[[], tuple], n_pairs: int,
+                  echo: Callable[[str], None] = lambda s: None) -> tuple[FamilyFit, dict]:
+    """Fit the families (noisegen.analysis.calibrate.candidates), score them (``nested_scores``) and choose one.
+
+    Args:
+        search: the Search of the groups (its config: family None = choose, else the forced family).
+        search_camera: () → (candidate, parts, corrections) of the camera search (noisegen.analysis.calibrate.fit).
+        n_pairs: pairs calibrated on (for the profile's description).
+    Returns:
+        (the winner, the selection record: per family its score, seconds and structure, the folds, skipped
+        families with the reason, the winner and why).
+    Raises:
+        ValueError: no family could be fitted (the reasons listed).
+    """
+    cfg = search.config
+    wanted = _wanted(cfg.family)
+    fits: dict[str, FamilyFit] = {}
+    skipped: dict[str, str] = {}
+
+    def attempt(name: str, fn: Callable[[], FamilyFit]) -> None:
+        try:
+            fits[name] = fn()
+        except (ValueError, np.linalg.LinAlgError) as exc:
+            skipped[name] = str(exc)
+            echo(f"{name}: not fitted: {exc}")
+
+    t0 = time.perf_counter()
+    if any(n.startswith("camera") for n in wanted):
+        attempt("camera", lambda: camera_family(search, "camera", search_camera(), n_pairs, time.perf_counter() - t0))
+    if "camera" in fits and any(n.startswith("camera+nr") for n in wanted):
+        nr_search = Search(search.groups, dataclasses.replace(cfg, texture_weight=max(cfg.texture_weight, 1.0)),
+                           search.camera)
+        nr_search.cache = search.cache
+        attempt("camera+nr", lambda: nr_family(nr_search, fits["camera"].cand, n_pairs, echo))
+        if "camera+nr" in fits:
+            fits["camera+nr"].info["search"] = nr_search
+    for kind in ("srgb", "awgn"):
+        if any(n.startswith(kind) for n in wanted):
+            attempt(kind, lambda k=kind: srgb_family(search, k, n_pairs))
+    for name in wanted:
+        base = name[:-5] if name.endswith("+corr") else None
+        if base is not None and base in fits:
+            s = fits[base].info.get("search", search)
+            attempt(name, lambda b=base, s=s: with_correlation(s, fits[b], n_pairs, echo))
+    for name, f in fits.items():
+        f.info.pop("search", None)
+    if not fits:
+        raise ValueError("no model family could be fitted: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
+    chosen_from = [fits[n] for n in wanted if n in fits]
+    if cfg.family is not None:
+        if cfg.family not in fits:
+            raise ValueError(f"--family {cfg.family}: could not be fitted ({skipped.get(cfg.family, 'see above')})")
+        winner, scores, why = fits[cfg.family], {"families": {}, "folds": [], "draws": 0}, "forced by --family"
+    else:
+        scores = nested_scores(search.groups, chosen_from, cfg.seed, echo)
+        winner, why = choose(scores, chosen_from)
+    echo(f"model selection: {why}")
+    record = {"winner": winner.name, "why": why, "folds": scores["folds"], "draws": scores["draws"],
+              "skipped": skipped, "seconds": round(time.perf_counter() - t0, 2),
+              "families": {f.name: {**scores["families"].get(f.name, {}), "fit_loss": f.cand.loss,
+                                    "structure": _structure(f), "seconds": round(f.seconds, 2)} for f in chosen_from}}
+    return winner, record
+
+
+def _structure(f: FamilyFit) -> dict:
+    c = f.cand
+    return {"crf": c.crf, "demosaic": c.demosaic, "jpeg": c.jpeg, "subsampling": c.subsampling,
+            "nr": None if c.nr is None else list(c.nr), "sharpen": None if c.corr is None else c.corr[2],
+            "correlation": c.corr is not None}

@@ -2,6 +2,7 @@
 
 Modules:
     fit        CalibrateConfig and calibrate(): the pairs, the search over curves and options, the profile
+    camera_search  the camera model's search: curve, demosaicing, JPEG, noise reduction
     search     the simulation search: simulated statistics, the loss, σ fits with Aitken acceleration
     sigma_fit  σ_s, σ_c of the camera model fitted to a measured sRGB NLF, for one curve
     model_nlf  the sRGB NLF the camera model predicts exactly (rounding and clipping included)

@@ -46,6 +46,14 @@ The profile draws σ_s and σ_c uniformly from the range of the per-group fits w
 ``spread``: with channels="scaled", one draw per sample for G, and R, B scaled by the mean fitted
 ratios (CameraProfile.channel_scale); otherwise per channel from the range of all channels' fits.
 Everything depends only on the pairs, the configuration and ``seed``.
+
+Model selection (the default, issue 18): the search above (noisegen.analysis.calibrate.camera_search) is the
+``camera`` family; calibrate also fits camera+nr, srgb (var = a·x + b) and awgn, each also with the correlated-noise
+term (noisegen.analysis.calibrate.candidates), and writes the family with the lowest nested held-out AKLD on scene
+folds of the pairs (noisegen.analysis.calibrate.select); the JPEG settings are then read from the files when they
+are JPEGs. ``fast`` skips the selection (the camera family alone, as before), ``family`` forces one. A group where a
+channel has less than LOW_SIGNAL of its pixels usable (not near black, saturated or clipped) gets a warning, and
+the selection falls back to the sRGB families, which are fitted on the usable codes only.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from noisegen.analysis.calibrate.camera_search import search_camera
 from noisegen.analysis.calibrate.candidates import FAMILIES
 from noisegen.analysis.calibrate.report import Calibration, Candidate, GroupFit, build_profile
 from noisegen.analysis.calibrate.search import CalibrationGroup, Search
@@ -67,10 +76,14 @@ from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS, jpeg_settings
 from noisegen.isp.nr import check_nr
 from noisegen.isp.profiles import CBDNET_DEFAULT_CURVES
 
-__all__ = ["DEMOSAIC_OPTIONS", "DEFAULT_JPEG", "NR_GRID", "CalibrateConfig", "jpeg_options", "Candidate", "GroupFit",
-           "Calibration", "select_pairs", "calibrate"]
+__all__ = ["DEMOSAIC_OPTIONS", "LOW_SIGNAL", "USABLE_CLIP", "SIMPLE_FAMILIES", "low_signal", "DEFAULT_JPEG", "NR_GRID",
+           "CalibrateConfig", "jpeg_options", "Candidate", "GroupFit", "Calibration", "select_pairs", "calibrate",
+           "search_camera"]
 
 DEMOSAIC_OPTIONS = ("none", "malvar", "bilinear")
+LOW_SIGNAL = 0.25     # least fraction of usable pixels per channel for the camera families (else the fallback)
+USABLE_CLIP = 0.05    # a clean code's pixels are usable when at most this fraction of their noisy values is clipped
+SIMPLE_FAMILIES = ("srgb", "srgb+corr", "awgn", "awgn+corr")
 DEFAULT_JPEG: tuple[int | None, ...] = (None, 98, 95, 90, 85, 80, 75, 70, 60)
 # The in-camera noise reduction grid of `calibrate --nr` (noisegen.isp.nr): flat gains × knees (full-scale
 # texture std: 0.01 ≈ 2.5 levels of 8-bit std), and "off".
@@ -255,6 +268,21 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
     return groups
 
 
+def low_signal(group: CalibrationGroup) -> str | None:
+    """A message when a channel of the group has less than LOW_SIGNAL of its pixels usable (codes strictly between
+    0 and 255 with at most USABLE_CLIP of their noisy values clipped: not near-black, not saturated), else None."""
+    st = group.target
+    n = st.level_n.astype(np.float64)
+    ok = (st.level_clip <= USABLE_CLIP * n) & (np.arange(256) > 0) & (np.arange(256) < 255)
+    frac = (n * ok).sum(axis=1) / np.maximum(n.sum(axis=1), 1)
+    if frac.min() >= LOW_SIGNAL:
+        return None
+    worst = int(np.argmin(frac))
+    return (f"{group.name}: only {100 * frac[worst]:.0f}% of the {'RGB'[worst]} pixels carry usable signal (the rest "
+            f"near black, saturated or clipped): too little to fit a camera model reliably; falling back to the "
+            f"sRGB models (srgb, awgn, with and without correlation), fitted on the usable codes only")
+
+
 def jpeg_options(config: CalibrateConfig, pairs: Sequence[Pair]) -> tuple[tuple[int | None, str], ...]:
     """The (quality, subsampling) options to search: read from the files when config.jpeg_from_files and every
     noisy file is a JPEG (the most common setting among them), else config.jpeg × config.subsampling."""
@@ -294,7 +322,12 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
         raise ValueError(f"no pair of {camera} could be read (reasons in the skipped list)")
     echo(f"{camera}: {len(pairs)} pairs in {len(groups)} group(s), "
          f"{sum(sum(c.shape[0] * c.shape[1] for c in g.clean) for g in groups) / 1e6:.2f} Mpx of crops")
+    warnings = [w for g in groups if (w := low_signal(g))]
+    for w in warnings:
+        echo(w)
     search = Search(groups, config if config.fast else dataclasses.replace(config, jpeg_from_files=True), camera)
+    if warnings and not config.fast and config.family is None:
+        search.families = SIMPLE_FAMILIES   # the fallback: no camera model on too little signal
     jpegs = jpeg_options(search.config, pairs)
     if search.config.jpeg_from_files and len(jpegs) == 1 and jpegs[0][0] is not None:
         echo(f"JPEG read from the noisy files: q{jpegs[0][0]} {jpegs[0][1]}")
@@ -320,69 +353,4 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
     return Calibration(camera=camera, crf=cand.crf, crf_bank=config.crf_bank, demosaic=cand.demosaic, jpeg=cand.jpeg,
                        loss=cand.loss, groups=fits, candidates=search.candidates, profile=profile, config=config,
                        skipped=skipped, elapsed=time.perf_counter() - t0, nr=cand.nr, subsampling=cand.subsampling,
-                       family=family, selection=selection, corr=cand.corr)
-
-
-def search_camera(search: Search, jpegs, echo: Callable[[str], None]) -> tuple:
-    """Steps 1-4 of the module docstring (and step 5, noise reduction, when config.nr asks for it): the camera
-    model's curve, demosaicing, JPEG and σ. Returns simulate_fit's (candidate, parts, corrections)."""
-    config = search.config
-    ranked: dict[str, list[Candidate]] = {}
-    for dm in config.demosaic:
-        ranked[dm] = sorted((search.analytic(crf, dm) for crf in search.curves), key=lambda c: c.loss)
-        echo(f"step 1 (analytic), demosaic {dm}: "
-             + ", ".join(f"{c.crf} {c.loss:.2e}" for c in ranked[dm][:config.top_k]))
-
-    curve_for = {dm: ranked[dm][0].crf for dm in config.demosaic}
-    chosen = None
-    for round_ in range(2):
-        best = None
-        for dm in config.demosaic:
-            prev = None  # converged σ of the previous JPEG option: a close start for the next
-            for q, sub in jpegs:
-                cand = search.simulate_fit(curve_for[dm], dm, q, prev, "search", full=False, subsampling=sub)[0]
-                prev = cand.sigma
-                if best is None or cand.loss < best.loss:
-                    best = cand
-        echo(f"step 2 (demosaic, JPEG) with {', '.join(sorted(set(curve_for.values())))}: demosaic {best.demosaic}, "
-             f"JPEG {best.jpeg} {best.subsampling}, loss {best.loss:.3e}")
-        if chosen is not None and (best.demosaic, best.jpeg, best.subsampling) == (
-                chosen[0].demosaic, chosen[0].jpeg, chosen[0].subsampling):
-            break  # the curve found with this demosaicing and JPEG confirms them
-        # Step 3: every curve with that demosaicing and JPEG, by simulation on the search subset (the
-        # analytic model cannot rank curves here: what it misses, JPEG and the signal's demosaicing
-        # error, depends on the curve), each started from the analytic fit corrected as the best
-        # configuration was; then the best top_k on all crops.
-        sub = best.subsampling
-        hint = search.simulate_fit(best.crf, best.demosaic, best.jpeg, None, "search", full=False,
-                                   subsampling=sub)[2]
-        subset_rank = sorted((search.simulate_fit(crf, best.demosaic, best.jpeg, None, "curve-search", full=False,
-                                                  hint=hint, subsampling=sub)[0] for crf in search.curves),
-                             key=lambda c: c.loss)
-        echo("step 3 (curves, subset): " + ", ".join(f"{c.crf} {c.loss:.2e}" for c in subset_rank[:config.top_k]))
-        chosen = min((search.simulate_fit(a.crf, best.demosaic, best.jpeg, a.sigma, "curve", full=True,
-                                          subsampling=sub)
-                      for a in subset_rank[:config.top_k]), key=lambda r: r[0].loss)
-        echo(f"step 4 (curve, all crops): {chosen[0].crf}, loss {chosen[0].loss:.3e}")
-        # second round: demosaicing and JPEG again, with the curve just found
-        curve_for = {dm: chosen[0].crf for dm in config.demosaic}
-    if config.nr != (None,):
-        chosen = _noise_reduction(search, config, chosen[0], jpegs, echo)
-    return chosen
-
-
-def _noise_reduction(search: Search, config: CalibrateConfig, base: Candidate, jpegs, echo) -> tuple:
-    """Step 5: in-camera noise reduction. With the curve and demosaicing found, every NR candidate (and off) on
-    the search subset, started from the chosen σ; when one wins, the JPEG options again with it (NR and JPEG
-    both smooth the noise); then the winner on all crops."""
-    def fit(nr, q, sub):
-        return search.simulate_fit(base.crf, base.demosaic, q, base.sigma, "nr", full=False, nr=nr,
-                                   subsampling=sub)[0]
-
-    best = min((fit(nr, base.jpeg, base.subsampling) for nr in config.nr), key=lambda c: c.loss)
-    if best.nr is not None and len(jpegs) > 1:
-        best = min([best] + [fit(best.nr, q, sub) for q, sub in jpegs], key=lambda c: c.loss)
-    echo(f"step 5 (noise reduction, subset): {'off' if best.nr is None else best.nr}, JPEG {best.jpeg} "
-         f"{best.subsampling}, loss {best.loss:.3e}")
-    return search.simulate_fit(base.crf, base.demosaic, best.jpeg, best.sigma, "nr-final", full=True, nr=best.nr,
-                               subsampling=best.subsampling)
+                       family=family, selection=selection, corr=cand.corr, warnings=warnings)

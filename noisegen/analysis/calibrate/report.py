@@ -77,6 +77,7 @@ class Calibration:
     family: str = "camera"
     selection: dict | None = None      # model selection (noisegen.analysis.calibrate.select), None with --fast
     corr: tuple | None = None          # (noise_corr, noise_mix, sharpen_amount, sharpen_radius) or None
+    warnings: list[str] = field(default_factory=list)   # e.g. too little usable signal (the fallback taken)
 
     def to_dict(self) -> dict:
         return {"format": "noisegen-calibration/1", "camera": self.camera, "crf": self.crf, "crf_bank": self.crf_bank,
@@ -88,6 +89,7 @@ class Calibration:
                 "candidates": [dataclasses.asdict(c) for c in sorted(self.candidates, key=lambda c: (c.step, c.loss))],
                 "config": dataclasses.asdict(self.config), "versions": versions(), "skipped": self.skipped,
                 "elapsed_s": round(self.elapsed, 2), "family": self.family, "selection": self.selection,
+                "warnings": self.warnings,
                 "correlation": None if self.corr is None else {"noise_corr": list(self.corr[0]),
                                                                "noise_mix": list(self.corr[1]),
                                                                "sharpen_amount": self.corr[2],
@@ -110,17 +112,17 @@ class Calibration:
                     f"JPEG {st['jpeg'] or 'off'}" + (f", NR {st['nr'][0]:g}/{st['nr'][1]:g}" if st["nr"] else ""))
             if st["correlation"]:
                 what += ", correlated" + (f", sharpen {st['sharpen']:g}" if st["sharpen"] else "")
-            score = f.get("akld")
-            lines.append(f"  {'*' if k == sel['winner'] else ' '} {k:<16} held-out AKLD "
-                         f"{'–' if score is None or not np.isfinite(score) else f'{score:.3f}'}  ({what}; "
-                         f"fit {f['seconds']:.1f} s)")
+            score, log = f.get("akld"), f.get("log_score")
+            show = (lambda v: "–" if v is None or not np.isfinite(v) else f"{v:.3f}")  # noqa: E731
+            lines.append(f"  {'*' if k == sel['winner'] else ' '} {k:<16} held-out AKLD {show(score)}, "
+                         f"log score {show(log)}  ({what}; fit {f['seconds']:.1f} s)")
         lines += [f"  not fitted: {k}: {v}" for k, v in sel.get("skipped", {}).items()]
         lines.append(f"  chosen: {sel['why']}")
         return lines
 
     def text(self) -> str:
         dm = "off" if self.demosaic == "none" else f"{PATTERN} + {self.demosaic}"
-        lines = self.selection_text() + [
+        lines = [f"WARNING: {w}" for w in self.warnings] + self.selection_text() + [
                  f"camera {self.camera}: family {self.family}, CRF {self.crf} ({self.crf_bank}), demosaicing {dm}, "
                  f"JPEG {'none' if self.jpeg is None else f'q{self.jpeg} {self.subsampling}'}, "
                  f"NR {'off' if self.nr is None else f'flat gain {self.nr[0]:g}, knee {self.nr[1]:g}'}; "

@@ -181,6 +181,7 @@ class Search:
         self.targets = {}
         self.tex_targets: dict = {}
         self.candidates: list[Candidate] = []
+        self.families: tuple[str, ...] | None = None   # restricts model selection (None: every family)
 
     def gains(self, demosaic: str):
         return None if demosaic == "none" else demosaic_gains(PATTERN, demosaic).mean(0, keepdims=True)

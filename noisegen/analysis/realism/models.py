@@ -5,8 +5,10 @@ Baselines (DESIGN.md §6, issue 11): AWGN and the sRGB Gaussian var = a·x + b p
 noisegen.analysis.realism.baselines describes (re-exported here).
 
 Fitted profiles: a fit step maps (calibration pairs of one group, camera, ISO, seed) to a CameraProfile.
-Built in: ``calibrate`` (noisegen calibrate with its defaults, noisegen.analysis.calibrate.fit),
-``calibrate-render`` (the same with ``reference="render"``), ``calibrate-camera`` (with the camera-model
+Built in: ``calibrate`` (noisegen calibrate with its defaults, noisegen.analysis.calibrate.fit: model selection
+among families by nested held-out AKLD, issue 18), ``calibrate-fast`` (the single camera model, `calibrate --fast`,
+the default before issue 18), and with the single camera model as issue 11 measured them:
+``calibrate-render`` (with ``reference="render"``), ``calibrate-camera`` (with the camera-model
 additions of issue 11.2: in-camera noise reduction searched with the texture statistic, JPEG settings read
 from JPEG files or 4:2:0 and 4:4:4 searched), and each addition alone (``calibrate-nr``, ``calibrate-jpeg``);
 any other step is named as
@@ -63,10 +65,11 @@ CAMERA_JPEG = {"jpeg_from_files": True, "subsampling": ("4:2:0", "4:4:4")}
 
 FIT_STEPS: dict[str, FitFn] = {
     "calibrate": calibrate_fit,
-    "calibrate-render": functools.partial(calibrate_fit, reference="render"),
-    "calibrate-camera": functools.partial(calibrate_fit, **CAMERA_NR, **CAMERA_JPEG),
-    "calibrate-nr": functools.partial(calibrate_fit, **CAMERA_NR),
-    "calibrate-jpeg": functools.partial(calibrate_fit, **CAMERA_JPEG),
+    "calibrate-fast": functools.partial(calibrate_fit, fast=True),
+    "calibrate-render": functools.partial(calibrate_fit, reference="render", fast=True),
+    "calibrate-camera": functools.partial(calibrate_fit, **CAMERA_NR, **CAMERA_JPEG, fast=True),
+    "calibrate-nr": functools.partial(calibrate_fit, **CAMERA_NR, fast=True),
+    "calibrate-jpeg": functools.partial(calibrate_fit, **CAMERA_JPEG, fast=True),
 }
 
 

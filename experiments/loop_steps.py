@@ -56,10 +56,11 @@ class Scale:
 
 
 def quick_fit(pairs, camera, iso, seed):
-    """A seconds-long calibration for --quick: one curve, no mosaic, no JPEG, 1 iteration, few pixels."""
+    """A seconds-long calibration for --quick: one curve, no mosaic, no JPEG, 1 iteration, few pixels, no model
+    selection (`calibrate --fast`)."""
     cfg = CalibrateConfig(pairs=("-",), camera=camera, iso=(iso,) if iso else (), crf_curves=("sRGB",),
                           demosaic=("none",), jpeg=(None,), crop=64, max_pixels=40_000, search_pixels=20_000,
-                          iterations=1, top_k=1, min_count=50, seed=seed)
+                          iterations=1, top_k=1, min_count=50, seed=seed, fast=True)
     return calibrate(cfg, pairs=pairs).profile
 
 

@@ -18,10 +18,10 @@ drawn); at most SCORE_PIXELS validation pixels per group are scored. Two scores,
   0.156 and the same camera with white noise 0.176, without its sharpening 0.105 (tests/analysis/calibrate/
   test_select.py has the synthetic cameras). The log score is proper: the true spread scores best.
 
-``choose``: the correlation term by the log score, then the family by AKLD, noise reduction having to earn its
-place (SIMPLER_MARGIN), and never worse than the better baseline on held-out AKLD (``srgb`` and ``awgn`` are the
-realism baselines themselves, refitted on the same folds). The pairs the user holds out for testing are never seen
-here, only the calibration pairs calibrate was given.
+``choose``: the correlation term where either score says it helps and the other does not say it hurts, then the
+family by AKLD, noise reduction having to earn its place (SIMPLER_MARGIN), and never worse than the better
+baseline on held-out AKLD (``srgb`` and ``awgn`` are the realism baselines themselves, refitted on the same folds).
+The pairs the user holds out for testing are never seen here, only the calibration pairs calibrate was given.
 """
 
 from __future__ import annotations
@@ -165,9 +165,10 @@ def nested_scores(groups: Sequence[CalibrationGroup], families: Sequence[FamilyF
 def choose(scores: dict, families: Sequence[FamilyFit]) -> tuple[FamilyFit, str]:
     """The chosen family and the sentence that says why (module docstring):
 
-    1. the correlation term (with its sharpening) by the log score: X+corr replaces X when its held-out log score
-       is lower by more than LOG_MARGIN nats per pixel (AKLD cannot judge the term: it prefers white noise to
-       correctly correlated noise of the same variance);
+    1. the correlation term (with its sharpening): X+corr replaces X when its held-out log score is lower by more
+       than LOG_MARGIN nats per pixel (AKLD alone cannot judge the term: it prefers white noise to correctly
+       correlated noise of the same variance), or when its held-out AKLD is lower by more than SIMPLER_MARGIN
+       and its log score is not higher by more than LOG_MARGIN;
     2. among those, the lowest held-out AKLD, noise reduction having to beat the same family without it by more
        than SIMPLER_MARGIN;
     3. never worse than the better of the two baselines (srgb, awgn: the realism baselines) on held-out AKLD.
@@ -184,10 +185,15 @@ def choose(scores: dict, families: Sequence[FamilyFit]) -> tuple[FamilyFit, str]
     for base in ("camera", "camera+nr", "srgb", "awgn"):
         if base in scored:
             corr = base + "+corr"
-            use = corr in scored and logs[corr] < logs[base] - LOG_MARGIN
-            variant[base] = corr if use else base
-            if use:
+            by_log = corr in scored and logs[corr] < logs[base] - LOG_MARGIN
+            by_akld = (corr in scored and akld[corr] < akld[base] * (1 - SIMPLER_MARGIN)
+                       and logs[corr] <= logs[base] + LOG_MARGIN)
+            variant[base] = corr if by_log or by_akld else base
+            if by_log:
                 notes.append(f"{corr} over {base}: log score {logs[corr]:.3f} < {logs[base]:.3f}")
+            elif by_akld:
+                notes.append(f"{corr} over {base}: AKLD {akld[corr]:.3f} < {akld[base]:.3f}, log score "
+                             f"{logs[corr]:.3f} vs {logs[base]:.3f}")
         elif base + "+corr" in scored:
             variant[base] = base + "+corr"
     pool = list(variant.values())

@@ -124,7 +124,11 @@ def test_choice_rules():
     base = {"awgn": 0.6, "srgb": 0.7}
     # the correlation term is kept on the log score even where it costs AKLD
     assert _choose({**base, "camera": 0.30, "camera+corr": 0.32}, {"camera": 1.0, "camera+corr": 0.9}) == "camera+corr"
-    assert _choose({**base, "camera": 0.30, "camera+corr": 0.28}, {"camera": 1.0, "camera+corr": 0.999}) == "camera"
+    assert _choose({**base, "camera": 0.30, "camera+corr": 0.299}, {"camera": 1.0, "camera+corr": 0.999}) == "camera"
+    # ... or on AKLD when the log score does not say it hurts
+    logs = {"camera": 1.0, "camera+corr": 1.002}
+    assert _choose({**base, "camera": 0.30, "camera+corr": 0.28}, logs) == "camera+corr"
+    assert _choose({**base, "camera": 0.30, "camera+corr": 0.28}, {"camera": 1.0, "camera+corr": 1.05}) == "camera"
     # noise reduction must lower AKLD by more than 1%
     assert _choose({**base, "camera": 0.300, "camera+nr": 0.298}, {}) == "camera"
     assert _choose({**base, "camera": 0.300, "camera+nr": 0.25}, {}) == "camera+nr"

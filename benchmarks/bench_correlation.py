@@ -31,7 +31,8 @@ def best_ms(fn, side: int, repeats: int) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--side", type=int, default=256)
     ap.add_argument("--repeats", type=int, default=50)
     args = ap.parse_args()

@@ -33,7 +33,8 @@ def _time(config: CalibrateConfig, pairs) -> tuple[float, float, str]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--sets", default="PolyU100,CC60")
     ap.add_argument("--out", default="experiments/out/calibrate_timing")
     args = ap.parse_args()

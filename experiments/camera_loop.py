@@ -217,7 +217,8 @@ def _rows(text: str) -> list[str]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--sets", default="PolyU100,CC15", help="held-out test sets (default PolyU100,CC15)")
     ap.add_argument("--rows", type=_rows, default=list(ROWS), metavar="R,R,...",
                     help=f"rows to compute, among {','.join(ROWS)} (default: all; (f) brings (c) and (d))")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from noisegen.command import run_command
+from noisegen.command import CommandParser, run_command
 from noisegen.version import __version__
 from trainer.cli.infer import add_denoise_command, add_eval_command
 from trainer.cli.train import add_sn_command, add_tf_command, config_from_args
@@ -28,7 +28,7 @@ __all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="noisegen-train",
         description="Train the AINDNet denoiser on noisegen shards: `sn` (synthetic-noise stage), `tf` (transfer to "
         "real pairs); `eval` (PSNR/SSIM on real pairs) and `denoise` (PNGs) with a run folder or checkpoint. "
@@ -44,11 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    hint = "interrupted"
-    if args.command in ("sn", "tf"):
-        hint += f"; continue with: noisegen-train {args.command} --out {args.out} --resume"
-    return run_command("noisegen-train", args, interrupted=hint)
+    return run_command("noisegen-train", build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

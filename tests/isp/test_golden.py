@@ -1,5 +1,6 @@
 """Golden bytes: the paper's profiles give exactly the output they gave before correlated noise, sharpening and
-read_scale existed (issue 18). The hashes were computed with the code of commit a54a146, which had none of them:
+read_scale existed (issue 18). The hashes were computed with main's code without them (synthesize: commit a54a146;
+generate: 9d60330, after main's index.parquet typing change):
 synthesize on a fixed crop (clean, noisy and σ map; both clean targets), and a whole `generate` (shards and
 index.parquet) with the cbdnet profile (σ stored) and the unprocess profile (σ derived)."""
 
@@ -17,7 +18,7 @@ from noisegen.dataset.generate import GenerateConfig, generate
 SYNTH_GOLDEN = ["eb79cfad3681996b", "f41c7d66bf29df6a", "4a52817fc66a2baa", "26f83ce613e77f07", "f41c7d66bf29df6a",
                 "64bb827215e0de97", "fa95e12dd1c2cbbb", "9b13901150f57d5a", "378e4b4b661f1e46", "d313f7e348876267",
                 "1342d47dcc703578", "9d0af21f620d3769"]
-GENERATE_GOLDEN = {"cbdnet": "11018b14443dc9ff", "unprocess": "665ee3fabc2f3a84"}
+GENERATE_GOLDEN = {"cbdnet": "756388963dbc55af", "unprocess": "ed205d156d23c690"}
 
 
 def test_paper_profiles_synthesize_the_same_bytes():

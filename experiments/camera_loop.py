@@ -2,12 +2,17 @@
 
     python experiments/camera_loop.py [--sets PolyU100,CC15] [--steps 3000] [--out experiments/out/camera_loop]
     python experiments/camera_loop.py --quick --sets PolyU100          # toy scale (CI)
+    python experiments/camera_loop.py --rows b1,b2,d ...                # only these rows (the others are kept)
 
 One network (``small`` AINDNet, trainer.models.config), one number of steps, the same held-out real scenes for
 every row of the table:
 
 (a) the noisy input itself;
 (b) SN on ``cbdnet`` data (the paper's synthetic camera; one model for every test set);
+(b1) SN on AWGN fitted on each group's calibration pairs (noisegen.analysis.realism.models.fit_awgn), and
+(b2) SN on the sRGB Gaussian var = a·x + b per channel fitted on the same pairs (fit_srgb_linear): the
+    honest controls, the simple noise models a user could fit to the same pairs (linear curve, no mosaic, no
+    JPEG, so clean = source is also their render); every model change is judged against max((b1), (b2));
 (c) SN on the calibrated profiles, clean = source crop;
 (d) SN on the same profiles and crops, clean = the noise-free render through the same ISP
     (``generate --clean-target render``);
@@ -22,204 +27,146 @@ Kodak24 (not test scenes), 80² patches, one dataset per camera-ISO group's prof
 noisegen calibrate on that group's calibration pairs), the groups sharing the patches equally.
 Evaluation: PSNR on the held-out pairs in 64² tiles, each with its own AIN statistics (``--tile-stats``).
 
+Rows are functions of this module (``row_*``), the steps they compose are in experiments/loop_steps.py.
 Resumable: profiles, datasets, runs (last.pt at the final step) and evaluations are reused when
 complete; the table (OUT/table.md, with the command and wall time) and OUT/results.json are rewritten
-after every row, so an interrupted run leaves a partial table.
+after every row, so an interrupted run leaves a partial table. ``--rows`` reruns a subset; the other rows
+of an earlier results.json in OUT with the same sizes are kept ((f) needs (c) and (d) and runs them too).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import shlex
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from loop_split import LoopSplit, split_set
+from loop_steps import (
+    CALIB_FROM,
+    DATA,
+    SN_SOURCES,
+    TILE,
+    Scale,
+    baseline_profiles,
+    cached_split,
+    crop_name,
+    evaluate,
+    fitted_profiles,
+    fresh_init,
+    k_pairs,
+    link_pairs,
+    make_dataset,
+    noisy_psnr,
+    quick_fit,
+    slug,
+    train_real,
+    train_sn,
+)
 
 import noisegen as ng
-from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
-from noisegen.analysis.realism.models import resolve_fit
-from noisegen.analysis.realism.split import GroupSplit
-from noisegen.dataset.generate import GenerateConfig, generate
-from noisegen.dataset.pairs import scan_pairs
-from noisegen.dataset.reader import centre_crop, read_rgb8, write_png
-from trainer.engine.checkpoint import load_checkpoint, save_checkpoint
-from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint
-from trainer.models.aindnet import AINDNet
-from trainer.models.config import ModelConfig
-from trainer.stages.sn import train
-from trainer.stages.sn_config import TrainConfig
-from trainer.stages.tf import TFConfig, transfer
 
-# ../shared/data beside the project (docs/design.md §Data); NOISEGEN_SHARED_DATA points elsewhere, as in tests.
-DATA = Path(os.environ.get("NOISEGEN_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
-CALIB_FROM = {"CC15": "CC60"}  # test sets calibrated on another folder of the same cameras
-SN_SOURCES = ("CBSD68", "Kodak24")
-ROWS = {"a": "noisy input", "b": "SN on `cbdnet` data", "c": "SN, calibrated profile, clean = source",
+__all__ = ["ROWS", "INIT_ROW", "Loop", "quick_fit", "row_a", "row_b", "row_baseline", "row_calibrated", "row_e",
+           "row_f", "row_e0", "render_table", "main"]
+
+ROWS = {"a": "noisy input", "b": "SN on `cbdnet` data",
+        "b1": "SN on AWGN fitted on the calibration pairs",
+        "b2": "SN on sRGB var = a·x + b fitted on the calibration pairs",
+        "c": "SN, calibrated profile, clean = source",
         "d": "SN, calibrated profile, clean = render", "e": "trained on the real calibration pairs",
         "f": "TF, K = 4 real pairs, from the better of (c)/(d)"}
 # Extra row of --init-check: (e) again with PyTorch's default init of the last conv instead of zero.
 INIT_ROW = ("e0", "as (e), last conv with PyTorch's default init (`out_init=\"default\"`)")
-TILE = 64  # evaluation tile = training crop
 
 
-@dataclass(frozen=True)
-class Scale:
-    """Sizes of one invocation (full or --quick)."""
+@dataclass
+class Loop:
+    """What the rows of one invocation share: sizes, options, output folder, log, data workers, the (f) picks."""
 
-    steps: int
-    batch: int
-    patch: int
-    lr: float
-    patches_per_image: int  # per SN dataset, shared among the groups of a set
-    max_images: int | None  # SN photos per source folder
-    max_groups: int | None
-    max_pairs: int | None
-    k: int
-    crop: int | None  # centre crops of every real pair folder (None: whole images)
-    test_crop: int | None  # centre crops of the held-out test pairs (None: whole images)
+    scale: Scale
+    args: argparse.Namespace
+    out: Path
+    fit: str
+    say: object
+    workers: int
+    picks: dict
 
 
-def quick_fit(pairs, camera, iso, seed):
-    """A seconds-long calibration for --quick: one curve, no mosaic, no JPEG, 1 iteration, few pixels."""
-    cfg = CalibrateConfig(pairs=("-",), camera=camera, iso=(iso,) if iso else (), crf_curves=("sRGB",),
-                          demosaic=("none",), jpeg=(None,), crop=64, max_pixels=40_000, search_pixels=20_000,
-                          iterations=1, top_k=1, min_count=50, seed=seed)
-    return calibrate(cfg, pairs=pairs).profile
+@dataclass
+class TestSet:
+    """One held-out set: its split, folder, and the pair folders of its test, calibration and K pairs."""
+
+    split: LoopSplit
+    folder: Path
+    test: Path
+    calib: Path
+    kpairs: Path
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+def row_a(loop: Loop, ts: TestSet) -> float:
+    """(a) the noisy input: mean PSNR of the held-out pairs."""
+    return noisy_psnr(ts.test)
 
 
-def _link_pairs(pairs, folder: Path, crop: int | None = None) -> Path:
-    """A pairs folder (noisy/, gt/) for ``pairs``, file stems kept so that they match as in the source:
-    symlinks, or with ``crop`` (--quick) lossless PNG centre crops."""
-    for p in pairs:
-        for role, src in (("noisy", Path(p.noisy)), ("gt", Path(p.clean))):
-            dst = folder / role / (src.name if crop is None else src.stem + ".png")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.exists():
-                continue
-            if crop is None:
-                dst.symlink_to(src.resolve())
-            else:
-                write_png(dst, centre_crop(read_rgb8(src)[0], crop))
-    return folder
+def row_b(loop: Loop, ts: TestSet) -> float:
+    """(b) SN on `cbdnet` data (one network for every set)."""
+    data = make_dataset(loop.out / "data-cbdnet", ng.get_profile("cbdnet"), "source", loop.scale, loop.args.seed,
+                        loop.workers, loop.say)
+    run = train_sn([data], loop.out / "run-b-cbdnet", loop.scale, loop.args, loop.say)
+    return evaluate(run, ts.test, slug(ts.split.name), loop.args.threads)["overall"]["psnr"]
 
 
-def _crop_name(name: str, crop: int | None) -> str:
-    return name if crop is None else f"{name}-crop{crop}"
+def _per_group_datasets(loop: Loop, profiles: list[tuple[str, Path]], root: Path, target: str) -> list[Path]:
+    """One dataset per group's profile, the groups sharing the SN patches equally."""
+    per_group = max(1, loop.scale.patches_per_image // len(profiles))
+    scale = Scale(**{**loop.scale.__dict__, "patches_per_image": per_group})
+    return [make_dataset(root / s, ng.load_profile(path), target, scale, loop.args.seed + i, loop.workers, loop.say)
+            for i, (s, path) in enumerate(profiles)]
 
 
-def _cached_split(path: Path, key: dict) -> LoopSplit | None:
-    """The split written by an earlier invocation with the same seed and sizes (it was checked then), or None."""
-    if not path.exists():
-        return None
-    info = json.loads(path.read_text())
-    if any(info.get(k) != v for k, v in key.items()):
-        return None
-    roots = {i.split("/", 1)[0] for g in info["groups"] for i in g["calib"] + g["test"]}
-    by_id = {p.id: p for p in scan_pairs([DATA / r for r in sorted(roots)]).pairs}
-    groups = tuple(GroupSplit(g["camera"], g["iso"], tuple(by_id[i] for i in g["calib"]),
-                              tuple(by_id[i] for i in g["test"])) for g in info["groups"])
-    return LoopSplit(info["name"], groups, tuple(info["dropped"]), tuple(info["skipped"]), info["checked"])
+def row_baseline(loop: Loop, ts: TestSet, row: str) -> float:
+    """(b1) / (b2): SN on the AWGN / sRGB a·x+b baseline fitted per group on its calibration pairs."""
+    profiles = baseline_profiles(ts.split, row, ts.folder / "profiles-baselines", loop.say)
+    data = _per_group_datasets(loop, profiles, ts.folder / f"data-{row}", "source")
+    run = train_sn(data, ts.folder / f"run-{row}", loop.scale, loop.args, loop.say)
+    return evaluate(run, ts.test, "test", loop.args.threads)["overall"]["psnr"]
 
 
-def _k_pairs(split: LoopSplit, k: int):
-    """K calibration pairs spread over the groups: round robin, first pair of each group's sorted list first."""
-    lists, out = [list(g.calib) for g in split.groups], []
-    while len(out) < k and any(lists):
-        for lst in lists:
-            if lst and len(out) < k:
-                out.append(lst.pop(0))
-    return out
+def row_calibrated(loop: Loop, ts: TestSet, row: str) -> tuple[float, Path]:
+    """(c) / (d): SN on the calibrated profiles (``--fit``), clean = source / render. Returns (PSNR, checkpoint)."""
+    target = {"c": "source", "d": "render"}[row]
+    profiles = fitted_profiles(ts.split, loop.fit, ts.folder / "profiles", loop.args.seed, loop.say)
+    data = _per_group_datasets(loop, profiles, ts.folder / f"data-{target}", target)
+    run = train_sn(data, ts.folder / f"run-{row}-{target}", loop.scale, loop.args, loop.say)
+    return evaluate(run, ts.test, "test", loop.args.threads)["overall"]["psnr"], run
 
 
-def _profiles(split: LoopSplit, fit: str, folder: Path, seed: int, say) -> list[tuple[str, Path]]:
-    """(group slug, profile JSON) per group, fitted on its calibration pairs; reused when written."""
-    out = []
-    for g in split.groups:
-        path = folder / f"{_slug(g.name)}.json"
-        if not path.exists():
-            t = time.perf_counter()
-            prof = resolve_fit(fit)(list(g.calib), g.camera, g.iso, seed)
-            folder.mkdir(parents=True, exist_ok=True)
-            ng.save_profile(prof, path)
-            say(f"{split.name}: {g.name}: {fit} on {len(g.calib)} pairs, {time.perf_counter() - t:.0f} s")
-        out.append((_slug(g.name), path))
-    return out
+def row_e(loop: Loop, ts: TestSet) -> float:
+    """(e) the same network trained from scratch on the real calibration pairs (TF stage, mode r)."""
+    init = fresh_init(loop.out / "init-small.pt")
+    run = train_real(init, ts.calib, ts.folder / "run-e-real", "r", loop.scale, loop.args, loop.say)
+    return evaluate(run, ts.test, "test", loop.args.threads)["overall"]["psnr"]
 
 
-def _dataset(out: Path, profile, clean_target: str, scale: Scale, seed: int, workers: int, say) -> Path:
-    """``noisegen generate`` on the SN photos; reused when out/dataset.json exists."""
-    if not (out / "dataset.json").exists():
-        t = time.perf_counter()
-        s = generate(GenerateConfig(out=str(out), images=tuple(str(DATA / n) for n in SN_SOURCES), profile=profile,
-                                    patch=80, patches_per_image=scale.patches_per_image, samples_per_shard=64,
-                                    seed=seed, clean_target=clean_target, max_images=scale.max_images,
-                                    workers=workers), progress=False, echo=lambda m: None)
-        say(f"generated {out.name}: {s.samples} patches, {time.perf_counter() - t:.0f} s")
-    return out
+def row_f(loop: Loop, ts: TestSet, ckpts: dict[str, Path]) -> float:
+    """(f) TF with K real pairs from the better of (c)/(d) on those K pairs (never on the test scenes)."""
+    k = loop.scale.k
+    on_k = {r: evaluate(ckpts[r], ts.kpairs, f"k{k}", loop.args.threads)["overall"]["psnr"] for r in ("c", "d")}
+    loop.picks[ts.split.name] = max(on_k, key=on_k.get)
+    run = train_real(ckpts[loop.picks[ts.split.name]], ts.kpairs, ts.folder / f"run-f-tf-k{k}", "tf", loop.scale,
+                     loop.args, loop.say)
+    return evaluate(run, ts.test, "test", loop.args.threads)["overall"]["psnr"]
 
 
-def _done(run: Path, steps: int) -> bool:
-    return (run / "last.pt").exists() and load_checkpoint(run / "last.pt")["step"] >= steps
-
-
-def _train_sn(datasets: list[Path], run: Path, scale: Scale, args, say) -> Path:
-    if not _done(run, scale.steps):
-        t = time.perf_counter()
-        cfg = TrainConfig(data=tuple(map(str, datasets)), out=str(run), model="small", steps=scale.steps,
-                          batch=scale.batch, patch=scale.patch, lr=scale.lr, device="cpu", workers=args.workers,
-                          threads=args.threads, seed=0, log_every=50, ckpt_every=max(50, scale.steps // 4),
-                          progress=False)
-        r = train(cfg, resume=True, echo=lambda m: None)
-        say(f"{run.name}: {r.step} SN steps, {time.perf_counter() - t:.0f} s, final loss {r.loss:.4f}")
-    return run / "last.pt"
-
-
-def _train_real(init: Path, data: Path, run: Path, mode: str, scale: Scale, args, say) -> Path:
-    if not _done(run, scale.steps):
-        t = time.perf_counter()
-        transfer(TFConfig(init=str(init), data=str(data), out=str(run), mode=mode, steps=scale.steps,
-                          batch=scale.batch, patch=scale.patch, lr=scale.lr, device="cpu", threads=args.threads,
-                          seed=0, ckpt_every=max(50, scale.steps // 4), val_every=scale.steps, progress=False),
-                 resume=True, echo=lambda m: None)
-        say(f"{run.name}: {scale.steps} {mode} steps, {time.perf_counter() - t:.0f} s")
-    return run / "last.pt"
-
-
-def _fresh_init(path: Path, out_init: str = "zero") -> Path:
-    """A freshly initialised ``small`` checkpoint (with ``out_init``): mode r takes its configuration and
-    re-draws the weights."""
-    if not path.exists():
-        torch.manual_seed(0)
-        model = AINDNet(replace(ModelConfig.small(), out_init=out_init))
-        opt = torch.optim.Adam(model.parameters())
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-        save_checkpoint(path, model=model, optimizer=opt, scheduler=sched, step=0,
-                        train_config={"model": "small"}, model_config=model.config.to_dict(), data=[])
-    return path
-
-
-def _evaluate(ckpt: Path, pairs: Path, tag: str, threads: int) -> dict:
-    """Overall and per-group PSNR on ``pairs`` in 64² tiles with their own statistics; cached beside ``ckpt``."""
-    cache = ckpt.parent / f"eval-{tag}-{pairs.name}.json"  # the folder name tells crops from whole images
-    if cache.exists() and cache.stat().st_mtime >= ckpt.stat().st_mtime:
-        return json.loads(cache.read_text())
-    r = evaluate_checkpoint(EvalConfig(checkpoint=str(ckpt), pairs=(str(pairs),), tile=TILE, tile_stats=True,
-                                       device="cpu", threads=threads, progress=False), echo=lambda m: None)
-    res = {"overall": r["overall"], "groups": r["groups"], "images": [{k: i[k] for k in ("id", "psnr", "psnr_noisy")}
-                                                                       for i in r["images"]]}
-    cache.write_text(json.dumps(res, indent=1) + "\n")
-    return res
+def row_e0(loop: Loop, ts: TestSet) -> float:
+    """(e0) as (e) with PyTorch's default init of the last conv (--init-check)."""
+    init = fresh_init(loop.out / "init-small-default.pt", "default")
+    run = train_real(init, ts.calib, ts.folder / "run-e0-real-default-init", "r", loop.scale, loop.args, loop.say)
+    return evaluate(run, ts.test, "test", loop.args.threads)["overall"]["psnr"]
 
 
 def _cell(results: dict, row: str, name: str) -> str:
@@ -227,8 +174,16 @@ def _cell(results: dict, row: str, name: str) -> str:
     return "—" if v is None else f"{v:.2f}"
 
 
+TARGETS = (
+    ("best of (c)/(d) − (a) > 0", lambda r: max(r["c"], r["d"]) - r["a"], lambda v: v > 0),
+    ("best of (c)/(d) − (b) ≥ 2 dB", lambda r: max(r["c"], r["d"]) - r["b"], lambda v: v >= 2),
+    ("(d) − max((b1), (b2)) ≥ 1 dB", lambda r: r["d"] - max(r["b1"], r["b2"]), lambda v: v >= 1),
+    ("PGap = (e) − best of (c)/(d) ≤ 1 dB", lambda r: r["e"] - max(r["c"], r["d"]), lambda v: v <= 1),
+)
+
+
 def render_table(results: dict, splits: dict, notes: dict, command: str, wall: float, partial: bool) -> str:
-    """The Markdown table: one column per test set, rows (a)–(f), targets and notes."""
+    """The Markdown table: one column per test set, rows (a)–(f) with (b1), (b2), targets and notes."""
     names = list(splits)
     lines = [f"`{command}`", "", f"wall time {wall / 60:.1f} min" + (" — PARTIAL: rows marked — are not done"
                                                                        if partial else ""), "",
@@ -238,17 +193,12 @@ def render_table(results: dict, splits: dict, notes: dict, command: str, wall: f
     for row, label in [*ROWS.items(), *extra]:
         lines.append(f"| ({row}) | {label} | " + " | ".join(_cell(results, row, n) for n in names) + " |")
     lines += ["", "| target | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-    for label, fn in (("best of (c)/(d) − (a) > 0", lambda r: r["best_cd"] - r["a"]),
-                      ("best of (c)/(d) − (b) ≥ 2 dB", lambda r: r["best_cd"] - r["b"]),
-                      ("PGap = (e) − best of (c)/(d) ≤ 1 dB", lambda r: r["e"] - r["best_cd"])):
+    for label, value, ok in TARGETS:
         cells = []
         for n in names:
-            r = results.get(n, {})
             try:
-                r = {**r, "best_cd": max(r["c"], r["d"])}
-                v = fn(r)
-                ok = v > 0 if "(a)" in label else (v >= 2 if "(b)" in label else v <= 1)
-                cells.append(f"{v:+.2f} dB {'met' if ok else 'NOT met'}")
+                v = value(results.get(n, {}))
+                cells.append(f"{v:+.2f} dB {'met' if ok(v) else 'NOT met'}")
             except KeyError:
                 cells.append("—")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -256,10 +206,22 @@ def render_table(results: dict, splits: dict, notes: dict, command: str, wall: f
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
+def _rows(text: str) -> list[str]:
+    rows = [r.strip() for r in text.split(",") if r.strip()]
+    bad = [r for r in rows if r not in ROWS]
+    if bad or not rows:
+        raise argparse.ArgumentTypeError(f"--rows: expected rows among {', '.join(ROWS)}, got {text!r}")
+    if "f" in rows:  # (f) starts from the better of (c)/(d)
+        rows += [r for r in ("c", "d") if r not in rows]
+    return [r for r in ROWS if r in rows]
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
                                  allow_abbrev=False)
     ap.add_argument("--sets", default="PolyU100,CC15", help="held-out test sets (default PolyU100,CC15)")
+    ap.add_argument("--rows", type=_rows, default=list(ROWS), metavar="R,R,...",
+                    help=f"rows to compute, among {','.join(ROWS)} (default: all; (f) brings (c) and (d))")
     ap.add_argument("--fit", default=None, help="profile step per camera-ISO group: calibrate (default), "
                     "calibrate-render or module:function (pairs, camera, iso, seed) -> CameraProfile")
     ap.add_argument("--steps", type=int, default=3000, help="steps of every trained row (default 3000)")
@@ -273,7 +235,32 @@ def main() -> int:
     ap.add_argument("--init-check", default="", metavar="SETS",
                     help="also train row (e) with the default init of the last conv on these sets (comma-separated)")
     ap.add_argument("--quick", action="store_true", help="toy scale (seconds): 1 group, 2 pairs, few steps")
-    args = ap.parse_args()
+    return ap
+
+
+def _test_set(name: str, loop: Loop) -> tuple[TestSet, dict]:
+    """The verified split of one set (reused when written with the same seed and sizes) and its pair folders."""
+    scale, seed = loop.scale, loop.args.seed
+    folder = loop.out / slug(name)
+    key = {"seed": seed, "max_groups": scale.max_groups, "max_pairs": scale.max_pairs}
+    split = cached_split(folder / "split.json", key)
+    if split is None:
+        split = split_set(name, DATA, calib_from=CALIB_FROM.get(name), seed=seed,
+                          clean_sources=[DATA / n for n in SN_SOURCES], max_groups=scale.max_groups,
+                          max_pairs=scale.max_pairs)
+    info = {**split.to_dict(), "calib": [p.id for p in split.calib], "test": [p.id for p in split.test], **key}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "split.json").write_text(json.dumps(info, indent=1) + "\n")
+    loop.say(f"{name}: {len(split.groups)} groups, {len(split.calib)} calibration / {len(split.test)} test pairs, "
+             f"{len(split.dropped)} calibration pairs dropped by the content check")
+    ts = TestSet(split, folder, link_pairs(split.test, folder / crop_name("test", scale.test_crop), scale.test_crop),
+                 link_pairs(split.calib, folder / crop_name("calib", scale.crop), scale.crop),
+                 link_pairs(k_pairs(split, scale.k), folder / crop_name(f"calib-k{scale.k}", scale.crop), scale.crop))
+    return ts, info
+
+
+def main() -> int:
+    args = _parser().parse_args()
     sets = [s for s in args.sets.split(",") if s]
     need = set(SN_SOURCES) | set(sets) | {CALIB_FROM[s] for s in sets if s in CALIB_FROM}
     if missing := [n for n in sorted(need) if not (DATA / n).is_dir()]:
@@ -284,16 +271,20 @@ def main() -> int:
                    max_groups=1, max_pairs=2, k=1, crop=128, test_crop=128) if args.quick else
              Scale(steps=args.steps, batch=8, patch=64, lr=args.lr, patches_per_image=16, max_images=None,
                    max_groups=None, max_pairs=None, k=4, crop=None, test_crop=args.test_crop))
-    fit = args.fit or ("camera_loop:quick_fit" if args.quick else "calibrate")
+    fit = args.fit or ("loop_steps:quick_fit" if args.quick else "calibrate")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     command = "python experiments/camera_loop.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     t0 = time.perf_counter()
     say = lambda m: print(f"[{time.perf_counter() - t0:6.0f} s] {m}", flush=True)  # noqa: E731
-    workers = 1 if args.quick else 2
+    loop = Loop(scale, args, out, fit, say, 1 if args.quick else 2, {})
     results: dict[str, dict] = {}
+    prev = json.loads((out / "results.json").read_text()) if (out / "results.json").exists() else {}
+    if prev.get("scale") == scale.__dict__ and prev.get("fit") == fit:  # rows not rerun now are kept
+        results = {n: {r: v for r, v in rows.items() if r not in args.rows} for n, rows in prev["results"].items()
+                   if n in sets}
+        loop.picks.update({k: v for k, v in prev.get("picks", {}).items() if "f" not in args.rows})
     splits: dict[str, dict] = {}
-    picks: dict[str, str] = {}
 
     def write(partial: bool = True) -> None:
         where = ("whole held-out images" if scale.test_crop is None
@@ -303,8 +294,9 @@ def main() -> int:
                  f"Adam lr {scale.lr:g} (SN: cosine schedule; (e), (f): constant, the TF stage's)",
                  "evaluation": f"PSNR (dB, 8-bit) on {where} run in {TILE}² tiles, each normalised with "
                  "its own AIN statistics (`eval --tile-stats`): the nets learnt their AIN statistics on 64² crops",
-                 "profiles": f"--fit {fit}, one per camera-ISO group, on that group's calibration pairs",
-                 "(f) starts from": ", ".join(f"{k}: ({v})" for k, v in picks.items()) or "—"}
+                 "profiles": f"--fit {fit}, one per camera-ISO group, on that group's calibration pairs; (b1), (b2): "
+                 "the realism baselines fitted on the same pairs",
+                 "(f) starts from": ", ".join(f"{k}: ({v})" for k, v in loop.picks.items()) or "—"}
         for n, s in splits.items():
             notes[f"{n} split"] = (f"{len(s['groups'])} groups, {len(s['calib'])} calibration / {len(s['test'])} test "
                                    f"pairs; content check dropped {len(s['dropped'])} calibration pairs")
@@ -312,64 +304,40 @@ def main() -> int:
         (out / "table.md").write_text(text)
         (out / "results.json").write_text(json.dumps({"command": command, "quick": args.quick, "scale": scale.__dict__,
                                                       "fit": fit, "results": results, "splits": splits,
-                                                      "picks": picks, "wall_s": time.perf_counter() - t0,
+                                                      "picks": loop.picks, "wall_s": time.perf_counter() - t0,
                                                       "partial": partial}, indent=1) + "\n")
 
-    loops = {}
+    tests = {}
     for name in sets:
-        folder = out / _slug(name)
-        key = {"seed": args.seed, "max_groups": scale.max_groups, "max_pairs": scale.max_pairs}
-        split = _cached_split(folder / "split.json", key)
-        if split is None:
-            split = split_set(name, DATA, calib_from=CALIB_FROM.get(name), seed=args.seed,
-                              clean_sources=[DATA / n for n in SN_SOURCES], max_groups=scale.max_groups,
-                              max_pairs=scale.max_pairs)
-        info = {**split.to_dict(), "calib": [p.id for p in split.calib], "test": [p.id for p in split.test], **key}
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "split.json").write_text(json.dumps(info, indent=1) + "\n")
-        splits[name] = info
-        say(f"{name}: {len(split.groups)} groups, {len(split.calib)} calibration / {len(split.test)} test pairs, "
-            f"{len(split.dropped)} calibration pairs dropped by the content check")
-        test = _link_pairs(split.test, folder / _crop_name("test", scale.test_crop), scale.test_crop)
-        loops[name] = (split, folder, test,
-                       _link_pairs(split.calib, folder / _crop_name("calib", scale.crop), scale.crop),
-                       _link_pairs(_k_pairs(split, scale.k), folder / _crop_name(f"calib-k{scale.k}", scale.crop),
-                                   scale.crop))
-
-    cbdnet = _dataset(out / "data-cbdnet", ng.get_profile("cbdnet"), "source", scale, args.seed, workers, say)
-    row_b = _train_sn([cbdnet], out / "run-b-cbdnet", scale, args, say)
-    for name, (split, folder, test, calib, kpairs) in loops.items():
+        tests[name], splits[name] = _test_set(name, loop)
+    for name, ts in tests.items():  # (a) and (b) first: (b) is one network for every set
         res = results.setdefault(name, {})
-        ev = _evaluate(row_b, test, _slug(name), args.threads)
-        res["a"], res["b"] = ev["overall"]["psnr_noisy"], ev["overall"]["psnr"]
+        if "a" in args.rows:
+            res["a"] = row_a(loop, ts)
+        if "b" in args.rows:
+            res["b"] = row_b(loop, ts)
         write()
-    for name, (split, folder, test, calib, kpairs) in loops.items():
+    for name, ts in tests.items():
         res = results[name]
-        profiles = _profiles(split, fit, folder / "profiles", args.seed, say)
+        for row in ("b1", "b2"):
+            if row in args.rows:
+                res[row] = row_baseline(loop, ts, row)
+                write()
         ckpts = {}
-        for row, target in (("c", "source"), ("d", "render")):
-            per_group = max(1, scale.patches_per_image // len(profiles))
-            data = [_dataset(folder / f"data-{target}" / slug, ng.load_profile(path), target,
-                             Scale(**{**scale.__dict__, "patches_per_image": per_group}), args.seed + i, workers, say)
-                    for i, (slug, path) in enumerate(profiles)]
-            ckpts[row] = _train_sn(data, folder / f"run-{row}-{target}", scale, args, say)
-            res[row] = _evaluate(ckpts[row], test, "test", args.threads)["overall"]["psnr"]
+        for row in ("c", "d"):
+            if row in args.rows:
+                res[row], ckpts[row] = row_calibrated(loop, ts, row)
+                write()
+        if "e" in args.rows:
+            res["e"] = row_e(loop, ts)
             write()
-        init = _fresh_init(out / "init-small.pt")
-        ckpts["e"] = _train_real(init, calib, folder / "run-e-real", "r", scale, args, say)
-        res["e"] = _evaluate(ckpts["e"], test, "test", args.threads)["overall"]["psnr"]
-        write()
-        on_k = {r: _evaluate(ckpts[r], kpairs, f"k{scale.k}", args.threads)["overall"]["psnr"] for r in ("c", "d")}
-        picks[name] = max(on_k, key=on_k.get)
-        ckpts["f"] = _train_real(ckpts[picks[name]], kpairs, folder / f"run-f-tf-k{scale.k}", "tf", scale, args, say)
-        res["f"] = _evaluate(ckpts["f"], test, "test", args.threads)["overall"]["psnr"]
-        write()
+        if "f" in args.rows:
+            res["f"] = row_f(loop, ts, ckpts)
+            write()
         if name in args.init_check.split(","):
-            init = _fresh_init(out / "init-small-default.pt", "default")
-            run = _train_real(init, calib, folder / "run-e0-real-default-init", "r", scale, args, say)
-            res[INIT_ROW[0]] = _evaluate(run, test, "test", args.threads)["overall"]["psnr"]
+            res[INIT_ROW[0]] = row_e0(loop, ts)
             write()
-    write(partial=False)
+    write(partial=not all(r in results.get(n, {}) for n in sets for r in ROWS))
     print((out / "table.md").read_text())
     return 0
 

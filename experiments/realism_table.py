@@ -87,7 +87,7 @@ def tables(records: dict[str, dict]) -> str:
     for name, r in records.items():
         for g in r["groups"]:
             ak = {k: s["akld"] for k, s in g["scores"].items()}
-            best_base = min(ak[b] for b in BASELINES)
+            best_base = min([ak[b] for b in BASELINES if b in ak] or [float("inf")])   # a baseline may be skipped
             beat = ", ".join(k for k in others if k in ak and ak[k] < best_base) or "–"
             lines.append(f"| {name} | {g['name']} | {len(g['test_pairs'])} | "
                          + " | ".join(_f(ak.get(k)) for k in models) + f" | {beat} |")

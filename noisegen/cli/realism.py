@@ -44,7 +44,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
     report = run_realism(config, echo=lambda s: print(s, file=sys.stderr), progress=not args.no_progress)
     text = report.markdown()
     print(text, end="")
-    print(skips_text(report.skipped_files))
+    print(skips_text(report.skipped_files, limit=len(report.skipped_files)))  # every skipped or unmatched file
     out = Path(args.out) if args.out else None
     json_path = args.json or (out / "realism.json" if out else None)
     md_path = args.table or (out / "realism.md" if out else None)

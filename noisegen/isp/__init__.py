@@ -17,6 +17,9 @@ Modules:
     white_balance   highlight-safe inverse white-balance gains, numpy only
     bayer           mosaic and demosaic
     nr              in-camera noise reduction
+    correlation     spatially and cross-channel correlated noise: parameters and exact correlations
+    correlated_noise  drawing the correlated noise field
+    sharpen         unsharp mask of the noise after the tone curve
     jpeg            JPEG round trip (libjpeg-turbo through Pillow)
     pipeline        synthesize: the whole camera, step by step
     raw_sigma       σ_raw from a sample's clean source and parameters, numpy only (the reader's)

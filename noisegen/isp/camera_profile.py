@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from noisegen.isp.bayer import DEMOSAIC_METHODS, BayerPattern, parse_pattern
-from noisegen.isp.iso import IsoNoise
+from noisegen.isp.correlation import check_noise_corr, check_noise_mix, corr_enabled
+from noisegen.isp.iso import IsoNoise, check_read_scale
 from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import BROOKS_LOG_READ, BROOKS_LOG_SHOT, NOISE_MODELS
 from noisegen.isp.nr import check_nr
@@ -27,12 +28,17 @@ from noisegen.isp.profile_checks import (
     number_range,
     numbers,
 )
+from noisegen.isp.sharpen import check_sharpen
 
-__all__ = ["CameraProfile", "SIGMA_LAWS", "CCM_CHOICES", "ALL_PATTERNS"]
+__all__ = ["CameraProfile", "SIGMA_LAWS", "CCM_CHOICES", "ALL_PATTERNS", "PROFILE_OPTIONAL_OFF"]
 
 SIGMA_LAWS = ("uniform", "log_linear", "poisson_lambda")
 CCM_CHOICES = ("none", "brooks")
 ALL_PATTERNS: tuple[str | None, ...] = tuple(p.value for p in BayerPattern) + (None,)
+# Fields added with correlated noise and sharpening, with their "off" value: to_dict writes them only when on,
+# so that the JSON of every other profile (and the dataset.json that records it) is what it always was.
+PROFILE_OPTIONAL_OFF: dict[str, Any] = {"read_scale": None, "noise_corr": None, "noise_mix": None,
+                                        "sharpen_amount": 0.0, "sharpen_radius": 1.0}
 
 @dataclass(frozen=True)
 class CameraProfile:
@@ -71,6 +77,12 @@ class CameraProfile:
         nr_flat_gain, nr_knee: in-camera noise reduction (noisegen.isp.nr), the same for every sample:
             noise gain on flat content in (0, 1] (1, the default: none) and the clean-texture std at which
             the noise is kept whole. No random draw: profiles without it sample exactly as before.
+        read_scale: None (σ_c is scaled by channel_scale) or (R, G, B) factors ≥ 0 for σ_c alone (a model whose
+            read noise is not in the ratio of its shot noise across channels, e.g. the sRGB var = a·x + b fit).
+        noise_corr, noise_mix: correlated noise (noisegen.isp.correlation; the SampleParams fields), the same for
+            every sample; None: white noise.
+        sharpen_amount, sharpen_radius: unsharp mask after the tone curve (noisegen.isp.sharpen), the same for
+            every sample; amount 0: off. These five fields are written by to_dict only when on.
         provenance: free-form record of where the profile came from (data set, camera, ISO, scene count,
             command, noisegen version); not used for sampling.
         members: a mixture (noisegen.isp.mixture): each sample draws one member profile (stream "member" of
@@ -106,6 +118,11 @@ class CameraProfile:
     iso_range: tuple[int, int] | None = None
     nr_flat_gain: float = 1.0
     nr_knee: float = 0.02
+    read_scale: tuple[float, float, float] | None = None
+    noise_corr: tuple[float, ...] | None = None
+    noise_mix: tuple[float, ...] | None = None
+    sharpen_amount: float = 0.0
+    sharpen_radius: float = 1.0
     provenance: dict | None = dataclasses.field(default=None, compare=False)  # unhashable: kept out of eq/hash
     members: tuple[CameraProfile, ...] = ()
     weights: tuple[float, ...] = ()
@@ -167,6 +184,15 @@ class CameraProfile:
         f, k = check_nr(self.nr_flat_gain, self.nr_knee, where)
         put(self, "nr_flat_gain", f)
         put(self, "nr_knee", k)
+        if self.read_scale is not None:
+            put(self, "read_scale", check_read_scale(self.read_scale, f"{where}: read_scale"))
+        put(self, "noise_corr", check_noise_corr(self.noise_corr, f"{where}: noise_corr"))
+        put(self, "noise_mix", check_noise_mix(self.noise_mix, f"{where}: noise_mix"))
+        if corr_enabled(self.noise_corr, self.noise_mix) and self.noise_model != "gaussian":
+            raise ValueError(f"{where}: correlated noise (noise_corr, noise_mix) needs noise_model 'gaussian'")
+        a, r = check_sharpen(self.sharpen_amount, self.sharpen_radius, where)
+        put(self, "sharpen_amount", a)
+        put(self, "sharpen_radius", r)
         if self.provenance is not None and not isinstance(self.provenance, dict):
             raise ValueError(f"{where}: provenance must be a JSON object or null, got {self.provenance!r}")
         self._check_members(where)
@@ -212,6 +238,9 @@ class CameraProfile:
              for f in dataclasses.fields(self)}
         d["iso_noise"] = [e.to_dict() for e in self.iso_noise]
         d["members"] = [m.to_dict() for m in self.members]
+        for name, off in PROFILE_OPTIONAL_OFF.items():
+            if getattr(self, name) == off:
+                del d[name]
         return d
 
     def to_json(self) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["IsoNoise", "noise_at", "draw_iso", "SHOT_EXPONENT", "READ_EXPONENT"]
+__all__ = ["IsoNoise", "noise_at", "draw_iso", "check_read_scale", "SHOT_EXPONENT", "READ_EXPONENT"]
 
 SHOT_EXPONENT = 0.5   # σ_s ∝ gain^½ (shot variance ∝ gain)
 READ_EXPONENT = 1.0   # σ_c ∝ gain (read noise before the amplifier)
@@ -40,6 +40,15 @@ def _pair(value: Any, name: str) -> tuple[float, float]:
     return lo, hi
 
 
+def check_read_scale(value: Any, name: str) -> tuple[float, float, float]:
+    """3 finite numbers ≥ 0 (a channel without read noise has factor 0), as floats."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 3 or any(
+            isinstance(v, (bool, str)) or not isinstance(v, (int, float, np.floating, np.integer))
+            or not (math.isfinite(v) and v >= 0) for v in value):
+        raise ValueError(f"{name}: expected 3 finite numbers >= 0 (R, G, B) or null, got {value!r}")
+    return tuple(float(v) for v in value)
+
+
 @dataclass(frozen=True)
 class IsoNoise:
     """σ ranges of a camera at one ISO.
@@ -49,12 +58,16 @@ class IsoNoise:
         sigma_s, sigma_c: [low, high] ranges of σ_s and σ_c (full-scale units) drawn uniformly.
         channel_scale: (R, G, B) factors applied to the drawn σ_s and σ_c (white-balance gains make R
             and B noisier than G); (1, 1, 1) for none.
+        read_scale: None (σ_c is scaled by channel_scale too) or (R, G, B) factors ≥ 0 applied to the drawn σ_c
+            instead: a model whose read noise is not in the same ratio across channels as its shot noise (the
+            sRGB var = a·x + b baseline per channel, noisegen.analysis.realism.models). Written only when given.
     """
 
     iso: int
     sigma_s: tuple[float, float]
     sigma_c: tuple[float, float]
     channel_scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    read_scale: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -72,19 +85,29 @@ class IsoNoise:
                 for v in scale):
             raise ValueError(f"iso_noise ISO {self.iso}: channel_scale must be 3 numbers > 0, got {scale!r}")
         put(self, "channel_scale", tuple(float(v) for v in scale))
+        if self.read_scale is not None:
+            put(self, "read_scale", check_read_scale(self.read_scale, f"iso_noise ISO {self.iso}: read_scale"))
+
+    @property
+    def sigma_c_scale(self) -> tuple[float, float, float]:
+        """The factors applied to the drawn σ_c: read_scale when given, else channel_scale."""
+        return self.channel_scale if self.read_scale is None else self.read_scale
 
     def to_dict(self) -> dict:
-        return {"iso": self.iso, "sigma_s": list(self.sigma_s), "sigma_c": list(self.sigma_c),
-                "channel_scale": list(self.channel_scale)}
+        d = {"iso": self.iso, "sigma_s": list(self.sigma_s), "sigma_c": list(self.sigma_c),
+             "channel_scale": list(self.channel_scale)}
+        if self.read_scale is not None:
+            d["read_scale"] = list(self.read_scale)
+        return d
 
     @classmethod
     def from_dict(cls, d: Any) -> IsoNoise:
         if isinstance(d, IsoNoise):
             return d
-        if not isinstance(d, dict) or set(d) - {"iso", "sigma_s", "sigma_c", "channel_scale"} or not {
+        if not isinstance(d, dict) or set(d) - {"iso", "sigma_s", "sigma_c", "channel_scale", "read_scale"} or not {
                 "iso", "sigma_s", "sigma_c"} <= set(d):
             raise ValueError(f"iso_noise: each entry must be an object with iso, sigma_s, sigma_c and optionally "
-                             f"channel_scale, got {d!r}")
+                             f"channel_scale and read_scale, got {d!r}")
         return cls(**d)
 
 
@@ -92,7 +115,7 @@ def _scaled(e: IsoNoise, iso: int) -> IsoNoise:
     g = iso / e.iso
     ks, kc = g**SHOT_EXPONENT, g**READ_EXPONENT
     return IsoNoise(iso, (e.sigma_s[0] * ks, e.sigma_s[1] * ks), (e.sigma_c[0] * kc, e.sigma_c[1] * kc),
-                    e.channel_scale)
+                    e.channel_scale, e.read_scale)
 
 
 def _log_interp(a: float, b: float, t: float) -> float:
@@ -119,8 +142,9 @@ def noise_at(table: tuple[IsoNoise, ...], iso: int) -> IsoNoise:
     def mix(a: tuple[float, ...], b: tuple[float, ...]) -> tuple[float, ...]:
         return tuple(_log_interp(x, y, t) for x, y in zip(a, b))
 
+    read = None if lo.read_scale is None and hi.read_scale is None else mix(lo.sigma_c_scale, hi.sigma_c_scale)
     return IsoNoise(iso, mix(lo.sigma_s, hi.sigma_s), mix(lo.sigma_c, hi.sigma_c),
-                    mix(lo.channel_scale, hi.channel_scale))
+                    mix(lo.channel_scale, hi.channel_scale), read)
 
 
 def draw_iso(table: tuple[IsoNoise, ...], iso_range: tuple[int, int] | None, rng: np.random.Generator) -> int:

@@ -13,8 +13,10 @@ from typing import Any
 
 import numpy as np
 
+from noisegen.isp.correlation import check_noise_corr, check_noise_mix, corr_enabled
 from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS
 from noisegen.isp.nr import check_nr
+from noisegen.isp.sharpen import check_sharpen
 
 __all__ = ["SIGMA_PARAM_MAX", "NOISE_MODELS", "DEMOSAIC_METHODS", "PATTERN_NAMES", "PARAM_FIELDS", "floats",
            "pattern_name", "check_params", "check_sample_params"]
@@ -29,7 +31,7 @@ PATTERN_NAMES = ("RGGB", "BGGR", "GRBG", "GBRG")  # noisegen.isp.bayer.BayerPatt
 # The fields of noisegen.isp.params.SampleParams (a test checks that they agree).
 PARAM_FIELDS = ("camera", "crf", "crf_bank", "noise_model", "sigma_s", "sigma_c", "pattern", "demosaic",
                 "rgb_to_camera", "wb_gains", "jpeg_quality", "jpeg_subsampling", "jpeg_encoder", "iso", "nr_flat_gain",
-                "nr_knee")
+                "nr_knee", "noise_corr", "noise_mix", "sharpen_amount", "sharpen_radius")
 
 
 def floats(value: Any, n: int, name: str, *, positive: bool = False, nonneg: bool = False) -> tuple[float, ...]:
@@ -109,6 +111,15 @@ def check_params(d: dict[str, Any], where: str = "SampleParams") -> dict[str, An
         raise ValueError(f"{where}.iso: expected None or an integer > 0, got {iso!r}")
     if "nr_flat_gain" in d or "nr_knee" in d:
         out["nr_flat_gain"], out["nr_knee"] = check_nr(d.get("nr_flat_gain", 1.0), d.get("nr_knee", 0.02), where)
+    for name, check in (("noise_corr", check_noise_corr), ("noise_mix", check_noise_mix)):
+        if name in d:
+            out[name] = check(d[name], f"{where}.{name}")
+    if corr_enabled(out.get("noise_corr"), out.get("noise_mix")) and out.get("noise_model", "gaussian") != "gaussian":
+        raise ValueError(f"{where}: correlated noise (noise_corr, noise_mix) needs noise_model 'gaussian', "
+                         f"got {out['noise_model']!r}")
+    if "sharpen_amount" in d or "sharpen_radius" in d:
+        out["sharpen_amount"], out["sharpen_radius"] = check_sharpen(d.get("sharpen_amount", 0.0),
+                                                                     d.get("sharpen_radius", 1.0), where)
     if "jpeg_subsampling" in d and d["jpeg_subsampling"] not in JPEG_SUBSAMPLINGS:
         raise ValueError(f"{where}.jpeg_subsampling: expected one of {sorted(JPEG_SUBSAMPLINGS)}, "
                          f"got {d['jpeg_subsampling']!r}")

@@ -16,7 +16,12 @@ from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
 from noisegen.isp.jpeg import JPEG_ENCODER
 from noisegen.isp.param_rules import SIGMA_PARAM_MAX, check_params
 
-__all__ = ["SampleParams", "SIGMA_PARAM_MAX"]
+__all__ = ["SampleParams", "SIGMA_PARAM_MAX", "OPTIONAL_OFF"]
+
+# Fields added after format 2's first datasets, with the value that means "off": to_dict writes them only
+# when they differ from it, so that a sample without them has the json (and index columns) it always had.
+OPTIONAL_OFF: dict[str, Any] = {"noise_corr": None, "noise_mix": None, "sharpen_amount": 0.0, "sharpen_radius": 1.0}
+
 
 @dataclass(frozen=True)
 class SampleParams:
@@ -42,6 +47,14 @@ class SampleParams:
         nr_flat_gain: in-camera noise reduction (noisegen.isp.nr): the noise gain on flat clean content,
             in (0, 1]; 1 = no noise reduction (the default: the output is that of a model without it).
         nr_knee: clean-texture std (full-scale units) at and above which the noise is kept whole.
+        noise_corr: None (white noise, the default) or 27 numbers: per channel (R, G, B) the 3×3 quadrant
+            q_c[|dy|, |dx|] of a mirror-symmetric 5×5 filter applied to the noise (noisegen.isp.correlation).
+        noise_mix: None (the default) or the 3×3 colour mixing of the filtered noise (9 numbers, row-major).
+            Either field on: the noise is the unit-variance correlated field of noisegen.isp.correlation times
+            σ_raw, so the variance law and the σ map are unchanged. Gaussian noise only.
+        sharpen_amount: unsharp mask after the tone curve (noisegen.isp.sharpen): amount a ≥ 0 (0 = off).
+        sharpen_radius: the unsharp mask's Gaussian std in pixels (> 0).
+    The last four fields are written by to_dict only when they differ from their "off" value (OPTIONAL_OFF).
     """
 
     camera: str = "custom"
@@ -60,6 +73,10 @@ class SampleParams:
     iso: int | None = None
     nr_flat_gain: float = 1.0
     nr_knee: float = 0.02
+    noise_corr: tuple[float, ...] | None = None
+    noise_mix: tuple[float, ...] | None = None
+    sharpen_amount: float = 0.0
+    sharpen_radius: float = 1.0
 
     def __post_init__(self) -> None:
         # the rules live in noisegen.isp.param_rules, shared with the dataset reader's checks of a sample's json
@@ -68,8 +85,12 @@ class SampleParams:
             object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-able dict (tuples become lists)."""
-        return dataclass_to_dict(self)
+        """Plain JSON-able dict (tuples become lists); the OPTIONAL_OFF fields only when on."""
+        d = dataclass_to_dict(self)
+        for name, off in OPTIONAL_OFF.items():
+            if getattr(self, name) == off:
+                del d[name]
+        return d
 
     def to_json(self) -> str:
         """JSON text; floats are written with full precision so from_json restores equal params."""

@@ -18,6 +18,11 @@ noisy equals the render bit for bit (``render_clean`` runs the same code with σ
 In-camera noise reduction (noisegen.isp.nr), when the parameters ask for it (nr_flat_gain < 1),
 attenuates the raw noise where the clean image is flat, after the noise and before demosaicing; the
 σ map is attenuated with it. With nr_flat_gain = 1 the step is skipped (byte-identical output).
+
+Correlated noise (noisegen.isp.correlation, SampleParams.noise_corr / noise_mix): the raw noise is σ_raw times a
+unit-variance correlated field instead of white deviates; the σ map is unchanged. Sharpening
+(noisegen.isp.sharpen, sharpen_amount > 0): an unsharp mask of the noise after the tone curve, before 8 bits
+(``sharpen_u8``). Both off (the defaults) leave the steps above exactly as they were.
 """
 
 from __future__ import annotations
@@ -29,17 +34,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from noisegen.checks import check_image_u8
-from noisegen.crf.bank import CRF, crf_inverse_u8
+from noisegen.crf.bank import CRF, crf_forward, crf_inverse_u8
 from noisegen.crf.io import load_bank
 from noisegen.isp.bayer import demosaic, mosaic
 from noisegen.isp.color import process_color, unprocess_color
+from noisegen.isp.correlated_noise import add_correlated_noise
+from noisegen.isp.correlation import corr_enabled
 from noisegen.isp.jpeg import jpeg_roundtrip
 from noisegen.isp.noise import NoisyRaw, add_raw_noise, add_raw_noise_u8
 from noisegen.isp.nr import nr_enabled, nr_gain_map
 from noisegen.isp.params import SampleParams
+from noisegen.isp.sharpen import sharpen_enabled, sharpen_noise
 from noisegen.kernels.render import _crf_quantize
 
-__all__ = ["Synthesis", "synthesize", "reduce_noise", "render_clean", "render_u8", "make_rng", "CLEAN_TARGETS"]
+__all__ = ["Synthesis", "synthesize", "reduce_noise", "render_clean", "render_u8", "sharpen_u8", "make_rng",
+           "CLEAN_TARGETS"]
 
 CLEAN_TARGETS = ("source", "render")
 
@@ -104,6 +113,25 @@ def reduce_noise(noisy_raw: NoisyRaw, raw: np.ndarray, clean: np.ndarray, params
     return NoisyRaw(noisy, (noisy_raw.sigma_raw * g[:, :, None]).astype(np.float32))
 
 
+def sharpen_u8(L_noisy: np.ndarray, raw: np.ndarray, params: SampleParams, crf: CRF, ccm: np.ndarray | None,
+               gain_map: np.ndarray | None) -> np.ndarray:
+    """Tone curve, unsharp mask of the noise (noisegen.isp.sharpen.sharpen_noise), clip and 8 bits.
+
+    Args:
+        L_noisy: float32 H×W×3 after demosaicing and the colour steps. raw: float32 H×W×3, the clean raw
+            irradiance the noise was added to (its noise-free render c is the reference of the mask).
+        params: SampleParams with sharpen_amount > 0. crf, ccm, gain_map: the sample's curve and colour steps.
+    Returns:
+        uint8 H×W×3 = round(255·clip(c + USM(f(L_noisy) − c), 0, 1)).
+    """
+    base = mosaic(raw, params.pattern) if params.pattern is not None else raw
+    rgb = demosaic(base, params.pattern, params.demosaic) if params.pattern is not None else base
+    clean_f = crf_forward(np.clip(process_color(rgb, ccm, gain_map), 0.0, 1.0), crf)
+    noisy_f = crf_forward(np.clip(L_noisy, 0.0, 1.0), crf)
+    y = sharpen_noise(noisy_f, clean_f, params.sharpen_amount, params.sharpen_radius)
+    return np.floor(np.clip(y, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
 def render_clean(clean: np.ndarray, params: SampleParams) -> np.ndarray:
     """The noise-free render of ``clean`` through the camera of ``params``: the same curve, mosaic,
     demosaic, colour steps and 8-bit quantisation, with σ_s = σ_c = 0 and no JPEG.
@@ -141,7 +169,8 @@ def synthesize(clean: np.ndarray, params: SampleParams, seed: Seed = 0, *,
     crf = load_bank(params.crf_bank).get(params.crf)
     ccm = None if params.rgb_to_camera is None else np.reshape(params.rgb_to_camera, (3, 3))
 
-    if ccm is None and params.wb_gains is None and params.noise_model == "gaussian":
+    corr = corr_enabled(params.noise_corr, params.noise_mix)
+    if ccm is None and params.wb_gains is None and params.noise_model == "gaussian" and not corr:
         # 1.-4. fused: inverse CRF by table, σ map and noise on the mosaic in one pass.
         noisy_raw = add_raw_noise_u8(clean, crf.inverse_u8, params.sigma_s, params.sigma_c, rng,
                                      pattern=params.pattern)
@@ -150,17 +179,24 @@ def synthesize(clean: np.ndarray, params: SampleParams, seed: Seed = 0, *,
     else:
         L = crf_inverse_u8(clean, crf)                                  # 1. inverse CRF
         raw, gain_map = unprocess_color(L, ccm, params.wb_gains)        # 2. CCM⁻¹, WB⁻¹
-        noisy_raw = add_raw_noise(raw, params.sigma_s, params.sigma_c, rng,  # 3.+4. noise on the mosaic
-                                  model=params.noise_model, pattern=params.pattern)
+        if corr:                                                        # 3.+4. correlated noise, on the mosaic
+            noisy_raw = add_correlated_noise(raw, params.sigma_s, params.sigma_c, rng, params.noise_corr,
+                                             params.noise_mix, pattern=params.pattern)
+        else:                                                           # 3.+4. noise on the mosaic
+            noisy_raw = add_raw_noise(raw, params.sigma_s, params.sigma_c, rng,
+                                      model=params.noise_model, pattern=params.pattern)
+    if raw is None and (nr_enabled(params.nr_flat_gain) or sharpen_enabled(params.sharpen_amount)):
+        raw = crf.inverse_u8[clean]
     if nr_enabled(params.nr_flat_gain):                                 # 3b. in-camera noise reduction
-        if raw is None:
-            raw = crf.inverse_u8[clean]
         noisy_raw = reduce_noise(noisy_raw, raw, clean, params)
     rgb = noisy_raw.noisy
     if params.pattern is not None:
         rgb = demosaic(rgb, params.pattern, params.demosaic)            # 4. demosaic
     L_noisy = process_color(rgb, ccm, gain_map)                         # 5. WB, CCM
-    noisy = render_u8(L_noisy, crf)                                     # 6. f, clip, 8-bit
+    if sharpen_enabled(params.sharpen_amount):                          # 6. f, sharpen the noise, clip, 8-bit
+        noisy = sharpen_u8(L_noisy, raw, params, crf, ccm, gain_map)
+    else:
+        noisy = render_u8(L_noisy, crf)                                 # 6. f, clip, 8-bit
     if params.jpeg_quality is not None:
         noisy = jpeg_roundtrip(noisy, params.jpeg_quality, params.jpeg_subsampling)  # 7. JPEG
     target = clean if clean_target == "source" else render_clean(clean, params)

@@ -61,6 +61,7 @@ def check_sigma_bounds(p, where: str) -> None:
     """Every σ_s and σ_c the profile can draw lies within SampleParams' bound (SIGMA_PARAM_MAX)."""
     top = SIGMA_PARAM_MAX
     k = max(p.channel_scale)
+    kc = k if p.read_scale is None else max(p.read_scale)
     if p.sigma_law == "log_linear":
         slope, intercept, std = p.log_read
         read = max(slope * p.log_shot[0], slope * p.log_shot[1]) + intercept + 8 * std  # 8σ: p < 1e-15
@@ -69,8 +70,9 @@ def check_sigma_bounds(p, where: str) -> None:
         s_hi = 1 / math.sqrt(p.poisson_lambda[0]) if p.sigma_law == "poisson_lambda" else p.sigma_s[1]
         highs = {"sigma_s" if p.sigma_law == "uniform" else "poisson_lambda": s_hi, "sigma_c": p.sigma_c[1]}
     for name, v in highs.items():
-        if v * k > top:
-            raise ValueError(f"{where}: {name} gives σ up to {v * k:.3g} (× channel_scale {k:g}), over the "
+        f = kc if name.startswith(("sigma_c", "log_read")) else k
+        if v * f > top:
+            raise ValueError(f"{where}: {name} gives σ up to {v * f:.3g} (× channel_scale {f:g}), over the "
                              f"bound of {top:g} for σ_s and σ_c")
 
 
@@ -79,7 +81,8 @@ def check_iso_bounds(p, where: str) -> None:
     # σ grows with the ISO (noisegen.isp.iso): its largest values are at the table's or the range's ends
     for iso in {e.iso for e in p.iso_noise} | set(p.iso_range or ()):
         at = noise_at(p.iso_noise, iso)
-        top = max(at.sigma_s[1], at.sigma_c[1]) * max(at.channel_scale) * max(p.channel_scale)
+        top = max(at.sigma_s[1] * max(at.channel_scale), at.sigma_c[1] * max(at.sigma_c_scale)) * max(
+            p.channel_scale)
         if top > SIGMA_PARAM_MAX:
             raise ValueError(f"{where}: iso_noise gives σ up to {top:.3g} at ISO {iso}, over the bound of "
                              f"{SIGMA_PARAM_MAX:g} for σ_s and σ_c")

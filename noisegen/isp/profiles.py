@@ -204,7 +204,7 @@ def fix(
             if not both:
                 raise ValueError(f"fix: profile {profile.name!r} has σ per ISO; give sigma_s and sigma_c together "
                                  "to replace its table, or pin the ISO instead")
-            kw.update(iso_noise=(), iso_range=None, channel_scale=(1.0, 1.0, 1.0))
+            kw.update(iso_noise=(), iso_range=None, channel_scale=(1.0, 1.0, 1.0), read_scale=None)
     if iso is not None:
         if not profile.iso_noise or "iso_noise" in kw:
             raise ValueError(f"fix: profile {profile.name!r} has no per-ISO noise table; --iso needs one "

@@ -94,18 +94,20 @@ def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SamplePar
     for name in curves:
         bank.index(name)  # unknown names fail here, before any sample is made
     crf = curves[int(r["crf"].integers(len(curves)))]
-    iso, scale = None, profile.channel_scale
+    iso, scale, read = None, profile.channel_scale, profile.read_scale
     if profile.iso_noise:  # an ISO first, then that ISO's σ ranges and channel scale
         iso = draw_iso(profile.iso_noise, profile.iso_range, r["iso"])
         at = noise_at(profile.iso_noise, iso)
         sigma_s = _uniform3(r["sigma"], at.sigma_s, profile.per_channel)
         sigma_c = _uniform3(r["sigma"], at.sigma_c, profile.per_channel)
-        scale = at.channel_scale
+        scale, read = at.channel_scale, at.read_scale
     else:
         sigma_s, sigma_c = _sigmas(profile, r["sigma"])
+    read = scale if read is None else read  # σ_c scaled as σ_s unless the profile says otherwise
     if scale != (1.0, 1.0, 1.0):
         sigma_s = tuple(v * k for v, k in zip(sigma_s, scale))
-        sigma_c = tuple(v * k for v, k in zip(sigma_c, scale))
+    if read != (1.0, 1.0, 1.0):
+        sigma_c = tuple(v * k for v, k in zip(sigma_c, read))
     pattern = profile.patterns[int(r["pattern"].integers(len(profile.patterns)))]
     rgb_to_camera = None
     if profile.ccm == "brooks":
@@ -131,4 +133,8 @@ def sample_params(profile: CameraProfile, rng: np.random.Generator) -> SamplePar
         iso=iso,
         nr_flat_gain=profile.nr_flat_gain,
         nr_knee=profile.nr_knee,
+        noise_corr=profile.noise_corr,
+        noise_mix=profile.noise_mix,
+        sharpen_amount=profile.sharpen_amount,
+        sharpen_radius=profile.sharpen_radius,
     )

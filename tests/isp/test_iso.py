@@ -3,6 +3,7 @@ their sampling and JSON, and old profile files."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -95,3 +96,30 @@ def test_fix_on_an_iso_profile():
     assert flat.iso_noise == () and ng.sample_params(flat, np.random.default_rng(0)).iso is None
     with pytest.raises(ValueError, match="no per-ISO noise table"):
         ng.fix(ng.get_profile("cbdnet"), iso=800)
+
+
+def test_read_scale_scales_sigma_c_alone():
+    """read_scale: σ_c per channel in its own ratio (e.g. the sRGB a·x+b baseline), at the top level and per ISO."""
+    top = ng.CameraProfile(name="rs", crf_curves=("linear",), patterns=(None,), per_channel=False,
+                           sigma_s=(0.04, 0.04), sigma_c=(0.01, 0.01), channel_scale=(1.0, 0.5, 0.25),
+                           read_scale=(0.0, 1.0, 2.0))
+    p = ng.sample_params(top, np.random.default_rng(0))
+    assert p.sigma_s == (0.04, 0.02, 0.01) and p.sigma_c == (0.0, 0.01, 0.02)
+    assert ng.CameraProfile.from_dict(json.loads(top.to_json())) == top
+    table = (IsoNoise(100, (0.02, 0.02), (0.004, 0.004), (1.0, 1.0, 1.0), (1.0, 2.0, 4.0)),
+             IsoNoise(400, (0.04, 0.04), (0.016, 0.016), (1.0, 1.0, 1.0), (4.0, 2.0, 1.0)))
+    assert noise_at(table, 100).read_scale == (1.0, 2.0, 4.0)
+    np.testing.assert_allclose(noise_at(table, 200).read_scale, (2.0, 2.0, 2.0))   # log-linear in log ISO
+    assert noise_at(table, 800).read_scale == (4.0, 2.0, 1.0)
+    plain = (IsoNoise(100, (0.02, 0.02), (0.004, 0.004)), IsoNoise(400, (0.04, 0.04), (0.016, 0.016)))
+    assert noise_at(plain, 200).read_scale is None and "read_scale" not in plain[0].to_dict()
+    assert IsoNoise.from_dict(table[0].to_dict()) == table[0]
+    prof = ng.CameraProfile(name="iso-rs", crf_curves=("linear",), patterns=(None,), per_channel=False,
+                            iso_noise=table)
+    q = ng.sample_params(prof, np.random.default_rng(1))
+    entry = noise_at(table, q.iso)
+    np.testing.assert_allclose(np.array(q.sigma_c) / np.array(entry.read_scale), q.sigma_c[1] / entry.read_scale[1])
+    with pytest.raises(ValueError, match="read_scale"):
+        IsoNoise(100, (0.02, 0.02), (0.004, 0.004), read_scale=(1.0, -1.0, 1.0))
+    with pytest.raises(ValueError, match="bound"):
+        dataclasses.replace(top, read_scale=(1.0, 1000.0, 1.0))

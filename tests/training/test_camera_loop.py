@@ -115,7 +115,7 @@ def test_quick_loop_end_to_end(tmp_path):
     res = json.loads((out / "results.json").read_text())
     assert res["quick"] and not res["partial"]
     rows = res["results"]["PolyU100"]
-    assert set(rows) == set("abcdef")
+    assert set(rows) == {"a", "b", "b1", "b2", "c", "d", "e", "f"}
     assert all(math.isfinite(v) and 15 < v < 60 for v in rows.values())
     table = (out / "table.md").read_text()
     assert "camera_loop.py --quick" in table and "| (f) |" in table and "wall time" in table
@@ -143,3 +143,21 @@ def test_quick_loop_end_to_end(tmp_path):
     r2 = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert r2.returncode == 0 and "SN steps" not in r2.stdout
     assert json.loads((out / "results.json").read_text())["results"] == res["results"]
+
+    # rows (b1), (b2): every generated sample carries exactly the baselines fitted on the group's calibration pairs
+    from noisegen.analysis.nlf import image_stats, merge
+    from noisegen.analysis.realism.models import fit_awgn, fit_srgb_linear
+    from noisegen.dataset.pairs import load_pair
+    from noisegen.isp.profiles import load_profile
+    from noisegen.isp.sampling import sample_params
+
+    group = split["groups"][0]
+    st = merge(image_stats(*load_pair(by_id[i])) for i in group["calib"])
+    folder = out / "polyu100" / "profiles-baselines"
+    for tag, fit in (("awgn", fit_awgn), ("srgb-ax-b", fit_srgb_linear)):
+        want = fit(st).params
+        (path,) = folder.glob(f"*-{tag}.json")
+        got = sample_params(load_profile(path), np.random.default_rng(5))
+        assert got.crf == "linear" and got.pattern is None and got.jpeg_quality is None
+        np.testing.assert_allclose(got.sigma_s, want.sigma_s, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.sigma_c, want.sigma_c, rtol=1e-12, atol=1e-12)

@@ -46,29 +46,45 @@ The profile draws σ_s and σ_c uniformly from the range of the per-group fits w
 ``spread``: with channels="scaled", one draw per sample for G, and R, B scaled by the mean fitted
 ratios (CameraProfile.channel_scale); otherwise per channel from the range of all channels' fits.
 Everything depends only on the pairs, the configuration and ``seed``.
+
+Model selection (the default, issue 18): the search above (noisegen.analysis.calibrate.camera_search) is the
+``camera`` family; calibrate also fits camera+nr, srgb (var = a·x + b) and awgn, each also with the correlated-noise
+term (noisegen.analysis.calibrate.candidates), and writes the family with the lowest nested held-out AKLD on scene
+folds of the pairs (noisegen.analysis.calibrate.select); the JPEG settings are then read from the files when they
+are JPEGs. ``fast`` skips the selection (the camera family alone, as before), ``family`` forces one. A group where a
+channel has less than LOW_SIGNAL of its pixels usable (not near black, saturated or clipped) gets a warning, and
+the selection falls back to the sRGB families, which are fitted on the usable codes only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from noisegen.analysis.calibrate.camera_search import search_camera
+from noisegen.analysis.calibrate.candidates import FAMILIES
 from noisegen.analysis.calibrate.noisy_only import load_sigma, sigma_target_stats
 from noisegen.analysis.calibrate.report import Calibration, Candidate, GroupFit, build_profile
 from noisegen.analysis.calibrate.search import CalibrationGroup, Search
+from noisegen.analysis.calibrate.select import select_family
 from noisegen.analysis.nlf import NoiseStats, accumulate, image_stats, nlf_from_stats
 from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
 from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS, jpeg_settings
 from noisegen.isp.nr import check_nr
 from noisegen.isp.profiles import CBDNET_DEFAULT_CURVES
 
-__all__ = ["DEMOSAIC_OPTIONS", "DEFAULT_JPEG", "NR_GRID", "CalibrateConfig", "jpeg_options", "Candidate", "GroupFit",
-           "Calibration", "select_pairs", "calibrate"]
+__all__ = ["DEMOSAIC_OPTIONS", "LOW_SIGNAL", "USABLE_CLIP", "SIMPLE_FAMILIES", "low_signal", "DEFAULT_JPEG", "NR_GRID",
+           "CalibrateConfig", "jpeg_options", "Candidate", "GroupFit", "Calibration", "select_pairs", "calibrate",
+           "search_camera"]
 
 DEMOSAIC_OPTIONS = ("none", "malvar", "bilinear")
+LOW_SIGNAL = 0.25     # least fraction of usable pixels per channel for the camera families (else the fallback)
+USABLE_CLIP = 0.05    # a clean code's pixels are usable when at most this fraction of their noisy values is clipped
+SIMPLE_FAMILIES = ("srgb", "srgb+corr", "awgn", "awgn+corr")
 DEFAULT_JPEG: tuple[int | None, ...] = (None, 98, 95, 90, 85, 80, 75, 70, 60)
 # The in-camera noise reduction grid of `calibrate --nr` (noisegen.isp.nr): flat gains × knees (full-scale
 # texture std: 0.01 ≈ 2.5 levels of 8-bit std), and "off".
@@ -104,7 +120,13 @@ class CalibrateConfig:
     noise-std-per-clean-texture term in the loss (noisegen.analysis.texture; 0: not used), the statistic
     that tells noise reduction apart. noisy_only: the pairs are pseudo-pairs (pseudo-clean = a self-supervised
     denoiser's output) with σ maps in a sigma/ folder beside noisy/ (`noisegen-train pseudo-pairs`): the NLF
-    target comes from the σ maps, the rest from the residuals (noisegen.analysis.calibrate.noisy_only).
+    target comes from the σ maps, the rest from the residuals (noisegen.analysis.calibrate.noisy_only);
+    model selection scores the families against these targets too.
+    fast: today's single camera model (the search above), without model selection. family: None (the default)
+    fits every family of noisegen.analysis.calibrate.candidates (camera, camera+nr, srgb, awgn, each also with
+    the correlation term) and keeps the one with the lowest nested held-out AKLD on these pairs
+    (noisegen.analysis.calibrate.select); a family name forces it (no selection). Without ``fast`` the JPEG
+    settings are read from the files when they are JPEGs (``jpeg_from_files``).
     """
 
     pairs: tuple[str, ...]
@@ -134,6 +156,8 @@ class CalibrateConfig:
     jpeg_from_files: bool = False
     texture_weight: float = 0.0
     noisy_only: bool = False
+    fast: bool = False
+    family: str | None = None
 
     def __post_init__(self) -> None:
         put = object.__setattr__
@@ -162,6 +186,10 @@ class CalibrateConfig:
         if not self.nr or not self.subsampling or any(v not in JPEG_SUBSAMPLINGS for v in self.subsampling):
             raise ValueError(f"nr and subsampling: expected non-empty lists (subsampling among "
                              f"{sorted(JPEG_SUBSAMPLINGS)}), got {self.nr}, {self.subsampling}")
+        if self.family is not None and self.family not in FAMILIES:
+            raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {self.family!r}")
+        if self.family is not None and self.fast:
+            raise ValueError("fast and family exclude each other: --fast is the camera family without selection")
         if not 0 <= self.texture_weight < 1e6:
             raise ValueError(f"texture_weight: expected >= 0, got {self.texture_weight}")
         if not 0 <= self.spread < 1 or not 0 <= self.max_clip <= 1 or not 0 <= self.fit_max_clip <= 1:
@@ -231,9 +259,11 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
         clean = [np.ascontiguousarray(images[pi][0][y:y + h, x:x + w]) for pi, y, x, h, w in chosen]
         noisy = [np.ascontiguousarray(images[pi][1][y:y + h, x:x + w]) for pi, y, x, h, w in chosen]
         sig = [np.ascontiguousarray(sigmas[pi][y:y + h, x:x + w]) for pi, y, x, h, w in chosen] if sigmas else None
+        stats = [image_stats(c, n) if sig is None else sigma_target_stats(c, n, sig[i])
+                 for i, (c, n) in enumerate(zip(clean, noisy))]
         target = NoiseStats()
-        for i, (c, n) in enumerate(zip(clean, noisy)):
-            accumulate(target, image_stats(c, n) if sig is None else sigma_target_stats(c, n, sig[i]))
+        for st in stats:
+            accumulate(target, st)
         search, px = [], 0
         for i, c in enumerate(clean):
             if px >= config.search_pixels:
@@ -243,8 +273,26 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
         iso = members[0].iso
         name = " · ".join(x for x in ((members[0].root if several_roots else ""),
                                       f"ISO {iso}" if iso is not None else "all") if x)
-        groups.append(CalibrationGroup(name, iso, [p.id for p in members], clean, noisy, target, search, sigmas=sig))
+        groups.append(CalibrationGroup(name, iso, [p.id for p in members], clean, noisy, target, search, sigmas=sig,
+                                       stats=stats, boxes=chosen, scenes=[p.scene or p.id for p in members],
+                                       widths=[images[pi][0].shape[1] if pi in images else 0
+                                               for pi in range(len(members))]))
     return groups
+
+
+def low_signal(group: CalibrationGroup) -> str | None:
+    """A message when a channel of the group has less than LOW_SIGNAL of its pixels usable (codes strictly between
+    0 and 255 with at most USABLE_CLIP of their noisy values clipped: not near-black, not saturated), else None."""
+    st = group.target
+    n = st.level_n.astype(np.float64)
+    ok = (st.level_clip <= USABLE_CLIP * n) & (np.arange(256) > 0) & (np.arange(256) < 255)
+    frac = (n * ok).sum(axis=1) / np.maximum(n.sum(axis=1), 1)
+    if frac.min() >= LOW_SIGNAL:
+        return None
+    worst = int(np.argmin(frac))
+    return (f"{group.name}: only {100 * frac[worst]:.0f}% of the {'RGB'[worst]} pixels carry usable signal (the rest "
+            f"near black, saturated or clipped): too little to fit a camera model reliably; falling back to the "
+            f"sRGB models (srgb, awgn, with and without correlation), fitted on the usable codes only")
 
 
 def jpeg_options(config: CalibrateConfig, pairs: Sequence[Pair]) -> tuple[tuple[int | None, str], ...]:
@@ -287,58 +335,26 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
         raise ValueError(f"no usable pair of {camera} ({len(skipped)} skipped{first})")
     echo(f"{camera}: {len(pairs)} pairs in {len(groups)} group(s), "
          f"{sum(sum(c.shape[0] * c.shape[1] for c in g.clean) for g in groups) / 1e6:.2f} Mpx of crops")
-    search = Search(groups, config, camera)
-
-    ranked: dict[str, list[Candidate]] = {}
-    for dm in config.demosaic:
-        ranked[dm] = sorted((search.analytic(crf, dm) for crf in search.curves), key=lambda c: c.loss)
-        echo(f"step 1 (analytic), demosaic {dm}: "
-             + ", ".join(f"{c.crf} {c.loss:.2e}" for c in ranked[dm][:config.top_k]))
-
-    curve_for = {dm: ranked[dm][0].crf for dm in config.demosaic}
-    jpegs = jpeg_options(config, pairs)
-    if config.jpeg_from_files and len(jpegs) == 1 and jpegs[0][0] is not None:
+    warnings = [w for g in groups if (w := low_signal(g))]
+    for w in warnings:
+        echo(w)
+    search = Search(groups, config if config.fast else dataclasses.replace(config, jpeg_from_files=True), camera)
+    if warnings and not config.fast and config.family is None:
+        search.families = SIMPLE_FAMILIES   # the fallback: no camera model on too little signal
+    jpegs = jpeg_options(search.config, pairs)
+    if search.config.jpeg_from_files and len(jpegs) == 1 and jpegs[0][0] is not None:
         echo(f"JPEG read from the noisy files: q{jpegs[0][0]} {jpegs[0][1]}")
-    chosen = None
-    for round_ in range(2):
-        best = None
-        for dm in config.demosaic:
-            prev = None  # converged σ of the previous JPEG option: a close start for the next
-            for q, sub in jpegs:
-                cand = search.simulate_fit(curve_for[dm], dm, q, prev, "search", full=False, subsampling=sub)[0]
-                prev = cand.sigma
-                if best is None or cand.loss < best.loss:
-                    best = cand
-        echo(f"step 2 (demosaic, JPEG) with {', '.join(sorted(set(curve_for.values())))}: demosaic {best.demosaic}, "
-             f"JPEG {best.jpeg} {best.subsampling}, loss {best.loss:.3e}")
-        if chosen is not None and (best.demosaic, best.jpeg, best.subsampling) == (
-                chosen[0].demosaic, chosen[0].jpeg, chosen[0].subsampling):
-            break  # the curve found with this demosaicing and JPEG confirms them
-        # Step 3: every curve with that demosaicing and JPEG, by simulation on the search subset (the
-        # analytic model cannot rank curves here: what it misses, JPEG and the signal's demosaicing
-        # error, depends on the curve), each started from the analytic fit corrected as the best
-        # configuration was; then the best top_k on all crops.
-        sub = best.subsampling
-        hint = search.simulate_fit(best.crf, best.demosaic, best.jpeg, None, "search", full=False,
-                                   subsampling=sub)[2]
-        subset_rank = sorted((search.simulate_fit(crf, best.demosaic, best.jpeg, None, "curve-search", full=False,
-                                                  hint=hint, subsampling=sub)[0] for crf in search.curves),
-                             key=lambda c: c.loss)
-        echo("step 3 (curves, subset): " + ", ".join(f"{c.crf} {c.loss:.2e}" for c in subset_rank[:config.top_k]))
-        chosen = min((search.simulate_fit(a.crf, best.demosaic, best.jpeg, a.sigma, "curve", full=True,
-                                          subsampling=sub)
-                      for a in subset_rank[:config.top_k]), key=lambda r: r[0].loss)
-        echo(f"step 4 (curve, all crops): {chosen[0].crf}, loss {chosen[0].loss:.3e}")
-        # second round: demosaicing and JPEG again, with the curve just found
-        curve_for = {dm: chosen[0].crf for dm in config.demosaic}
-    if config.nr != (None,):
-        chosen = _noise_reduction(search, config, chosen[0], jpegs, echo)
-    cand, parts, _ = chosen
+    selection, profile, family = None, None, "camera"
+    if config.fast:
+        cand, parts, _ = search_camera(search, jpegs, echo)
+    else:
+        fam, selection = select_family(search, lambda: search_camera(search, jpegs, echo), len(pairs), echo)
+        cand, parts, profile, family = fam.cand, fam.parts, fam.profile, fam.name
 
     fits = []
     for gi, g in enumerate(groups):
         s3, c3 = cand.sigma[gi]
-        p = parts[gi]
+        p = dict(parts[gi])
         sim = p.pop("_sim")
         kw = dict(bins=config.bins, min_count=config.min_count, max_clip=config.max_clip)
         fits.append(GroupFit(
@@ -346,24 +362,8 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
             pixels=int(sum(x.shape[0] * x.shape[1] for x in g.clean)), sigma_s=float(np.mean(s3)),
             sigma_c=float(np.mean(c3)), sigma_s_rgb=list(s3), sigma_c_rgb=list(c3), errors=p,
             real_nlf=nlf_from_stats(g.target, **kw).to_dict(), sim_nlf=nlf_from_stats(sim, **kw).to_dict()))
-    profile = build_profile(config, camera, cand, fits, len(pairs))
+    profile = profile or build_profile(config, camera, cand, fits, len(pairs))
     return Calibration(camera=camera, crf=cand.crf, crf_bank=config.crf_bank, demosaic=cand.demosaic, jpeg=cand.jpeg,
                        loss=cand.loss, groups=fits, candidates=search.candidates, profile=profile, config=config,
-                       skipped=skipped, elapsed=time.perf_counter() - t0, nr=cand.nr, subsampling=cand.subsampling)
-
-
-def _noise_reduction(search: Search, config: CalibrateConfig, base: Candidate, jpegs, echo) -> tuple:
-    """Step 5: in-camera noise reduction. With the curve and demosaicing found, every NR candidate (and off) on
-    the search subset, started from the chosen σ; when one wins, the JPEG options again with it (NR and JPEG
-    both smooth the noise); then the winner on all crops."""
-    def fit(nr, q, sub):
-        return search.simulate_fit(base.crf, base.demosaic, q, base.sigma, "nr", full=False, nr=nr,
-                                   subsampling=sub)[0]
-
-    best = min((fit(nr, base.jpeg, base.subsampling) for nr in config.nr), key=lambda c: c.loss)
-    if best.nr is not None and len(jpegs) > 1:
-        best = min([best] + [fit(best.nr, q, sub) for q, sub in jpegs], key=lambda c: c.loss)
-    echo(f"step 5 (noise reduction, subset): {'off' if best.nr is None else best.nr}, JPEG {best.jpeg} "
-         f"{best.subsampling}, loss {best.loss:.3e}")
-    return search.simulate_fit(base.crf, base.demosaic, best.jpeg, best.sigma, "nr-final", full=True, nr=best.nr,
-                               subsampling=best.subsampling)
+                       skipped=skipped, elapsed=time.perf_counter() - t0, nr=cand.nr, subsampling=cand.subsampling,
+                       family=family, selection=selection, corr=cand.corr, warnings=warnings)

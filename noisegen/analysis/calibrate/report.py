@@ -35,6 +35,7 @@ class Candidate:
     sigma: list[tuple[list[float], list[float]]]
     nr: tuple[float, float] | None = None     # in-camera noise reduction (flat gain, knee), None = off
     subsampling: str = "4:2:0"                # JPEG chroma subsampling
+    corr: tuple | None = None                 # (noise_corr, noise_mix, sharpen_amount, sharpen_radius) or None
 
 
 @dataclass
@@ -73,6 +74,10 @@ class Calibration:
     elapsed: float = 0.0
     nr: tuple[float, float] | None = None
     subsampling: str = "4:2:0"
+    family: str = "camera"
+    selection: dict | None = None      # model selection (noisegen.analysis.calibrate.select), None with --fast
+    corr: tuple | None = None          # (noise_corr, noise_mix, sharpen_amount, sharpen_radius) or None
+    warnings: list[str] = field(default_factory=list)   # e.g. too little usable signal (the fallback taken)
 
     def to_dict(self) -> dict:
         return {"format": "noisegen-calibration/1", "camera": self.camera, "crf": self.crf, "crf_bank": self.crf_bank,
@@ -83,11 +88,42 @@ class Calibration:
                 "groups": [dataclasses.asdict(g) for g in self.groups],
                 "candidates": [dataclasses.asdict(c) for c in sorted(self.candidates, key=lambda c: (c.step, c.loss))],
                 "config": dataclasses.asdict(self.config), "versions": versions(), "skipped": self.skipped,
-                "elapsed_s": round(self.elapsed, 2)}
+                "elapsed_s": round(self.elapsed, 2), "family": self.family, "selection": self.selection,
+                "warnings": self.warnings,
+                "correlation": None if self.corr is None else {"noise_corr": list(self.corr[0]),
+                                                               "noise_mix": list(self.corr[1]),
+                                                               "sharpen_amount": self.corr[2],
+                                                               "sharpen_radius": self.corr[3]}}
+
+    def selection_text(self) -> list[str]:
+        """The model selection: every family's held-out AKLD and fit time, and why the winner won."""
+        sel = self.selection
+        if not sel:
+            return ["model: camera (--fast: no model selection)"]
+        fam = sel["families"]
+        folds = "; ".join(f"{f['group']}: {f['how']}" for f in sel["folds"]) or "forced"
+        lines = [f"model selection ({folds}, {sel['draws']} draws per crop; {sel['seconds']:.1f} s):"]
+        order = sorted(fam, key=lambda k: (not np.isfinite(fam[k].get("akld", np.nan)), fam[k].get("akld", 0.0)))
+        for k in order:
+            f = fam[k]
+            st = f["structure"]
+            what = ("no ISP" if st["demosaic"] == "none" and st["crf"] == "linear" else
+                    f"{st['crf']}, {'no mosaic' if st['demosaic'] == 'none' else st['demosaic']}, "
+                    f"JPEG {st['jpeg'] or 'off'}" + (f", NR {st['nr'][0]:g}/{st['nr'][1]:g}" if st["nr"] else ""))
+            if st["correlation"]:
+                what += ", correlated" + (f", sharpen {st['sharpen']:g}" if st["sharpen"] else "")
+            score, log = f.get("akld"), f.get("log_score")
+            show = (lambda v: "–" if v is None or not np.isfinite(v) else f"{v:.3f}")  # noqa: E731
+            lines.append(f"  {'*' if k == sel['winner'] else ' '} {k:<16} held-out AKLD {show(score)}, "
+                         f"log score {show(log)}  ({what}; fit {f['seconds']:.1f} s)")
+        lines += [f"  not fitted: {k}: {v}" for k, v in sel.get("skipped", {}).items()]
+        lines.append(f"  chosen: {sel['why']}")
+        return lines
 
     def text(self) -> str:
         dm = "off" if self.demosaic == "none" else f"{PATTERN} + {self.demosaic}"
-        lines = [f"camera {self.camera}: CRF {self.crf} ({self.crf_bank}), demosaicing {dm}, "
+        lines = [f"WARNING: {w}" for w in self.warnings] + self.selection_text() + [
+                 f"camera {self.camera}: family {self.family}, CRF {self.crf} ({self.crf_bank}), demosaicing {dm}, "
                  f"JPEG {'none' if self.jpeg is None else f'q{self.jpeg} {self.subsampling}'}, "
                  f"NR {'off' if self.nr is None else f'flat gain {self.nr[0]:g}, knee {self.nr[1]:g}'}; "
                  f"loss {self.loss:.4g}; {self.elapsed:.1f} s",

@@ -46,6 +46,10 @@ class CalibrationGroup:
     search: list[int]           # crop indices used in step 2
     textures: list[np.ndarray] | None = None   # clean texture map per crop (noisegen.isp.nr), when needed
     sigmas: list[np.ndarray] | None = None     # σ map per crop (calibrate --noisy-only): the NLF target's source
+    stats: list[NoiseStats] | None = None      # per crop: the real statistics (their sum is ``target``)
+    boxes: list[tuple[int, int, int, int, int]] | None = None   # per crop: (pair index, y, x, h, w)
+    scenes: list[str] | None = None            # per pair: its scene
+    widths: list[int] | None = None            # per pair: the image width
 
     def texture(self, i: int) -> np.ndarray:
         if self.textures is None:
@@ -56,10 +60,14 @@ class CalibrationGroup:
 
 
 def sample_params_for(camera: str, crf: str, bank: str, demosaic: str, jpeg: int | None, s, c,
-                      nr: tuple[float, float] | None = None, subsampling: str = "4:2:0") -> SampleParams:
+                      nr: tuple[float, float] | None = None, subsampling: str = "4:2:0",
+                      corr: tuple | None = None) -> SampleParams:
     """The SampleParams of a candidate camera with per-channel σ (s, c: 3 values each), optional in-camera
-    noise reduction nr = (flat gain, knee) and JPEG chroma subsampling."""
+    noise reduction nr = (flat gain, knee), JPEG chroma subsampling and correlated noise and sharpening
+    corr = (noise_corr, noise_mix, sharpen_amount, sharpen_radius) (noisegen.isp.correlation, sharpen)."""
     kw = {} if nr is None else {"nr_flat_gain": nr[0], "nr_knee": nr[1]}
+    if corr is not None:
+        kw.update(noise_corr=corr[0], noise_mix=corr[1], sharpen_amount=corr[2], sharpen_radius=corr[3])
     return SampleParams(camera=camera, crf=crf, crf_bank=bank, sigma_s=tuple(s), sigma_c=tuple(c),
                         pattern=None if demosaic == "none" else PATTERN,
                         demosaic="malvar" if demosaic == "none" else demosaic, jpeg_quality=jpeg,
@@ -75,7 +83,7 @@ def simulate(group: CalibrationGroup, gi: int, params: SampleParams, config, sub
         noisy = synthesize(clean, params, seed=[config.seed, 2, gi, i]).noisy
         ref = clean
         if config.reference == "render":
-            key = (gi, i, params.crf, params.pattern, params.demosaic)
+            key = (gi, i, params.crf, params.pattern, params.demosaic, params.sharpen_amount, params.sharpen_radius)
             if key not in cache:
                 cache[key] = render_clean(clean, params)  # the clean target of `generate --clean-target render`
             ref = cache[key]
@@ -90,11 +98,15 @@ def subset_stats(group: CalibrationGroup, subset: list[int] | None) -> NoiseStat
         return group.target
     st = NoiseStats()
     for i in subset:
-        if group.sigmas is not None:
-            accumulate(st, sigma_target_stats(group.clean[i], group.noisy[i], group.sigmas[i]))
-        else:
-            accumulate(st, image_stats(group.clean[i], group.noisy[i]))
+        accumulate(st, crop_target_stats(group, i))
     return st
+
+
+def crop_target_stats(group: CalibrationGroup, i: int) -> NoiseStats:
+    """The real statistics of crop ``i``: of its residual, or with its σ map as the NLF target (noisy-only)."""
+    if group.sigmas is not None:
+        return sigma_target_stats(group.clean[i], group.noisy[i], group.sigmas[i])
+    return image_stats(group.clean[i], group.noisy[i])
 
 
 def compare(real: NoiseStats, sim: NoiseStats, config, real_tex: TextureStats | None = None,
@@ -178,9 +190,19 @@ class Search:
         self.targets = {}
         self.tex_targets: dict = {}
         self.candidates: list[Candidate] = []
+        self.families: tuple[str, ...] | None = None   # restricts model selection (None: every family)
 
     def gains(self, demosaic: str):
         return None if demosaic == "none" else demosaic_gains(PATTERN, demosaic).mean(0, keepdims=True)
+
+    def crop_stats(self, gi: int, i: int) -> NoiseStats:
+        """The real statistics of crop ``i`` of group ``gi`` (computed once)."""
+        g = self.groups[gi]
+        if g.stats is None:
+            g.stats = [None] * len(g.clean)
+        if g.stats[i] is None:
+            g.stats[i] = crop_target_stats(g, i)
+        return g.stats[i]
 
     def real(self, gi: int, subset: list[int] | None) -> NoiseStats:
         key = (gi, None if subset is None else tuple(subset))
@@ -218,29 +240,31 @@ class Search:
 
     def simulate_fit(self, crf: str, demosaic: str, jpeg: int | None, start: list | None, step: str, full: bool,
                      hint: list | None = None, nr: tuple[float, float] | None = None,
-                     subsampling: str = "4:2:0") -> tuple[Candidate, list[dict], list[tuple]]:
+                     subsampling: str = "4:2:0", corr: tuple | None = None,
+                     iterations: int | None = None) -> tuple[Candidate, list[dict], list[tuple]]:
         """Simulation-corrected σ fit of one configuration for every group (memoised).
 
         start: σ per group ([s_rgb], [c_rgb]) or None (analytic start, corrected by ``hint`` =
         per-group (ratio, extra) of a similar configuration when given). Returns the candidate,
         per-group comparison parts and per-group (ratio, extra) corrections. nr: in-camera noise reduction
-        (flat gain, knee) or None; subsampling: JPEG chroma subsampling.
+        (flat gain, knee) or None; subsampling: JPEG chroma subsampling; corr: correlated noise and sharpening
+        (sample_params_for) or None. iterations: simulation-correction rounds (default config.iterations).
         """
-        key = (crf, demosaic, jpeg, full, nr, subsampling)
+        key = (crf, demosaic, jpeg, full, nr, subsampling, corr)
         if key not in self.memo:
             out = [self._fit_group(gi, crf, demosaic, jpeg, None if start is None else start[gi], full,
-                                   None if hint is None else hint[gi], nr, subsampling)
+                                   None if hint is None else hint[gi], nr, subsampling, corr, iterations)
                    for gi in range(len(self.groups))]
             parts = [o[1] for o in out]
             summary = {k: float(sum(p.get(k, 0.0) for p in parts)) for k in LOSS_PARTS}
             cand = Candidate(crf, demosaic, jpeg, step, float(sum(total_loss(p) for p in parts)), summary,
-                             [o[0] for o in out], nr, subsampling)
+                             [o[0] for o in out], nr, subsampling, corr)
             self.candidates.append(cand)
             self.memo[key] = (cand, parts, [o[2] for o in out])
         return self.memo[key]
 
     def _fit_group(self, gi: int, crf: str, demosaic: str, jpeg: int | None, start, full: bool, hint, nr=None,
-                   subsampling: str = "4:2:0"):
+                   subsampling: str = "4:2:0", corr: tuple | None = None, iterations: int | None = None):
         cfg = self.config
         g = self.groups[gi]
         subset = None if full else g.search
@@ -249,7 +273,7 @@ class Search:
         target = self.nlf(real)
 
         def params(s, c) -> SampleParams:
-            return sample_params_for(self.camera, crf, cfg.crf_bank, demosaic, jpeg, s, c, nr, subsampling)
+            return sample_params_for(self.camera, crf, cfg.crf_bank, demosaic, jpeg, s, c, nr, subsampling, corr)
 
         # the residual without noise (demosaicing and JPEG error of the clean signal): an additive
         # variance that does not change with σ
@@ -262,7 +286,7 @@ class Search:
         x = np.log(np.maximum(np.array(list(start[0]) + list(start[1]), dtype=float), 1e-6))
         seq = [x]  # plain fixed-point iterates since the last extrapolation (Steffensen's method)
         ratio, sim, converged = None, None, False
-        for _ in range(cfg.iterations):
+        for _ in range(cfg.iterations if iterations is None else iterations):
             s, c = np.exp(x[:3]).tolist(), np.exp(x[3:]).tolist()
             sim = simulate(g, gi, params(s, c), cfg, subset, self.cache)
             simf = self.nlf(sim)

@@ -1,21 +1,14 @@
 """The noise models that `noisegen realism` scores: two baselines fitted to calibration pairs, camera
 profiles as they are, and profiles fitted per camera-ISO group by a named fitting step.
 
-Baselines (docs/realism.md §Baselines), both sRGB Gaussians added to the clean image and rounded to 8 bits,
-expressed as noisegen SampleParams with the identity curve and no mosaic, so that noisegen.isp.pipeline
-simulates them like any other camera (variance L·σ_s² + σ_c² with L = x, the clean intensity in [0, 1]):
-
-- ``awgn``: one std for all intensities and channels: σ² = the pooled within-code residual variance
-  of the calibration pairs over all unclipped codes and channels (the NLF's pooling,
-  noisegen.analysis.nlf), minus the 8-bit rounding variance Δ²/12 that the simulation adds back.
-- ``srgb_ax_b``: per channel var(x) = a·x + b: non-negative least squares over the clean codes, each
-  code's within-code variance weighted by its degrees of freedom n − 1 (the pooling of the AWGN fit;
-  codes with ≥ ``min_count`` pixels and at most ``max_clip`` of them clipped), then b − Δ²/12 (not
-  below 0). σ_s = √a, σ_c = √b.
+Baselines (docs/realism.md §Baselines): AWGN and the sRGB Gaussian var = a·x + b per channel, fitted as
+noisegen.analysis.realism.baselines describes (re-exported here).
 
 Fitted profiles: a fit step maps (calibration pairs of one group, camera, ISO, seed) to a CameraProfile.
-Built in: ``calibrate`` (noisegen calibrate with its defaults, noisegen.analysis.calibrate.fit),
-``calibrate-render`` (the same with ``reference="render"``), ``calibrate-camera`` (with the camera-model
+Built in: ``calibrate`` (noisegen calibrate with its defaults, noisegen.analysis.calibrate.fit: model selection
+among families by nested held-out AKLD, issue 18), ``calibrate-fast`` (the single camera model, `calibrate --fast`,
+the default before issue 18), and with the single camera model as issue 11 measured them:
+``calibrate-render`` (with ``reference="render"``), ``calibrate-camera`` (with the camera-model
 additions of issue 11.2: in-camera noise reduction searched with the texture statistic, JPEG settings read
 from JPEG files or 4:2:0 and 4:4:4 searched), and each addition alone (``calibrate-nr``, ``calibrate-jpeg``);
 any other step is named as
@@ -24,115 +17,28 @@ any other step is named as
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib
-import math
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-
-import numpy as np
-from scipy.optimize import nnls
 
 from noisegen.analysis.calibrate.fit import NR_GRID, CalibrateConfig, calibrate
-from noisegen.analysis.nlf import NoiseStats
+from noisegen.analysis.realism.baselines import (
+    Q_VAR,
+    NoiseModel,
+    awgn_params,
+    baseline_profile,
+    code_variances,
+    fit_awgn,
+    fit_srgb_linear,
+)
 from noisegen.dataset.pairs import Pair
-from noisegen.isp.params import SampleParams
 from noisegen.isp.profiles import CameraProfile
-from noisegen.isp.sampling import sample_params
 
-__all__ = ["Q_VAR", "NoiseModel", "code_variances", "fit_awgn", "fit_srgb_linear", "FitFn", "FIT_STEPS",
-           "calibrate_fit", "resolve_fit", "profile_model"]
-
-Q_VAR = (1.0 / 255.0) ** 2 / 12.0   # variance of rounding to 8 bits (Sheppard's correction), [0, 1]² units
 FitFn = Callable[[Sequence[Pair], str | None, int | None, int], CameraProfile]
 
-
-@dataclass(frozen=True)
-class NoiseModel:
-    """One scored noise model.
-
-    key: unique short name (table column); kind: "baseline", "profile" (scored as given) or "fitted"
-    (fitted by the command on the calibration split); description: one line for humans; exactly one of
-    ``params`` (fixed SampleParams, the baselines) and ``profile`` (a CameraProfile drawn from per
-    draw); fitted_on: ids of the pairs it was fitted on (() for built-in profiles); fit: the fitted
-    numbers (JSON-able) of baselines.
-    """
-
-    key: str
-    kind: str
-    description: str
-    params: SampleParams | None = None
-    profile: CameraProfile | None = None
-    fitted_on: tuple[str, ...] = ()
-    fit: dict = dataclasses.field(default_factory=dict, compare=False)
-
-    def __post_init__(self) -> None:
-        if (self.params is None) == (self.profile is None):
-            raise ValueError(f"noise model {self.key!r}: give exactly one of params and profile")
-
-    def draw(self, rng: np.random.Generator) -> SampleParams:
-        """The SampleParams of one simulated draw (fixed for baselines; drawn from the profile otherwise)."""
-        return self.params if self.params is not None else sample_params(self.profile, rng)
-
-    def to_dict(self) -> dict:
-        return {"key": self.key, "kind": self.kind, "description": self.description, "fit": self.fit,
-                "params": None if self.params is None else self.params.to_dict(),
-                "profile": None if self.profile is None else self.profile.to_dict(),
-                "fitted_on": list(self.fitted_on)}
-
-
-def code_variances(st: NoiseStats, min_count: int = 2, max_clip: float = 0.01) -> tuple[np.ndarray, ...]:
-    """Per channel and clean code: (x = code/255, within-code residual variance, pixel count, usable mask).
-
-    All (3, 256), variances in [0, 1]² units; usable = at least ``min_count`` pixels (≥ 2), at most
-    ``max_clip`` of them clipped, and not the codes 0 and 255.
-    """
-    n = st.level_n.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        within = st.level_sum2 - np.where(n > 0, st.level_sum**2 / np.maximum(n, 1), 0.0)
-        var = np.where(n > 1, np.maximum(within, 0.0) / np.maximum(n - 1, 1), np.nan)
-    codes = np.broadcast_to(np.arange(256) / 255.0, n.shape)
-    ok = (n >= max(min_count, 2)) & (st.level_clip <= max_clip * n) & (codes > 0) & (codes < 1)
-    return codes, var, n, ok
-
-
-def awgn_params(sigma: float) -> SampleParams:
-    """AWGN of std ``sigma`` ([0, 1] units) on the sRGB image, rounded to 8 bits and clipped."""
-    return SampleParams(camera="awgn", crf="linear", sigma_s=(0.0,) * 3, sigma_c=(sigma,) * 3, pattern=None)
-
-
-def fit_awgn(st: NoiseStats, max_clip: float = 0.01) -> NoiseModel:
-    """The AWGN baseline fitted to calibration statistics (see the module docstring)."""
-    _, var, n, ok = code_variances(st, 2, max_clip)
-    dof = np.where(ok, n - 1, 0).sum()
-    if dof <= 0:
-        raise ValueError("AWGN fit: no unclipped clean code with 2 or more pixels in the calibration pairs")
-    v = float(np.where(ok, var * (n - 1), 0).sum() / dof)
-    sigma = math.sqrt(max(v - Q_VAR, 0.0))
-    return NoiseModel("AWGN", "baseline", f"AWGN σ = {sigma * 255:.2f}/255, one std for all channels",
-                      params=awgn_params(sigma), fit={"sigma": sigma, "sigma_8bit": sigma * 255})
-
-
-def fit_srgb_linear(st: NoiseStats, min_count: int = 2, max_clip: float = 0.01) -> NoiseModel:
-    """The heteroscedastic sRGB Gaussian baseline var = a·x + b per channel (see the module docstring)."""
-    x, var, n, ok = code_variances(st, min_count, max_clip)
-    a, b = np.zeros(3), np.zeros(3)
-    for c in range(3):
-        m = ok[c]
-        if m.sum() < 2:
-            raise ValueError(f"sRGB a·x+b fit: channel {'RGB'[c]} has fewer than 2 usable clean codes "
-                             f"(≥ {min_count} pixels, ≤ {max_clip:.0%} clipped) in the calibration pairs")
-        w = np.sqrt(n[c][m] - 1)
-        (a[c], b[c]), _ = nnls(np.stack([x[c][m], np.ones(m.sum())], axis=1) * w[:, None], var[c][m] * w)
-    b = np.maximum(b - Q_VAR, 0.0)
-    params = SampleParams(camera="srgb_ax_b", crf="linear", sigma_s=tuple(np.sqrt(a)), sigma_c=tuple(np.sqrt(b)),
-                          pattern=None)
-    desc = "sRGB Gaussian var = a·x + b per channel, 8-bit levels² at x = 0.5: " + "/".join(
-        f"{(a[c] * 0.5 + b[c]) * 255**2:.1f}" for c in range(3))
-    return NoiseModel("sRGB a·x+b", "baseline", desc, params=params,
-                      fit={"a": a.tolist(), "b": b.tolist(), "units": "[0,1]² per unit intensity (a), [0,1]² (b)"})
+__all__ = ["Q_VAR", "NoiseModel", "code_variances", "awgn_params", "fit_awgn", "fit_srgb_linear", "baseline_profile",
+           "FitFn", "FIT_STEPS", "calibrate_fit", "resolve_fit", "profile_model"]
 
 
 def profile_model(profile: CameraProfile, key: str, kind: str = "profile",
@@ -159,10 +65,11 @@ CAMERA_JPEG = {"jpeg_from_files": True, "subsampling": ("4:2:0", "4:4:4")}
 
 FIT_STEPS: dict[str, FitFn] = {
     "calibrate": calibrate_fit,
-    "calibrate-render": functools.partial(calibrate_fit, reference="render"),
-    "calibrate-camera": functools.partial(calibrate_fit, **CAMERA_NR, **CAMERA_JPEG),
-    "calibrate-nr": functools.partial(calibrate_fit, **CAMERA_NR),
-    "calibrate-jpeg": functools.partial(calibrate_fit, **CAMERA_JPEG),
+    "calibrate-fast": functools.partial(calibrate_fit, fast=True),
+    "calibrate-render": functools.partial(calibrate_fit, reference="render", fast=True),
+    "calibrate-camera": functools.partial(calibrate_fit, **CAMERA_NR, **CAMERA_JPEG, fast=True),
+    "calibrate-nr": functools.partial(calibrate_fit, **CAMERA_NR, fast=True),
+    "calibrate-jpeg": functools.partial(calibrate_fit, **CAMERA_JPEG, fast=True),
 }
 
 

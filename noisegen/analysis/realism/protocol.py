@@ -255,12 +255,14 @@ def _fit_group(group: GroupSplit, config: RealismConfig) -> tuple[list[NoiseMode
     """The baselines and the optional fitted profile of one group, fitted on its calibration pairs."""
     st = _calib_stats(group, config.crop)
     ids = tuple(p.id for p in group.calib)
-    try:
-        models = [fit_awgn(st, config.max_clip), fit_srgb_linear(st, max_clip=config.max_clip)]
-    except ValueError as exc:
-        return [], [{"group": group.name, "reason": f"baselines cannot be fitted: {exc}"}]
-    models = [NoiseModel(m.key, m.kind, m.description, params=m.params, fitted_on=ids, fit=m.fit) for m in models]
-    skipped = []
+    models, skipped = [], []
+    for key, fit in (("AWGN", lambda: fit_awgn(st, config.max_clip)),
+                     ("sRGB a·x+b", lambda: fit_srgb_linear(st, max_clip=config.max_clip))):
+        try:   # a baseline that cannot be fitted is skipped alone: the group is still scored with the others
+            m = fit()
+            models.append(NoiseModel(m.key, m.kind, m.description, params=m.params, fitted_on=ids, fit=m.fit))
+        except ValueError as exc:
+            skipped.append({"group": group.name, "model": key, "reason": f"baseline cannot be fitted: {exc}"})
     if config.fit is not None:
         t0 = time.perf_counter()
         try:
@@ -276,11 +278,18 @@ def _fit_group(group: GroupSplit, config: RealismConfig) -> tuple[list[NoiseMode
 def _fit_line(group: GroupSplit, models: list[NoiseModel], skipped: list[dict]) -> str:
     """One progress line per fitted group: what was fitted, or why not."""
     if not models:
-        return f"{group.name}: skipped: {skipped[0]['reason']}"
+        return f"{group.name}: skipped: " + "; ".join(s["reason"] for s in skipped)
     fitted = [m for m in models if m.kind == "fitted"]
-    return (f"{group.name}: fitted on {len(group.calib)} pairs: " + "; ".join(m.description for m in models[:2])
+    return (f"{group.name}: fitted on {len(group.calib)} pairs: "
+            + "; ".join(m.description for m in models if m.kind == "baseline")
             + "".join(f"; {m.key} ({m.fit.get('seconds')} s): {m.description}" for m in fitted)
             + "".join(f"; {s['model']}: {s['reason']}" for s in skipped))
+
+
+def _ordered(models: list[NoiseModel], profile_models: list[NoiseModel]) -> list[NoiseModel]:
+    """The scored models of a group: its baselines, the given profiles, then its fitted profile."""
+    return ([m for m in models if m.kind == "baseline"] + profile_models
+            + [m for m in models if m.kind != "baseline"])
 
 
 def _parallel(fn, items: list, workers: int):
@@ -339,7 +348,7 @@ def run_realism(config: RealismConfig, echo: Callable[[str], None] = lambda s: N
                                                                       for s in skipped_groups) + ")")
     tasks = []
     for gi, (g, (models, _)) in enumerate(zip(groups, fits)):
-        ordered = models[:2] + profile_models + models[2:]
+        ordered = _ordered(models, profile_models)
         for pi, p in enumerate(g.test):
             tasks.append((p, g.name, ordered, config.draws, config.seed, config.crop,
                           pi == 0 and gi < config.figure_pairs))
@@ -353,7 +362,7 @@ def run_realism(config: RealismConfig, echo: Callable[[str], None] = lambda s: N
         bar.close()
     results: list[GroupResult] = []
     for g, (models, _) in zip(groups, fits):
-        ordered = models[:2] + profile_models + models[2:]
+        ordered = _ordered(models, profile_models)
         results.append(summarise_group(g, ordered, [s for s in scores if s.group == g.name], config))
     return RealismReport(config=config, groups=results, skipped_groups=skipped_groups, skipped_models=skipped_models,
                          skipped_files=skipped_files, elapsed=time.perf_counter() - t0,

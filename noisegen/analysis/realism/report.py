@@ -202,7 +202,8 @@ class RealismReport:
                 if v is None:
                     continue
                 scored += 1
-                won += v < min(self.akld(g, b) for b in BASELINES)
+                base = [a for b in BASELINES if (a := self.akld(g, b)) is not None]   # a skipped baseline: the other
+                won += bool(base) and v < min(base)
             out[k] = (won, scored)
         return out
 

@@ -53,7 +53,7 @@ def _write_pairs(root: Path, params: ng.SampleParams, n: int, camera: str = "Hid
 def hidden(tmp_path_factory):
     root = tmp_path_factory.mktemp("hidden")
     clean = _write_pairs(root, HIDDEN, 40)  # 40 crops of 128² = 0.66 Mpx
-    cal = calibrate(CalibrateConfig(pairs=(str(root),), search_pixels=160_000))
+    cal = calibrate(CalibrateConfig(pairs=(str(root),), search_pixels=160_000, fast=True))  # the camera search
     return root, clean, cal
 
 
@@ -168,7 +168,7 @@ def test_other_modes_run(tmp_path, channels, reference):
     cam = ng.SampleParams(crf="sRGB", sigma_s=(0.05, 0.04, 0.06), sigma_c=(0.01,) * 3, pattern="RGGB")
     _write_pairs(tmp_path, cam, 6, camera="ModeCam", size=96)
     cal = calibrate(CalibrateConfig(pairs=(str(tmp_path),), crf_curves=("sRGB", "gamma-2.2"), demosaic=("malvar",),
-                                    jpeg=(None,), channels=channels, reference=reference, min_count=200))
+                                    jpeg=(None,), channels=channels, reference=reference, min_count=200, fast=True))
     g = cal.groups[0]
     assert cal.demosaic == "malvar" and np.isfinite(cal.loss) and g.errors["nlf_rel_mean"] < 0.2
     if channels == "shared":
@@ -193,7 +193,7 @@ def test_recovers_noise_reduction_and_reads_jpeg_settings_from_the_files(tmp_pat
                                     quality=80, subsampling=0)
     cal = calibrate(CalibrateConfig(pairs=(str(tmp_path),), crf_curves=("gamma-2.0", "sRGB"), demosaic=("malvar",),
                                     search_pixels=160_000, nr=(None, (0.4, 0.02), (0.85, 0.02)),
-                                    jpeg_from_files=True, texture_weight=1.0))
+                                    jpeg_from_files=True, texture_weight=1.0, fast=True))
     assert (cal.jpeg, cal.subsampling, cal.nr) == (80, "4:4:4", (0.4, 0.02))
     p = cal.profile
     assert (p.nr_flat_gain, p.nr_knee, p.jpeg_subsampling, p.jpeg_quality) == (0.4, 0.02, "4:4:4", (80, 80))

@@ -110,4 +110,4 @@ def test_the_cli_flag_writes_a_profile_and_the_report_says_noisy_only(pseudo, tm
     report = json.loads(out.with_name("prof.report.json").read_text())
     assert report["config"]["noisy_only"] is True
     assert ng.load_profile(out).name.startswith("calibrated-")
-    assert dataclasses.fields(CalibrateConfig)[-1].name == "noisy_only"
+    assert "noisy_only" in {f.name for f in dataclasses.fields(CalibrateConfig)}

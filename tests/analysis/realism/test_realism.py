@@ -359,3 +359,26 @@ def test_real_polyu_crops():
     # PolyU's residuals carry JPEG's 8×8 blocks; the AWGN baseline's do not
     blocks = g.scores["AWGN"].blocks
     assert blocks["real"]["boundary_ratio"] > 1.5 > blocks["sim"]["boundary_ratio"]
+
+
+def test_a_baseline_that_cannot_be_fitted_skips_alone(tmp_path, capsys):
+    """Calibration pairs of one flat grey level: the sRGB a·x+b baseline needs two usable clean codes and cannot be
+    fitted, AWGN can: the group is still scored (AWGN and cbdnet), the skipped baseline is listed and printed."""
+    rng = np.random.default_rng(0)
+    for split, n in (("calib", 2), ("test", 2)):
+        for k in range(n):
+            clean = np.full((64, 64, 3), 120, np.uint8) if split == "calib" else \
+                rng.integers(30, 220, (64, 64, 3)).astype(np.uint8)
+            noisy = np.clip(clean + rng.normal(0, 4, clean.shape), 0, 255).astype(np.uint8)
+            for folder, img, tag in (("gt", clean, "mean"), ("noisy", noisy, "real")):
+                (tmp_path / split / folder).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(img).save(tmp_path / split / folder / f"CamA_4_100_800_{split}{k}_{k}_{tag}.png")
+    rep = run_realism(RealismConfig(calib=(str(tmp_path / "calib"),), test=(str(tmp_path / "test"),), draws=1,
+                                    min_count=50))
+    (g,) = rep.groups
+    assert set(g.scores) == {"AWGN", "cbdnet"} and not rep.skipped_groups
+    assert rep.skipped_models[0]["model"] == "sRGB a·x+b" and "cannot be fitted" in rep.skipped_models[0]["reason"]
+    assert rep.wins()["cbdnet"] == (int(g.scores["cbdnet"].akld < g.scores["AWGN"].akld), 1)
+    assert main(["realism", "--calib", str(tmp_path / "calib"), "--test", str(tmp_path / "test"), "--draws", "1",
+                 "--min-count", "50", "--no-progress", "--figure-pairs", "0"]) == 0
+    assert "sRGB a·x+b" in capsys.readouterr().out

@@ -3,7 +3,8 @@
 - The dataset reader imports neither the writer, nor the camera pipeline, nor numba (nor torch, nor scipy).
 - `import noisegen` is cheap: the public API is resolved on first use.
 - The trainer reaches noisegen through its doors only: the dataset reader, the camera model
-  (``noisegen.isp``: profiles, sampling and synthesis for validation noise) and the small utilities.
+  (``noisegen.isp``: profiles, sampling and synthesis for validation noise), the camera command's steps
+  (``noisegen.camera.api``: split, calibrate, generate, realism) and the small utilities.
 - noisegen's modules import each other without cycles, and at the top of the module (function-local
   project imports only in the command-line modules, which keep `--help` fast, and one documented
   exception); nothing imports ``crf_data``.
@@ -23,7 +24,10 @@ import tomllib
 ROOT = Path(__file__).resolve().parents[1]
 UTILITIES = {"noisegen.atomic", "noisegen.version", "noisegen.dataclass_json", "noisegen.command",
              "noisegen.checks"}
-TRAINER_DOORS = {"noisegen.dataset.reader"} | UTILITIES
+# The camera command (trainer.camera) orchestrates calibrate, generate and realism: it reaches them through
+# their one door, noisegen.camera.api, never the modules behind it.
+CAMERA_DOOR = "noisegen.camera.api"
+TRAINER_DOORS = {"noisegen.dataset.reader", CAMERA_DOOR} | UTILITIES
 # Function-local project imports allowed outside noisegen/cli, with the reason.
 LOCAL_IMPORT_EXCEPTIONS = {
     # 16-bit colour PNG sources need the numba unfilter kernel; the reader (which reads pairs and

@@ -4,10 +4,12 @@
     noisegen-train tf --init RUN_SN --data PAIRS --out RUN_TF   TF stage / RT / R / N2N on real data
     noisegen-train eval RUN|CHECKPOINT --pairs DIR [options]   PSNR/SSIM on real pairs (trainer.infer.evaluate)
     noisegen-train denoise RUN|CHECKPOINT IMAGE... --out DIR   denoised PNGs (trainer.infer.denoise)
+    noisegen-train camera FOLDER --out RUN [--scale S]          a camera's photos → denoiser + report (trainer.camera)
 
 Modules:
-    train  sn, tf: the training engine's options
-    infer  eval, denoise
+    train   sn, tf: the training engine's options
+    infer   eval, denoise
+    camera  camera: the whole loop from a camera's photos
 
 Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...`` (or ``tf``).
 Bad values and missing files give one line on stderr and exit status 2 (noisegen's run_command).
@@ -20,18 +22,20 @@ import sys
 
 from noisegen.command import run_command
 from noisegen.version import __version__
+from trainer.cli.camera import add_camera_command
 from trainer.cli.infer import add_denoise_command, add_eval_command
 from trainer.cli.train import add_sn_command, add_tf_command, config_from_args
 
 __all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval_command", "add_denoise_command",
-           "config_from_args"]
+           "add_camera_command", "config_from_args"]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="noisegen-train",
         description="Train the AINDNet denoiser on noisegen shards: `sn` (synthetic-noise stage), `tf` (transfer to "
-        "real pairs); `eval` (PSNR/SSIM on real pairs) and `denoise` (PNGs) with a run folder or checkpoint. "
+        "real pairs); `eval` (PSNR/SSIM on real pairs) and `denoise` (PNGs) with a run folder or checkpoint; "
+        "`camera`: all of it from a folder of one camera's photos, with a held-out report. "
         "Run a command with --help for its options; under torchrun every process runs the same command.",
     )
     parser.add_argument("--version", action="version", version=f"noisegen-train {__version__}")
@@ -40,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tf_command(sub)
     add_eval_command(sub)
     add_denoise_command(sub)
+    add_camera_command(sub)
     return parser
 
 
@@ -48,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     hint = "interrupted"
     if args.command in ("sn", "tf"):
         hint += f"; continue with: noisegen-train {args.command} --out {args.out} --resume"
+    elif args.command == "camera":
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in the run's report
+        hint += "; continue with the same command (everything finished is kept)"
     return run_command("noisegen-train", args, interrupted=hint)
 
 

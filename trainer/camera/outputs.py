@@ -3,8 +3,9 @@ level of noisy-only photos measured against the denoiser's output.
 
 Crops: the first held-out image of each group (at most ``MAX_SHOWN``), denoised by every trained row as the
 evaluation runs it (the same test crop, tiles and AIN statistics), then the centre ``Scale.crop_side``² of
-noisy, outputs and clean. They are written as PNG files under RUN/crops/<row>-<checkpoint sha256[:12]>/, so
-a resumed run reads them back instead of recomputing them (the report stays byte-identical).
+noisy, outputs and clean. They are written as PNG files under RUN/crops/<row>/, with the sha256 of the
+checkpoint they came from in RUN/crops/<row>/checkpoint.sha256, so that a resumed run reads them back
+instead of recomputing them (the report stays byte-identical) and a retrained row gets new ones.
 
 Noise level of noisy photos (no clean reference): each held-out photo's test crop is denoised by the run's
 denoiser, and the std of (noisy − denoised) per channel and intensity bin is reported per camera-ISO group
@@ -15,6 +16,7 @@ denoiser, and the std of (noisy − denoised) per channel and intensity bin is r
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,7 +49,14 @@ def predict_images(ckpt: Path, images: Sequence[np.ndarray], ctx: RunContext) ->
 
 
 def _folder(ctx: RunContext, row: str, ckpt: Path) -> Path:
-    return ctx.out / "crops" / f"{row}-{sha256_file(ckpt)[:12]}"
+    """RUN/crops/<row>, emptied when it holds crops of another checkpoint than ``ckpt``."""
+    folder, sha = ctx.out / "crops" / row, sha256_file(ckpt)
+    stamp = folder / "checkpoint.sha256"
+    if not stamp.exists() or stamp.read_text() != sha:
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        atomic_write_bytes(stamp, sha.encode())
+    return folder
 
 
 def _stem(item) -> str:
@@ -77,18 +86,18 @@ def pair_crops(ctx: RunContext, rows: Sequence[tuple[str, str]]) -> list[dict]:
     base = ctx.out / "crops" / "pairs"
     cols = {"noisy": _cached(base / "noisy", stems, lambda: [centre_crop(n, side) for _, n in tests]),
             "clean": _cached(base / "clean", stems, lambda: [centre_crop(c, side) for c, _ in tests])}
-    outs = {}
+    outs, folders = {}, {}
     for key, _ in rows:
         ckpt = ctx.checkpoints[key]
-        outs[key] = _cached(_folder(ctx, key, ckpt), stems, lambda ckpt=ckpt: [
+        folders[key] = _folder(ctx, key, ckpt)
+        outs[key] = _cached(folders[key], stems, lambda ckpt=ckpt: [
             centre_crop(o, side) for o in predict_images(ckpt, [n for _, n in tests], ctx)])
     out = []
     for i, ((group, pair), stem) in enumerate(zip(shown, stems)):
         tiles = [("noisy", cols["noisy"][i]), *((f"({k})", outs[k][i]) for k, _ in rows), ("clean", cols["clean"][i])]
         out.append({"id": pair.id, "group": group, "tiles": tiles,
                     "files": {"noisy": f"crops/pairs/noisy/{stem}.png", "clean": f"crops/pairs/clean/{stem}.png",
-                              **{k: str(_folder(ctx, k, ctx.checkpoints[k]).relative_to(ctx.out) / f"{stem}.png")
-                                 for k, _ in rows}}})
+                              **{k: str(folders[k].relative_to(ctx.out) / f"{stem}.png") for k, _ in rows}}})
     return out
 
 
@@ -97,7 +106,7 @@ def photo_levels(ctx: RunContext, row: str) -> tuple[list[dict], list[dict]]:
     and their crops (as pair_crops). Cached in RUN/photos.json while it names the same checkpoint."""
     ckpt = ctx.checkpoints[row]
     sha, cache = sha256_file(ckpt), ctx.out / "photos.json"
-    folder = _folder(ctx, f"photos-{row}", ckpt)
+    folder = _folder(ctx, "photos", ckpt)
     if cache.exists() and json.loads(cache.read_text()).get("checkpoint_sha256") == sha:
         levels = json.loads(cache.read_text())["levels"]
     else:

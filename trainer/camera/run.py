@@ -64,24 +64,23 @@ def _json_bytes(d) -> bytes:
     return (json.dumps(d, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _pin(out: Path, content: dict, command: str) -> str:
-    """Write RUN/camera.json, or check it: a run continues only with the settings it started with.
-    Returns the command that started the run."""
+def _pinned(out: Path, content: dict) -> str | None:
+    """The command that started the run in ``out`` (None: no run there yet); a run continues only with the
+    settings it started with (RUN/camera.json), else ValueError."""
     path = out / "camera.json"
-    content = json.loads(json.dumps(content))
-    if path.exists():
-        saved = json.loads(path.read_text())
-        diff = [f"{k}: {saved['content'].get(k)!r} → {v!r}" for k, v in content.items() if saved["content"].get(k) != v]
-        if diff:
-            raise ValueError(f"{out} holds a camera run made with other settings ({'; '.join(diff)}); continue it with "
-                             "the same options, or choose another --out")
-        return saved["command"]
-    atomic_write_bytes(path, _json_bytes({"command": command, "content": content, "versions": versions()}))
-    return command
+    if not path.exists():
+        return None
+    saved, content = json.loads(path.read_text()), json.loads(json.dumps(content))
+    diff = [f"{k}: {saved['content'].get(k)!r} → {v!r}" for k, v in content.items() if saved["content"].get(k) != v]
+    if diff:
+        raise ValueError(f"{out} holds a camera run made with other settings ({'; '.join(diff)}); continue it with "
+                         "the same options, or choose another --out")
+    return saved["command"]
 
 
 def _split(ctx_out: Path, folder, test_pairs, clean_files, scale: Scale, seed: int, say):
-    """The checked split, from RUN/split.json when it lists the same images and clean photos."""
+    """The checked split, from RUN/split.json when it lists the same images and clean photos, and the JSON to
+    write (None when read from there)."""
     path = ctx_out / "split.json"
     key = {"images": sorted(x.id for x in (*folder.pairs, *folder.photos, *test_pairs)),
            "clean_photos": files_digest(clean_files), "seed": seed, "max_groups": scale.max_groups,
@@ -89,13 +88,12 @@ def _split(ctx_out: Path, folder, test_pairs, clean_files, scale: Scale, seed: i
     if path.exists():
         saved = json.loads(path.read_text())
         if saved.get("key") == key:
-            return split_from_dict(saved["split"], folder, test_pairs)
+            return split_from_dict(saved["split"], folder, test_pairs), None
     t = time.perf_counter()
     split = split_camera(folder, test_pairs=test_pairs, seed=seed, clean_photos=clean_files,
                          max_groups=scale.max_groups, max_items=scale.max_items)
-    atomic_write_bytes(path, _json_bytes({"key": key, "rule": SPLIT_RULE, "split": split.to_dict()}))
     say(f"split and content check in {time.perf_counter() - t:.0f} s")
-    return split
+    return split, _json_bytes({"key": key, "rule": SPLIT_RULE, "split": split.to_dict()})
 
 
 def _link(ctx: RunContext) -> None:
@@ -202,9 +200,15 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
         f"{', '.join(folder.cameras)}" + (f", {len(test_pairs)} test pairs" if test_pairs else "")
         + (f"; {len(folder.skipped)} files skipped" if folder.skipped else ""))
     clean = clean_photo_files(config.clean, scale.gen_patch, scale.max_images)
-    out.mkdir(parents=True, exist_ok=True)  # only now: bad inputs leave no folder behind
-    command = _pin(out, config.content(scale), command)
-    split = _split(out, folder, test_pairs, clean, scale, config.seed, say)
+    content = config.content(scale)
+    command = _pinned(out, content) or command
+    split, listed = _split(out, folder, test_pairs, clean, scale, config.seed, say)
+    out.mkdir(parents=True, exist_ok=True)  # only now: inputs it cannot use leave no folder behind
+    if not (out / "camera.json").exists():
+        atomic_write_bytes(out / "camera.json", _json_bytes({"command": command, "content": content,
+                                                             "versions": versions()}))
+    if listed is not None:
+        atomic_write_bytes(out / "split.json", listed)
     t = lap("folder and split", t)
     say(f"step 2/7 split: {len(split.groups)} groups of pairs ({len(split.calib)} calibration / {len(split.test)} "
         f"test), {len(split.photos)} of noisy-only photos ({len(split.calib_photos)} / {len(split.test_photos)}); "

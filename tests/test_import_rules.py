@@ -82,6 +82,14 @@ def test_the_reader_imports_no_writer_pipeline_numba_or_torch():
     assert out.strip() == "[]"
 
 
+def test_the_camera_door_is_torch_free_and_the_only_camera_module_the_trainer_imports():
+    out = _fresh("import sys, noisegen.camera.api\nprint('torch' in sys.modules)")
+    assert out.strip() == "False"
+    used = {name for path in _modules("trainer").values() for name, _, _ in _imports(path)
+            if name.startswith("noisegen.camera") and name in _modules("noisegen")}
+    assert used == {CAMERA_DOOR}
+
+
 def test_import_noisegen_is_cheap_and_the_api_resolves_on_use():
     out = _fresh("import sys, noisegen\n"
                  "print('numba' in sys.modules, 'noisegen.isp.pipeline' in sys.modules)\n"

@@ -72,10 +72,11 @@ def _cached(folder: Path, stems: list[str], make) -> list[np.ndarray]:
     return [read_rgb8(f)[0] for f in files]
 
 
-def pair_crops(ctx: RunContext, rows: Sequence[tuple[str, str]]) -> list[dict]:
+def pair_crops(ctx: RunContext, rows: Sequence[tuple[str, str]], psnr: dict[str, dict[str, float]]) -> list[dict]:
     """Crops of the first held-out pair of each group: [{"id", "group", "files": {title: path}, "tiles"}].
 
     ``rows``: (key, label) of the trained rows to show, in order (their checkpoints in ctx.checkpoints).
+    ``psnr``: row key (and "noisy") → noisy file stem → PSNR of the whole test image, for the titles.
     """
     shown = [(g.name, g.test[0]) for g in ctx.split.groups][:MAX_SHOWN]
     if not shown:
@@ -93,8 +94,12 @@ def pair_crops(ctx: RunContext, rows: Sequence[tuple[str, str]]) -> list[dict]:
         outs[key] = _cached(folders[key], stems, lambda ckpt=ckpt: [
             centre_crop(o, side) for o in predict_images(ckpt, [n for _, n in tests], ctx)])
     out = []
+    def title(key: str, stem: str) -> str:
+        v = psnr.get(key, {}).get(stem)
+        return (key if key == "noisy" else f"({key})") + ("" if v is None else f" {v:.2f} dB")
     for i, ((group, pair), stem) in enumerate(zip(shown, stems)):
-        tiles = [("noisy", cols["noisy"][i]), *((f"({k})", outs[k][i]) for k, _ in rows), ("clean", cols["clean"][i])]
+        tiles = [(title("noisy", stem), cols["noisy"][i]), *((title(k, stem), outs[k][i]) for k, _ in rows),
+                 ("clean", cols["clean"][i])]
         out.append({"id": pair.id, "group": group, "tiles": tiles,
                     "files": {"noisy": f"crops/pairs/noisy/{stem}.png", "clean": f"crops/pairs/clean/{stem}.png",
                               **{k: str(folders[k].relative_to(ctx.out) / f"{stem}.png") for k, _ in rows}}})

@@ -246,7 +246,10 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
     t = lap("photos", t)
     say(f"step 6/7 photos: noise level of {len(split.test_photos)} held-out noisy-only photos")
     shown = [(r.key, r.label) for r in active if r.key in ctx.checkpoints]
-    crops = pair_crops(ctx, shown) + photo_crops
+    psnr = {k: {im["id"].rsplit("/", 1)[-1]: im["psnr"] for im in ev["images"]} for k, ev in evals.items()}
+    if evals:
+        psnr["noisy"] = {im["id"].rsplit("/", 1)[-1]: im["psnr_noisy"] for im in next(iter(evals.values()))["images"]}
+    crops = pair_crops(ctx, shown, psnr) + photo_crops
     report = _report(ctx, command, results, realism, levels, crops, denoiser, notes)
     if denoiser:
         atomic_write_bytes(out / "denoiser.pt", Path(ctx.checkpoints[denoiser["row"]]).read_bytes())

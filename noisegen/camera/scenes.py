@@ -16,6 +16,7 @@ name (noisegen.camera.split).
 from __future__ import annotations
 
 import numpy as np
+from tqdm import tqdm
 
 __all__ = ["THUMB", "MIN_OVERLAP", "THRESHOLD", "thumbnail", "overlap", "check_content"]
 
@@ -60,20 +61,22 @@ def overlap(a: np.ndarray, b: np.ndarray, min_overlap: float = MIN_OVERLAP) -> f
     return float(ncc.max())
 
 
-def check_content(test: dict[str, np.ndarray], others: dict[str, np.ndarray],
-                  threshold: float = THRESHOLD) -> tuple[list[dict], float]:
+def check_content(test: dict[str, np.ndarray], others: dict[str, np.ndarray], threshold: float = THRESHOLD, *,
+                  progress: bool = False, what: str = "content check") -> tuple[list[dict], float]:
     """Every (test, other) whose content overlaps: [{"test", "other", "corr"}], highest first, and the
     highest correlation of the pairs below ``threshold`` (the margin of the check; -1 when none).
 
     Args:
-        test, others: id → thumbnail (``thumbnail``).
+        test, others: id → thumbnail (``thumbnail``). progress: a bar over the comparisons (stderr), named ``what``.
     """
     hits, closest = [], -1.0
-    for tid, t in test.items():
-        for oid, o in others.items():
-            c = overlap(t, o)
-            if c >= threshold:
-                hits.append({"test": tid, "other": oid, "corr": round(c, 4)})
-            else:
-                closest = max(closest, c)
+    with tqdm(total=len(test) * len(others), desc=what, unit="pair", disable=not progress, dynamic_ncols=True) as bar:
+        for tid, t in test.items():
+            for oid, o in others.items():
+                c = overlap(t, o)
+                if c >= threshold:
+                    hits.append({"test": tid, "other": oid, "corr": round(c, 4)})
+                else:
+                    closest = max(closest, c)
+                bar.update(1)
     return sorted(hits, key=lambda h: (-h["corr"], h["test"], h["other"])), closest

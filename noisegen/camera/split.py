@@ -125,7 +125,7 @@ def _photo_thumbs(files: Sequence[str | Path]) -> dict[str, np.ndarray]:
 
 def split_camera(folder: CameraFolder, *, test_pairs: Sequence[Pair] = (), seed: int = 0,
                  clean_photos: Sequence[str | Path] = (), max_groups: int | None = None,
-                 max_items: int | None = None, split: str = DEFAULT_SPLIT) -> CameraSplit:
+                 max_items: int | None = None, split: str = DEFAULT_SPLIT, progress: bool = False) -> CameraSplit:
     """The checked split of a camera's images (module docstring).
 
     Args:
@@ -134,6 +134,7 @@ def split_camera(folder: CameraFolder, *, test_pairs: Sequence[Pair] = (), seed:
         seed: the scene split. clean_photos: the files of the clean photos generate renders
             (noisegen.camera.steps.clean_photo_files).
         max_groups, max_items: keep the first groups, and the first images per part of a group (toy runs).
+        progress: bars over the comparisons of the content check (stderr).
     Raises:
         ValueError: no group can be held out (one scene only, or every calibration image shows a test
             shot), or a test image shows a clean photo's content.
@@ -148,7 +149,8 @@ def split_camera(folder: CameraFolder, *, test_pairs: Sequence[Pair] = (), seed:
     test = {x.id: x for g in (*groups, *photos) for x in g.test}
     calib = {x.id: x for g in (*groups, *photos) for x in g.calib}
     thumbs = {i: _thumb(x) for i, x in sorted({**test, **calib}.items())}
-    hits, closest = check_content({i: thumbs[i] for i in test}, {i: thumbs[i] for i in calib})
+    hits, closest = check_content({i: thumbs[i] for i in test}, {i: thumbs[i] for i in calib}, progress=progress,
+                                  what="content check: test vs calibration")
     shown = {shot(x): (x.id, "shot") for x in test.values()}
     for h in hits:
         shown.setdefault(shot(calib[h["other"]]), (h["test"], "content"))
@@ -182,7 +184,8 @@ def split_camera(folder: CameraFolder, *, test_pairs: Sequence[Pair] = (), seed:
                          "its own scene)")
     photos_seen = _photo_thumbs(clean_photos)
     kept_tests = {x.id: thumbs[x.id] for g in (*groups_t, *photos_t) for x in g.test}
-    leaks, closest_photo = check_content(kept_tests, photos_seen)
+    leaks, closest_photo = check_content(kept_tests, photos_seen, progress=progress,
+                                         what="content check: test vs clean photos")
     if leaks:
         raise ValueError(f"test image {leaks[0]['test']} shows the content of clean photo {leaks[0]['other']} "
                          f"(correlation {leaks[0]['corr']}): the training data would show a test scene; remove it "

@@ -78,7 +78,7 @@ def _pinned(out: Path, content: dict) -> str | None:
     return saved["command"]
 
 
-def _split(ctx_out: Path, folder, test_pairs, clean_files, scale: Scale, seed: int, say):
+def _split(ctx_out: Path, folder, test_pairs, clean_files, scale: Scale, seed: int, say, progress: bool):
     """The checked split, from RUN/split.json when it lists the same images and clean photos, and the JSON to
     write (None when read from there)."""
     path = ctx_out / "split.json"
@@ -91,7 +91,7 @@ def _split(ctx_out: Path, folder, test_pairs, clean_files, scale: Scale, seed: i
             return split_from_dict(saved["split"], folder, test_pairs), None
     t = time.perf_counter()
     split = split_camera(folder, test_pairs=test_pairs, seed=seed, clean_photos=clean_files,
-                         max_groups=scale.max_groups, max_items=scale.max_items)
+                         max_groups=scale.max_groups, max_items=scale.max_items, progress=progress)
     say(f"split and content check in {time.perf_counter() - t:.0f} s")
     return split, _json_bytes({"key": key, "rule": SPLIT_RULE, "split": split.to_dict()})
 
@@ -202,7 +202,8 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
     clean = clean_photo_files(config.clean, scale.gen_patch, scale.max_images)
     content = config.content(scale)
     command = _pinned(out, content) or command
-    split, listed = _split(out, folder, test_pairs, clean, scale, config.seed, say)
+    say("step 2/7 split: by shot, checked by content" + (" (cached)" if (out / "split.json").exists() else ""))
+    split, listed = _split(out, folder, test_pairs, clean, scale, config.seed, say, config.progress)
     out.mkdir(parents=True, exist_ok=True)  # only now: inputs it cannot use leave no folder behind
     if not (out / "camera.json").exists():
         atomic_write_bytes(out / "camera.json", _json_bytes({"command": command, "content": content,

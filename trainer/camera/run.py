@@ -202,7 +202,7 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
     clean = clean_photo_files(config.clean, scale.gen_patch, scale.max_images)
     content = config.content(scale)
     command = _pinned(out, content) or command
-    say("step 2/7 split: by shot, checked by content" + (" (cached)" if (out / "split.json").exists() else ""))
+    say("step 2/7 split: held out by shot, checked by content")
     split, listed = _split(out, folder, test_pairs, clean, scale, config.seed, say, config.progress)
     out.mkdir(parents=True, exist_ok=True)  # only now: inputs it cannot use leave no folder behind
     if not (out / "camera.json").exists():
@@ -211,7 +211,7 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
     if listed is not None:
         atomic_write_bytes(out / "split.json", listed)
     t = lap("folder and split", t)
-    say(f"step 2/7 split: {len(split.groups)} groups of pairs ({len(split.calib)} calibration / {len(split.test)} "
+    say(f"split: {len(split.groups)} groups of pairs ({len(split.calib)} calibration / {len(split.test)} "
         f"test), {len(split.photos)} of noisy-only photos ({len(split.calib_photos)} / {len(split.test_photos)}); "
         f"{len(split.dropped)} calibration images dropped, {len(split.skipped)} groups left out")
     ctx = RunContext(config, scale, out, folder, split, clean, say, shared or out)

@@ -48,7 +48,7 @@ def _realism_table(report: dict) -> list[str]:
 
 def _levels_table(levels: dict) -> list[str]:
     x = levels["x"]
-    lines = ["| channel | " + " | ".join(f"{v:.2f}" for v in x) + " |", "|---|" + "---:|" * len(x)]
+    lines = ["| channel \\ intensity | " + " | ".join(f"{v:.2f}" for v in x) + " |", "|---|" + "---:|" * len(x)]
     for c, row in zip("RGB", levels["std_8bit"]):
         lines.append(f"| {c} | " + " | ".join(_f(v) for v in row) + " |")
     return lines

@@ -225,7 +225,10 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
         t = lap("realism", t)
         say("step 4/7 realism: AKLD of the profiles " + ", ".join(
             f"{g['models']['profile']['akld']:.3f}" for g in realism))
-    notes = [] if ctx.has_pairs else ["no real pairs: rows (a) and (d)-(f) and the PSNR table need noisy/clean pairs"]
+    notes = [] if ctx.has_pairs else [
+        "no real pairs: rows (a) and (d)-(f) and the PSNR table need noisy/clean pairs",
+        "the noise levels are measured against row (b)'s output: SN on `cbdnet` data removes only part of real "
+        "camera noise (on PolyU100 it scores below the noisy input), so they are a lower bound"]
     active = [r for r in rows if r.applies(ctx)]
     results: list[dict] = []
     evals: dict[str, dict] = {}

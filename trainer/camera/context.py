@@ -22,7 +22,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +89,8 @@ def k_pairs(split: CameraSplit, k: int) -> list:
 @dataclass
 class RunContext:
     """One camera run in progress (module docstring). ``shared``: where camera-independent data and runs
-    go (the `cbdnet` dataset and row (b); default RUN); ``checkpoints``: row key → checkpoint, in row order."""
+    go (the `cbdnet` dataset and row (b); default RUN); command: the command that started the run;
+    ``checkpoints``: row key → checkpoint, in row order."""
 
     config: CameraConfig
     scale: Scale
@@ -99,6 +100,7 @@ class RunContext:
     clean_files: list[str]
     say: Callable[[str], None]
     shared: Path
+    command: str = ""
     pairs: dict[str, Path] = field(default_factory=dict)
     profiles: list[tuple[str, Path]] = field(default_factory=list)
     checkpoints: dict[str, Path] = field(default_factory=dict)
@@ -202,7 +204,3 @@ class RunContext:
                "images": [{k: i[k] for k in keep} for i in r["images"]], "skipped": r["skipped"]}
         atomic_write_bytes(cache, (json.dumps(res, indent=1, sort_keys=True) + "\n").encode())
         return res
-
-    def with_scale(self, **changes) -> RunContext:
-        """A copy whose scale has ``changes`` (e.g. another number of steps for an extra row)."""
-        return replace(self, scale=replace(self.scale, **changes))

@@ -142,14 +142,14 @@ def _denoiser(ctx: RunContext) -> dict | None:
     return {"row": row, "why": why, "use": f"noisegen-train denoise RUN/denoiser.pt PHOTOS... --out DIR{tile}"}
 
 
-def _report(ctx: RunContext, command: str, results: list[dict], realism: list[dict], levels: list[dict],
-            crops: list[dict], denoiser: dict | None, notes: list[str]) -> dict:
+def _report(ctx: RunContext, results: list[dict], realism: list[dict], levels: list[dict], crops: list[dict],
+            denoiser: dict | None, notes: list[str]) -> dict:
     s = ctx.scale
     where = ("whole held-out images" if s.test_crop is None
              else f"the {s.test_crop}² centre crops of the held-out images")
     tiles = "whole" if s.eval_tile is None else f"in {s.eval_tile}² tiles" + (
         ", each with its own AIN statistics" if s.eval_tile_stats else "")
-    return {"command": command, "scale": asdict(s), "clean": ", ".join(Path(c).name for c in ctx.config.clean)
+    return {"command": ctx.command, "scale": asdict(s), "clean": ", ".join(Path(c).name for c in ctx.config.clean)
             or "the embedded photos", "evaluation": f"{where}, run {tiles}",
             "folder": {"pairs": len(ctx.folder.pairs), "photos": len(ctx.folder.photos), "cameras": ctx.folder.cameras,
                        "camera_iso_from": {h: list(ctx.folder.how.values()).count(h)
@@ -167,6 +167,91 @@ def _write_report(ctx: RunContext, report: dict, crops: list[dict] | None) -> No
         atomic_write_bytes(ctx.out / "report.png", render_figure(report, crops))
 
 
+class _Clock:
+    """Step lines with the elapsed time, and this invocation's seconds per step in RUN/timings.json (written
+    after every step, so that an interrupted invocation's time is counted too)."""
+
+    def __init__(self, echo: Callable[[str], None]):
+        self.t0 = self.t = time.perf_counter()
+        self.echo, self.steps, self.out = echo, {}, None
+        self.index: int | None = None
+
+    def say(self, msg: str) -> None:
+        self.echo(f"[{time.perf_counter() - self.t0:6.0f} s] {msg}")
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.steps[name] = round(self.steps.get(name, 0.0) + now - self.t, 1)
+        self.t = now
+        if self.out is not None:
+            self._write()
+
+    def _write(self) -> None:
+        path = self.out / "timings.json"
+        runs = json.loads(path.read_text())["invocations"] if path.exists() else []
+        record = {"seconds": round(time.perf_counter() - self.t0, 1), "steps": self.steps}
+        if self.index is None:
+            self.index = len(runs)
+            runs.append(record)
+        else:
+            runs[self.index] = record
+        total = round(sum(r["seconds"] for r in runs), 1)
+        atomic_write_bytes(path, _json_bytes({"invocations": runs, "total_seconds": total}))
+
+
+def _inputs(config: CameraConfig, scale: Scale, command: str, clock: _Clock) -> RunContext:
+    """Steps 1-2: the folder, the clean photos and the split, checked before RUN is created (inputs it cannot
+    use leave no folder behind); then RUN/camera.json and RUN/split.json."""
+    out = Path(config.out)
+    kw = dict(camera=config.camera, iso=config.iso, group_regex=config.group_regex)
+    folder = scan_camera_folder(config.folder, **kw)
+    test_pairs = tuple(p for f in config.test for p in scan_camera_folder(f, **kw).pairs)
+    clock.say(f"step 1/7 folder: {len(folder.pairs)} pairs and {len(folder.photos)} noisy-only photos of "
+              f"{', '.join(folder.cameras)}" + (f", {len(test_pairs)} test pairs" if test_pairs else "")
+              + (f"; {len(folder.skipped)} files skipped" if folder.skipped else ""))
+    clean = clean_photo_files(config.clean, scale.gen_patch, scale.max_images)
+    content = config.content(scale)
+    command = _pinned(out, content) or command
+    clock.say("step 2/7 split: held out by shot, checked by content")
+    split, listed = _split(out, folder, test_pairs, clean, scale, config.seed, clock.say, config.progress)
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / "camera.json").exists():
+        atomic_write_bytes(out / "camera.json", _json_bytes({"command": command, "content": content,
+                                                             "versions": versions()}))
+    if listed is not None:
+        atomic_write_bytes(out / "split.json", listed)
+    clock.out = out
+    clock.lap("folder and split")
+    clock.say(f"split: {len(split.groups)} groups of pairs ({len(split.calib)} calibration / {len(split.test)} "
+              f"test), {len(split.photos)} of noisy-only photos ({len(split.calib_photos)} / "
+              f"{len(split.test_photos)}); {len(split.dropped)} calibration images dropped, {len(split.skipped)} "
+              "groups left out")
+    return RunContext(config, scale, out, folder, split, clean, clock.say, out, command=command)
+
+
+def _train_rows(ctx: RunContext, rows: Sequence[Row], realism: list[dict], notes: list[str],
+                clock: _Clock) -> tuple[list[Row], dict[str, dict], list[dict]]:
+    """Step 5: every row that applies, in order: train (or reuse), evaluate on the held-out pairs, and rewrite
+    the (partial) report. Returns the rows that ran, their evaluations and the report's row results."""
+    active = [r for r in rows if r.applies(ctx)]
+    results: list[dict] = []
+    evals: dict[str, dict] = {}
+    for i, row in enumerate(active):
+        if row.train is not None:
+            clock.say(f"step 5/7 row ({row.key}) {i + 1}/{len(active)}: {row.label}")
+            ctx.checkpoints[row.key] = row.train(ctx)
+            if ctx.has_pairs:
+                evals[row.key] = ctx.evaluate(row.key, ctx.checkpoints[row.key])
+                clock.say(f"row ({row.key}): {evals[row.key]['overall']['psnr']:.2f} dB on the held-out pairs")
+            clock.lap(f"row {row.key}")
+        first = next(iter(evals.values()), None)  # (a), the noisy input, is in every evaluation
+        results = [_row_result(ctx, r, first if r.train is None else evals[r.key])
+                   for r in active if (r.train is None and first) or r.key in evals]
+        partial = notes + ["PARTIAL: rows still to run"]
+        _write_report(ctx, _report(ctx, results, realism, [], [], None, partial), None)
+    return active, evals, results
+
+
 def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path | None = None, command: str = "",
                echo: Callable[[str], None] = print) -> CameraResult:
     """Run (or resume) the camera command (module docstring); returns the run's report.
@@ -179,97 +264,39 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
         ValueError / FileNotFoundError: one line naming the input and what to do (no usable images, one
             scene only, no camera/ISO, no clean photos, another run's folder).
     """
-    t0 = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def say(msg: str) -> None:
-        echo(f"[{time.perf_counter() - t0:6.0f} s] {msg}")
-
-    def lap(name: str, since: float) -> float:
-        now = time.perf_counter()
-        timings[name] = round(timings.get(name, 0.0) + now - since, 1)
-        return now
-
+    clock = _Clock(echo)
     scale = config.resolved_scale(torch.cuda.is_available())
-    out = Path(config.out)
-    t = time.perf_counter()
-    folder = scan_camera_folder(config.folder, camera=config.camera, iso=config.iso, group_regex=config.group_regex)
-    test_pairs = tuple(p for f in config.test for p in scan_camera_folder(
-        f, camera=config.camera, iso=config.iso, group_regex=config.group_regex).pairs)
-    say(f"step 1/7 folder: {len(folder.pairs)} pairs and {len(folder.photos)} noisy-only photos of "
-        f"{', '.join(folder.cameras)}" + (f", {len(test_pairs)} test pairs" if test_pairs else "")
-        + (f"; {len(folder.skipped)} files skipped" if folder.skipped else ""))
-    clean = clean_photo_files(config.clean, scale.gen_patch, scale.max_images)
-    content = config.content(scale)
-    command = _pinned(out, content) or command
-    say("step 2/7 split: held out by shot, checked by content")
-    split, listed = _split(out, folder, test_pairs, clean, scale, config.seed, say, config.progress)
-    out.mkdir(parents=True, exist_ok=True)  # only now: inputs it cannot use leave no folder behind
-    if not (out / "camera.json").exists():
-        atomic_write_bytes(out / "camera.json", _json_bytes({"command": command, "content": content,
-                                                             "versions": versions()}))
-    if listed is not None:
-        atomic_write_bytes(out / "split.json", listed)
-    t = lap("folder and split", t)
-    say(f"split: {len(split.groups)} groups of pairs ({len(split.calib)} calibration / {len(split.test)} "
-        f"test), {len(split.photos)} of noisy-only photos ({len(split.calib_photos)} / {len(split.test_photos)}); "
-        f"{len(split.dropped)} calibration images dropped, {len(split.skipped)} groups left out")
-    ctx = RunContext(config, scale, out, folder, split, clean, say, shared or out)
+    ctx = _inputs(config, scale, command, clock)
+    if shared is not None:
+        ctx.shared = shared
     realism: list[dict] = []
     if ctx.has_pairs:
         _link(ctx)
-        ctx.profiles = fit_profiles(split.groups, scale.fit, out / "profiles", config.seed, echo=say)
-        t = lap("profiles", t)
-        say(f"step 3/7 profiles: {len(ctx.profiles)} ({scale.fit})")
+        ctx.profiles = fit_profiles(ctx.split.groups, scale.fit, ctx.out / "profiles", config.seed, echo=clock.say)
+        clock.lap("profiles")
+        clock.say(f"step 3/7 profiles: {len(ctx.profiles)} ({scale.fit})")
         realism = _realism(ctx)
-        t = lap("realism", t)
-        say("step 4/7 realism: AKLD of the profiles " + ", ".join(
+        clock.lap("realism")
+        clock.say("step 4/7 realism: AKLD of the profiles " + ", ".join(
             f"{g['models']['profile']['akld']:.3f}" for g in realism))
     notes = [] if ctx.has_pairs else [
         "no real pairs: rows (a) and (d)-(f) and the PSNR table need noisy/clean pairs",
         "the noise levels are measured against row (b)'s output: SN on `cbdnet` data removes only part of real "
         "camera noise (on PolyU100 it scores below the noisy input), so they are a lower bound"]
-    active = [r for r in rows if r.applies(ctx)]
-    results: list[dict] = []
-    evals: dict[str, dict] = {}
-    for i, row in enumerate(active):
-        if row.train is not None:
-            say(f"step 5/7 row ({row.key}) {i + 1}/{len(active)}: {row.label}")
-            ctx.checkpoints[row.key] = row.train(ctx)
-            if ctx.has_pairs:
-                evals[row.key] = ctx.evaluate(row.key, ctx.checkpoints[row.key])
-                say(f"row ({row.key}): {evals[row.key]['overall']['psnr']:.2f} dB on the held-out pairs")
-            t = lap(f"row {row.key}", t)
-        any_eval = next(iter(evals.values()), None)  # (a), the noisy input, is in every evaluation
-        results = [_row_result(ctx, r, any_eval if r.train is None else evals[r.key])
-                   for r in active if (r.train is None and any_eval) or r.key in evals]
-        _write_report(ctx, _report(ctx, command, results, realism, [], [], None, notes + ["PARTIAL: rows still "
-                                                                                        "to run"]), None)
+    active, evals, results = _train_rows(ctx, rows, realism, notes, clock)
     denoiser = _denoiser(ctx)
     levels, photo_crops = photo_levels(ctx, denoiser["row"]) if ctx.has_photos and denoiser else ([], [])
-    t = lap("photos", t)
-    say(f"step 6/7 photos: noise level of {len(split.test_photos)} held-out noisy-only photos")
-    shown = [(r.key, r.label) for r in active if r.key in ctx.checkpoints]
+    clock.say(f"step 6/7 photos: noise level of {len(ctx.split.test_photos)} held-out noisy-only photos")
     psnr = {k: {im["id"].rsplit("/", 1)[-1]: im["psnr"] for im in ev["images"]} for k, ev in evals.items()}
     if evals:
         psnr["noisy"] = {im["id"].rsplit("/", 1)[-1]: im["psnr_noisy"] for im in next(iter(evals.values()))["images"]}
-    crops = pair_crops(ctx, shown, psnr) + photo_crops
-    report = _report(ctx, command, results, realism, levels, crops, denoiser, notes)
+    crops = pair_crops(ctx, [(r.key, r.label) for r in active if r.key in ctx.checkpoints], psnr) + photo_crops
+    report = _report(ctx, results, realism, levels, crops, denoiser, notes)
     if denoiser:
-        atomic_write_bytes(out / "denoiser.pt", Path(ctx.checkpoints[denoiser["row"]]).read_bytes())
+        atomic_write_bytes(ctx.out / "denoiser.pt", Path(ctx.checkpoints[denoiser["row"]]).read_bytes())
     _write_report(ctx, report, crops)
-    lap("crops and report", t)
-    seconds = time.perf_counter() - t0
-    _log_timings(out, timings, seconds)
-    say(f"step 7/7 report: {out / 'report.md'}" + (f"; denoiser {out / 'denoiser.pt'} (row ({denoiser['row']}))"
-                                                   if denoiser else ""))
-    return CameraResult(out, report, out / "denoiser.pt" if denoiser else None, seconds)
-
-
-def _log_timings(out: Path, timings: dict, seconds: float) -> None:
-    path = out / "timings.json"
-    runs = json.loads(path.read_text())["invocations"] if path.exists() else []
-    runs.append({"seconds": round(seconds, 1), "steps": timings})
-    total = round(sum(r["seconds"] for r in runs), 1)
-    atomic_write_bytes(path, _json_bytes({"invocations": runs, "total_seconds": total}))
-
+    clock.lap("photos, crops and report")
+    clock.say(f"step 7/7 report: {ctx.out / 'report.md'}" + (
+        f"; denoiser {ctx.out / 'denoiser.pt'} (row ({denoiser['row']}))" if denoiser else ""))
+    return CameraResult(ctx.out, report, ctx.out / "denoiser.pt" if denoiser else None,
+                        time.perf_counter() - clock.t0)

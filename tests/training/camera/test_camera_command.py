@@ -105,8 +105,9 @@ def test_killed_and_resumed_run_gives_the_same_report(camera_folder, quick_run, 
         elif name == "report.md":
             a, b = a.decode().replace(str(quick_run), "OUT"), b.decode().replace(str(out), "OUT")
         assert a == b, name
-    timings = json.loads((out / "timings.json").read_text())
-    assert len(timings["invocations"]) == 1  # the killed one never finished; this one did
+    killed, resumed = json.loads((out / "timings.json").read_text())["invocations"]  # both counted
+    assert "folder and split" in killed["steps"] and "photos, crops and report" not in killed["steps"]
+    assert "photos, crops and report" in resumed["steps"]
 
 
 def test_the_noisy_only_route_reports_noise_levels(tmp_path, capsys):

@@ -45,7 +45,8 @@ def _median_ms(ours, theirs, runs: int, block: int = 10) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("--size", type=int, default=256, help="mosaic height and width in pixels")
     parser.add_argument("--runs", type=int, default=200, help="timed runs per implementation")
     parser.add_argument("--pattern", default="RGGB", help="Bayer pattern")

@@ -108,7 +108,8 @@ def _big_photo(folder: Path, megapixels: float) -> Path:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--samples", type=int, default=384, help="patches per throughput run (default 384)")
     ap.add_argument("--patch", type=int, default=256, help="patch side (default 256)")
     ap.add_argument("--big-mp", type=float, default=24.0, help="megapixels of the large source (default 24)")

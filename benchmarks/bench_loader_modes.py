@@ -30,7 +30,7 @@ from noisegen.dataset.generate import GenerateConfig, generate  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=256)
     ap.add_argument("--patch", type=int, default=256, help="patch size of the generated datasets")
     ap.add_argument("--crop", type=int, default=256, help="training crop")

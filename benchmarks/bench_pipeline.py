@@ -81,7 +81,8 @@ def _rate(fn, crops, params) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--patches", type=int, default=200, help="patches per chain (default 200)")
     ap.add_argument("--size", type=int, default=256, help="patch side (default 256)")
     ap.add_argument("--numpy-patches", type=int, default=60, help="patches for the slower numpy chain (default 60)")

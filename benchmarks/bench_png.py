@@ -31,6 +31,7 @@ from noisegen.dataset.format import encode_sigma
 from noisegen.dataset.images import read_rgb8
 from noisegen.dataset.png import deflate, encode_png
 from noisegen.dataset.samples import sample_photo_paths
+from noisegen.dataset.sigma_codec import STEP_TEXT
 
 
 def _members(n: int, patch: int) -> dict[str, list[np.ndarray]]:
@@ -43,11 +44,13 @@ def _members(n: int, patch: int) -> dict[str, list[np.ndarray]]:
         y, x = rng.integers(img.shape[0] - patch + 1), rng.integers(img.shape[1] - patch + 1)
         crop = np.ascontiguousarray(img[y:y + patch, x:x + patch])
         s = ng.synthesize(crop, ng.sample_params(prof, np.random.default_rng([i, 1])), seed=[i, 2])
-        v = np.rint(s.sigma_raw.astype(np.float64) / 2**-14).astype(np.uint16)
+        member, step = encode_sigma(s.sigma_raw)
+        v = np.rint(s.sigma_raw.astype(np.float64) / step).astype(np.uint16)
         out["clean"].append(s.clean)
         out["noisy"].append(s.noisy)
         out["sigma"].append(np.ascontiguousarray(v.transpose(2, 0, 1)).reshape(3 * patch, patch))
-        assert encode_sigma(s.sigma_raw)[0] == encode_png(out["sigma"][-1])  # the format's σ member
+        # The format's σ member: these planes, with the step in a tEXt chunk (noisegen.dataset.sigma_codec).
+        assert member == encode_png(out["sigma"][-1], text={STEP_TEXT: repr(step)}), "σ member differs"
     return out
 
 
@@ -94,7 +97,7 @@ def _decode(data: bytes) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0])
     ap.add_argument("--samples", type=int, default=32)
     ap.add_argument("--patch", type=int, default=256)
     args = ap.parse_args(argv)

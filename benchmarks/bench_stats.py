@@ -111,7 +111,7 @@ def bench_calibrate() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--skip-calibrate", action="store_true")
     ap.add_argument("--skip-pairs", action="store_true")

@@ -36,6 +36,7 @@ from pathlib import Path
 import psutil
 import torch
 
+from noisegen.command import default_threads
 from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.reader import list_shards
 from trainer.data.loader import build_train_stream, make_train_loader
@@ -189,7 +190,8 @@ def bench_pipeline(data: Path, out: Path, *, model: str, patch: int, batch: int,
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--data", help="a noisegen dataset folder (default: generate one)")
     ap.add_argument("--model", default="tiny", choices=sorted(MODEL_CONFIGS))
     ap.add_argument("--patch", type=int, default=64, help="training crop")
@@ -202,14 +204,15 @@ def main() -> None:
     ap.add_argument("--amp", default="none", choices=("none", "bf16"))
     ap.add_argument("--compile", default="no", choices=("no", "yes", "both"))
     ap.add_argument("--threads", type=int, default=None,
-                    help="torch threads on CPU (default: as the trainer, the cores left after the loader workers)")
+                    help="torch threads on CPU (default: as the trainer, noisegen.command.default_threads: the cores "
+                    "minus the loader workers minus one, at least 1)")
     ap.add_argument("--step-iters", type=int, default=30)
     ap.add_argument("--pipeline-steps", type=int, default=400)
     ap.add_argument("--long-steps", type=int, default=3000, help="steps of the memory-flatness run (0: skip)")
     args = ap.parse_args()
     device = torch.device(args.device)
     cores = len(os.sched_getaffinity(0))
-    threads = args.threads or max(1, cores - args.pipeline_workers)
+    threads = args.threads or default_threads(args.pipeline_workers)
     if device.type == "cpu":
         torch.set_num_threads(threads)
     print(f"torch {torch.__version__}, {args.device}"

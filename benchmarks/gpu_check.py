@@ -278,7 +278,7 @@ def run(plan: Plan, args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(allow_abbrev=False, description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--dry-run", action="store_true", help="tiny model, small crops, few steps, on the CPU")
     ap.add_argument("--json", metavar="OUT.json", help="write every figure here")

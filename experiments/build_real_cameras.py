@@ -76,7 +76,8 @@ def fit_member(set_name: str, camera: str, iso: int, pairs: list, fit: str, seed
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--fit", default="calibrate-camera", help="fit step (default calibrate-camera)")
     ap.add_argument("--data", default=str(DATA), help=f"the shared data folder (default: {DATA})")
     ap.add_argument("--sets", default=",".join(SETS), help=f"pair folders under --data (default {','.join(SETS)})")

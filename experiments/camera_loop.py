@@ -87,7 +87,8 @@ def render_table(results: dict, counts: dict, notes: dict, command: str, wall: f
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--sets", default="PolyU100,CC15", help="held-out test sets (default PolyU100,CC15)")
     ap.add_argument("--scale", choices=tuple(SCALES), default="cpu", help="the camera command's preset (default cpu)")
     ap.add_argument("--quick", action="store_true", help="= --scale quick (toy scale, seconds)")

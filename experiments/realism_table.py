@@ -95,7 +95,8 @@ def tables(records: dict[str, dict]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--fit", default="calibrate",
                     help="profile-producing step run per camera-ISO group on its calibration scenes: calibrate, "
                     "calibrate-render, calibrate-camera (with in-camera noise reduction and the JPEG settings of the "

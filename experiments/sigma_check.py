@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,11 +47,18 @@ def agreement(estimator: torch.nn.Module, samples) -> tuple[float, float, float]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("checkpoint", help="SN checkpoint")
     ap.add_argument("dataset", help="noisegen dataset with σ maps (≥ 400 samples of ≥ 64×64)")
     ap.add_argument("--steps", type=int, default=400, help="estimator-only training steps (default 400; 0: none)")
     args = ap.parse_args()
+    for path in (args.checkpoint, args.dataset):
+        if not Path(path).exists():
+            print(f"{path} not found: run `python experiments/table5_cpu.py` first (it writes "
+                  "experiments/out/table5/sn/last.pt and experiments/out/table5/cbsd68-cbdnet), or give your own",
+                  file=sys.stderr)
+            raise SystemExit(2)
     torch.manual_seed(0)
     model, _ = load_model(args.checkpoint)
     samples = []

@@ -36,7 +36,8 @@ PROFILES = ("gauss", "cbdnet")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--out", default="experiments/out/sn_cpu", help="folder for datasets, runs and results")
     ap.add_argument("--steps", type=int, default=2500, help="training steps per model (default 2500)")
     ap.add_argument("--threads", type=int, default=1,

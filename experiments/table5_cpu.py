@@ -83,7 +83,8 @@ def _table(title: str, results: dict, test: str, ks: list[int], noisy: float) ->
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--out", default="experiments/out/table5", help="folder for datasets, runs and results")
     ap.add_argument("--sn-steps", type=int, default=4000, help="SN steps of the tiny model (default 4000)")
     ap.add_argument("--tf-steps", type=int, default=1500, help="steps of every TF/RT/R run (default 1500)")

@@ -79,7 +79,8 @@ def table(name: str, totals: dict[str, TextureStats]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 allow_abbrev=False)
     ap.add_argument("--fits", default="calibrate,calibrate-camera", help="fit folders under --out (comma-separated)")
     ap.add_argument("--sets", default="PolyU100,CC60")
     ap.add_argument("--data", default=str(DATA))

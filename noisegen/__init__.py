@@ -8,7 +8,7 @@ Public API (DESIGN.md §8):
     s = ng.synthesize(clean_u8, params, seed=0)  # .clean, .noisy, .sigma_raw, .params
     ds = ng.open_dataset("out/")               # decoded samples of a dataset
     DataLoader(ng.open_dataset("out/").compose(ng.to_torch), batch_size=8, num_workers=2)  # tensors
-    wds.WebDataset(urls).decode(*ng.wds_decoders(), "rgb8")  # plain webdataset, σ decoded exactly
+    wds.WebDataset(urls).decode(*ng.wds_decoders("rgb8"))  # plain webdataset, σ exact, in the images' layout
 
 The names are resolved on first use (PEP 562), so ``import noisegen`` stays cheap and importing
 one subpackage (e.g. the dataset reader, which must not pull in numba) does not import the others.

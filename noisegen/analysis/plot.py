@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_report", "save_figure", "style_nlf_axes"]
+__all__ = ["plot_report", "save_figure", "style_nlf_axes", "invalid_bin_label", "invalid_bin_handle"]
 
 _COLOURS = ("#d62728", "#2ca02c", "#1f77b4")
 
@@ -29,6 +29,21 @@ def _curve(ax, nlf: dict, scale: float, label_prefix: str = "") -> None:
         bad = ~ok & np.isfinite(y)
         if bad.any():
             ax.plot(x[bad], y[bad], "o", mfc="none", mec=colour, ms=3, alpha=0.45, lw=0)
+
+
+def invalid_bin_label(config: dict | None = None) -> str:
+    """Legend text of the hollow markers: which bins are left out of the curves, and why."""
+    config = config or {}
+    few = f"< {config['min_count']} pixels" if config.get("min_count") is not None else "too few pixels"
+    clip = f"> {100 * config['max_clip']:g}% clipped" if config.get("max_clip") is not None else "too clipped"
+    return f"bin left out ({few} or {clip})"
+
+
+def invalid_bin_handle():
+    """Legend handle of the hollow markers (grey: they come in each channel's colour)."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], ls="none", marker="o", mfc="none", mec="0.35", ms=4)
 
 
 def _text(summary: dict) -> str:
@@ -158,7 +173,8 @@ def plot_report(report, out: str | os.PathLike[str], *, title: str | None = None
             ax.set_xlim(0, 1)
             ax.set_ylim(0, top_raw)
     handles, labels = next(ax for ax in axes.flat if ax.get_visible()).get_legend_handles_labels()
-    fig.legend(handles[:3], labels[:3], loc="upper right", ncol=3, fontsize=8, frameon=False)
+    handles, labels = handles[:3] + [invalid_bin_handle()], labels[:3] + [invalid_bin_label(report.config)]
+    fig.legend(handles, labels, loc="upper right", ncol=4, fontsize=8, frameon=False)
     what = {"pairs": "real pairs", "full": "dataset", "index": "dataset (index.parquet: parameters only)"}[report.mode]
     fig.suptitle(title or f"Noise level functions, {what}: {', '.join(Path(s).name for s in report.sources)}",
                  fontsize=10, x=0.01, ha="left")

@@ -300,7 +300,7 @@ def dataset_stats(config: StatsConfig, echo: Callable[[str], None] = lambda s: N
         else:
             from joblib import Parallel, delayed
 
-            results = Parallel(n_jobs=config.workers, backend="loky", return_as="generator")(
+            results = Parallel(n_jobs=min(config.workers, len(urls)), backend="loky", return_as="generator")(
                 delayed(shard_stats)(u, config.by, keys) for u in urls)
         for u, (groups, damaged, n) in zip(urls, results):
             if config.workers > 1:

@@ -140,7 +140,8 @@ examples:
                    help="skip (and list) photos larger than N pixels, e.g. 150M "
                    f"(default {DEFAULT_MAX_PIXELS // 10**6}M; a photo costs about 11 bytes per pixel while decoded)")
     g.add_argument("--workers", type=positive_int, metavar="W",
-                   help="parallel worker processes (default: all cores; at most one per shard)")
+                   help="parallel worker processes (default: one per CPU core; at most the CPU count, and one per "
+                   "shard)")
     g.add_argument("--backend", choices=("local", "dask"), default="local",
                    help="local: joblib processes on this machine (default); dask: dask.distributed "
                    "(a LocalCluster of --workers processes, or --scheduler)")

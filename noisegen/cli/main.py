@@ -17,14 +17,14 @@ from noisegen.cli.profile import add_profile_commands
 from noisegen.cli.realism import add_realism_command
 from noisegen.cli.stats import add_preview_command, add_stats_command
 from noisegen.cli.synth import add_synth_command
-from noisegen.command import run_command
+from noisegen.command import CommandParser, run_command
 from noisegen.version import __version__
 
 __all__ = ["build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="noisegen",
         description="Realistic synthetic camera noise: simulate cameras on clean photos, manage camera "
         "response curves and camera profiles.",

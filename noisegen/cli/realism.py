@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from noisegen.cli.output import add_pairs_options, clean_nan, skips_text, write_json
-from noisegen.command import fraction, int_at_least, nonneg_int, positive_int
+from noisegen.command import default_workers, fraction, int_at_least, nonneg_int, positive_int
 
 __all__ = ["add_realism_command"]
 
@@ -40,7 +40,7 @@ def _cmd_realism(args: argparse.Namespace) -> int:
                            seed=args.seed, draws=args.draws, camera=args.camera, iso=tuple(args.iso or ()),
                            group_regex=args.group_regex, crop=args.crop, in_sample=args.in_sample, bins=args.bins,
                            min_count=args.min_count, max_clip=args.max_clip, figure_pairs=args.figure_pairs,
-                           workers=args.workers)
+                           workers=default_workers(args.workers))
     report = run_realism(config, echo=lambda s: print(s, file=sys.stderr), progress=not args.no_progress)
     text = report.markdown()
     print(text, end="")
@@ -117,8 +117,9 @@ def add_realism_command(subparsers: argparse._SubParsersAction) -> None:
                      help="fewest pixels for a valid NLF bin (default 1000)")
     how.add_argument("--max-clip", type=fraction, default=0.01, metavar="F",
                      help="largest clipped fraction in a valid NLF bin and a fitted code (default 0.01)")
-    how.add_argument("--workers", type=positive_int, default=1, metavar="W",
-                     help="processes for fitting and scoring (default 1)")
+    how.add_argument("--workers", type=positive_int, metavar="W",
+                     help="parallel processes for fitting and scoring (default: one per CPU core; at most the CPU "
+                     "count)")
     out = r.add_argument_group("outputs")
     out.add_argument("--out", metavar="DIR", help="write DIR/realism.json, realism.md and realism.png")
     out.add_argument("--json", metavar="FILE.json", help="JSON report (overrides --out's)")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from noisegen.cli.output import add_pairs_options, clean_nan, skips_text, with_examples, write_json
-from noisegen.command import fraction, nonneg_int, positive_int
+from noisegen.command import default_workers, fraction, nonneg_int, positive_int
 
 __all__ = ["add_stats_command", "add_preview_command"]
 
@@ -15,13 +15,12 @@ __all__ = ["add_stats_command", "add_preview_command"]
 def _cmd_stats(args: argparse.Namespace) -> int:
     from noisegen.analysis.plot import plot_report
     from noisegen.analysis.stats import StatsConfig, run_stats
-    from noisegen.dataset.generate import default_workers
 
     if (args.dataset is None) == (not args.pairs):
         raise ValueError("give a DATASET folder or --pairs DIR (not both)")
     config = StatsConfig(dataset=args.dataset, pairs=tuple(args.pairs or ()), by=args.by, group_regex=args.group_regex,
                          bins=args.bins, min_count=args.min_count, max_clip=args.max_clip, fast=args.fast,
-                         max_samples=args.max_samples, workers=args.workers or (1 if args.pairs else default_workers()),
+                         max_samples=args.max_samples, workers=default_workers(args.workers),
                          progress=not args.no_progress)
     report = run_stats(config, echo=lambda s: print(s, file=sys.stderr))
     print(report.table())
@@ -42,6 +41,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 def _cmd_preview(args: argparse.Namespace) -> int:
     from noisegen.analysis.preview import PreviewConfig, run_preview
 
+    if Path(args.out).exists() and not args.overwrite:
+        raise FileExistsError(f"{args.out} exists; choose another --out, or pass --overwrite")
     path = run_preview(PreviewConfig(dataset=args.dataset, out=args.out, n=args.n, seed=args.seed, amplify=args.amplify,
                                      tile=args.tile, sigma_max=args.sigma_max))
     print(f"wrote {path}")
@@ -84,7 +85,7 @@ examples:
     s.add_argument("--max-samples", type=positive_int, metavar="N",
                    help="datasets: use N samples spread evenly over the index")
     s.add_argument("--workers", type=positive_int, metavar="W",
-                   help="parallel processes for the shard pass (default: all cores)")
+                   help="parallel processes for the shard pass (default: one per CPU core; at most the CPU count)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_stats)
 
@@ -102,6 +103,7 @@ example:
     p.add_argument("dataset", metavar="DATASET", help="dataset folder (generate or pack-pairs)")
     p.add_argument("--n", type=positive_int, default=16, help="rows (default 16)")
     p.add_argument("--out", required=True, metavar="GRID.png", help="PNG to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out (default: refuse)")
     p.add_argument("--seed", type=nonneg_int, help="draw the samples at random with this seed (default: the first N)")
     p.add_argument("--amplify", type=float, default=4.0, help="residual gain (default 4)")
     p.add_argument("--tile", type=positive_int, default=192, help="tile side in pixels (default 192)")

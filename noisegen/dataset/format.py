@@ -21,6 +21,15 @@ Members:
                  that Arrow's schema inference (Hugging Face ``datasets``) works; the reader turns
                  them back into None (``from_disk``).
 
+An absent value (no mosaic, no JPEG, unknown ISO) has one spelling per layer:
+
+    layer                                  no mosaic     no JPEG          unknown ISO
+    Python (SampleParams, decoded json)    None          None             None
+    sample json on disk (format 2)         ""            0                0       (to_disk; read back as None)
+    index.parquet                          null          null (Int32)     null (Int32)
+    to_torch parameters (collate-safe)     ""            0                0       (as the json on disk)
+    text for people (inspect, stats, CLI)  none          none             none
+
 This module imports neither the writer nor the camera pipeline nor numba: the reader and the writer
 both build on it.
 """
@@ -53,6 +62,7 @@ __all__ = [
     "to_disk", "from_disk", "params_from_disk", "check_sample_meta", "index_row",
     "index_types", "MANIFEST_FIELDS", "check_manifest", "PAIR_MEMBER_DESCRIPTIONS", "real_pair_meta",
     "real_pair_index_row", "SIGMA_MODES", "SIGMA_DERIVED", "sigma_is_derived", "dataset_sigma",
+    "NULLABLE_INT_COLUMNS", "pandas_metadata",
 ]
 
 FORMAT_NAME = "noisegen-webdataset"
@@ -319,6 +329,22 @@ def index_types() -> dict[str, Any]:
     t.update(rgb_to_camera=pa.list_(f64), jpeg_quality=i32, iso=i32, sigma_step=f64, mean_intensity=f64, noisy_mean=f64,
              residual_std=f64, sigma_mean=f64, sigma_max=f64, bytes=i64)
     return t
+
+
+# Integer columns of index.parquet that may hold nulls (no JPEG, unknown ISO, a real pair's crop that is
+# not square). Arrow keeps them as integers with nulls; pyarrow's to_pandas would make them float64
+# with NaN, so the file's pandas metadata names pandas' nullable Int32 for them (``pandas_metadata``).
+NULLABLE_INT_COLUMNS = ("jpeg_quality", "iso", "patch")
+
+
+def pandas_metadata(columns: list[tuple[str, Any]]) -> bytes:
+    """The ``pandas`` schema metadata of index.parquet: for each (name, pyarrow type) column that is an
+    integer in NULLABLE_INT_COLUMNS, pandas' nullable integer dtype of the same width (``pd.read_parquet``
+    then gives Int32 with <NA>). Only pandas reads it; Arrow, polars and Hugging Face read the types."""
+    entries = [{"name": n, "field_name": n, "pandas_type": str(t), "numpy_type": str(t).replace("int", "Int", 1),
+                "metadata": None}
+               for n, t in columns if n in NULLABLE_INT_COLUMNS and str(t) in ("int32", "int64")]
+    return json.dumps({"index_columns": [], "column_indexes": [], "columns": entries}, sort_keys=True).encode()
 
 
 # dataset.json: key → type. Written by generate and pack-pairs (noisegen.dataset.writer.write_manifest).

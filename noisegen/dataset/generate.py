@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from noisegen.command import cpu_count
 from noisegen.dataset.backends import close_dask, dask_client, run_dask, run_local
 from noisegen.dataset.format import (
     FORMAT_NAME,
@@ -59,11 +60,8 @@ BACKENDS = ("local", "dask")
 
 
 def default_workers() -> int:
-    """The CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+    """The CPU cores this process may use (noisegen.command.cpu_count): one worker per core."""
+    return cpu_count()
 
 
 @dataclass(frozen=True)
@@ -292,7 +290,8 @@ def generate(config: GenerateConfig, *, progress: bool = True, echo: Callable[[s
     plan = _plan(config, scan)
     client = cluster = None
     if config.backend == "dask":  # connect first: an unreachable scheduler must not leave a half-made folder
-        client, cluster = dask_client(config.workers, config.scheduler)
+        client, cluster = dask_client(min(config.workers, cpu_count()) if config.scheduler is None else config.workers,
+                                      config.scheduler)
     try:
         complete, lock = prepare_out(out, _fingerprint(config, scan, plan), config.content(), resume=config.resume,
                                      echo=echo)
@@ -322,13 +321,18 @@ def _write(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, t_start: f
     out = Path(config.out)
     done = finished(out, plan)
     pending = [i for i in range(plan.n_shards) if i not in done]
-    workers = max(1, min(config.workers, len(pending)))
+    # One worker per shard at most and, on this machine, one per core (noisegen.command's rule).
+    limits = [(len(pending), f"the {len(pending)} shards to write")]
+    if config.backend == "local":
+        limits.append((cpu_count(), f"the {cpu_count()} CPU cores"))
+    bound, why = min(limits)
+    workers = max(1, min(config.workers, bound))
     echo(f"{len(scan.images)} source images ({len(scan.skipped)} skipped) → {plan.n_samples} patches of "
          f"{config.patch}×{config.patch} in {plan.n_shards} shards of ≤{plan.samples_per_shard}"
          + (f"; resuming: {len(done)} shards already done" if done else "")
          + f"; backend {config.backend}, {workers} worker{'s' if workers > 1 else ''}"
-         + (f" (--workers {config.workers} capped at the {len(pending)} shards to write)"
-            if workers < config.workers and config.backend == "local" else ""))
+         + (f" (--workers {config.workers} capped at {why})" if workers < config.workers and config.backend == "local"
+            else ""))
 
     from tqdm import tqdm
 

@@ -9,7 +9,8 @@ Format 2 names the member ``sigma.png16`` and writes the step into the PNG itsel
 ``noisegen:sigma-step``), so that the member decodes exactly on its own: webdataset's and Hugging
 Face's image decoders claim ``.png`` members and convert them to 8 bits (83-2253 became 83-255),
 but leave an unknown extension alone. Format 1 (``sigma.png``, step only in the sample's json) is
-still read. ``wds_decoders()`` gives webdataset users a handler that decodes the member exactly.
+still read. ``wds_decoders(imagespec)`` gives webdataset users a handler that decodes the member
+exactly, in the layout of the images they asked for (H×W×3 arrays, or 3×H×W tensors for "torch…").
 """
 
 from __future__ import annotations
@@ -110,11 +111,35 @@ def decode_wds_sigma(key: str, data: bytes):
     return decode_sigma(data)
 
 
-def wds_decoders() -> list:
-    """Handlers for webdataset's ``.decode()``, placed before the image spec:
+def _decode_wds_sigma_chw(key: str, data: bytes):
+    """decode_wds_sigma as a float32 3×H×W torch tensor: the layout of webdataset's "torch…" images."""
+    sigma = decode_wds_sigma(key, data)
+    if sigma is None:
+        return None
+    import torch  # here: only a user who asked for torch images gets torch σ maps (noisegen imports no torch)
 
-        wds.WebDataset(urls, shardshuffle=False).decode(*noisegen.wds_decoders(), "rgb8")
+    return torch.from_numpy(np.ascontiguousarray(sigma.transpose(2, 0, 1)))
 
-    decodes ``sigma.png16`` to float32 H×W×3 σ_raw exactly (the image spec alone leaves it as bytes).
+
+def wds_decoders(imagespec: str | None = None) -> list:
+    """Handlers for webdataset's ``.decode()`` that decode the σ member exactly, in the images' layout.
+
+        wds.WebDataset(urls, shardshuffle=False).decode(*noisegen.wds_decoders("torchrgb"))
+
+    Args:
+        imagespec: webdataset's image spec ("rgb8", "rgb", "torchrgb", "pil", ...; see
+            webdataset.autodecode.imagespecs), or None. With a spec, the list ends with it, and σ_raw
+            comes in the layout webdataset gives the images: a float32 3×H×W torch tensor for the
+            "torch…" specs (their images are C×H×W tensors), else a float32 H×W×3 array (as "rgb8" and
+            "rgb" images; PIL has no float RGB image, so "pil…" specs get the array too). None: the σ
+            handler alone (H×W×3 arrays); place it before your own image spec.
+    Raises:
+        ValueError: ``imagespec`` is not one of webdataset's.
     """
-    return [decode_wds_sigma]
+    if imagespec is None:
+        return [decode_wds_sigma]
+    from webdataset.autodecode import imagespecs  # here: the reader imports no webdataset
+
+    if imagespec not in imagespecs:
+        raise ValueError(f"wds_decoders: unknown image spec {imagespec!r}; webdataset's are {', '.join(imagespecs)}")
+    return [_decode_wds_sigma_chw if imagespec.startswith("torch") else decode_wds_sigma, imagespec]

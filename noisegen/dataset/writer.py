@@ -26,7 +26,7 @@ from PIL import features
 
 from noisegen.atomic import atomic_write, atomic_write_bytes, temp_path
 from noisegen.crf.io import shipped_bank_dir
-from noisegen.dataset.format import index_types
+from noisegen.dataset.format import index_types, pandas_metadata
 from noisegen.dataset.png import COMPRESSOR
 from noisegen.version import __version__
 
@@ -146,11 +146,13 @@ def write_index(batches: Iterable[list[dict]], path: str | os.PathLike[str]) -> 
                 extra = [k for k in rows[0] if k not in types]
                 columns = {c: pa.array([r.get(c) for r in rows], type=types.get(c)) for c in [*types, *extra]}
                 schema = pa.table(columns).schema
+                schema = schema.with_metadata({b"pandas": pandas_metadata([(f.name, f.type) for f in schema])})
                 writer = pq.ParquetWriter(str(tmp), schema)
             table = pa.table({f.name: pa.array([r.get(f.name) for r in rows], type=f.type) for f in schema})
             writer.write_table(table)
         if writer is None:  # no sample at all: an empty table with the known columns
             empty = pa.table({c: pa.array([], type=t) for c, t in types.items()})
+            empty = empty.replace_schema_metadata({b"pandas": pandas_metadata(list(types.items()))})
             pq.write_table(empty, str(tmp))
         else:
             writer.close()

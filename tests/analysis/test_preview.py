@@ -61,4 +61,10 @@ def test_cli_and_errors(dataset, tmp_path, capsys):
         PreviewConfig(dataset=str(dataset), out=str(out), n=0)
     with pytest.raises(ValueError, match="no sample"):
         contact_sheet([])
-    assert main(["preview", str(tmp_path), "--out", str(out)]) == 2  # not a dataset
+    before = out.read_bytes()
+    assert main(["preview", str(dataset), "--n", "2", "--out", str(out)]) == 2  # as synth and denoise: no overwrite
+    err = capsys.readouterr().err
+    assert f"{out} exists" in err and "--overwrite" in err and out.read_bytes() == before
+    assert main(["preview", str(dataset), "--n", "2", "--out", str(out), "--overwrite"]) == 0
+    assert out.read_bytes() != before
+    assert main(["preview", str(tmp_path), "--out", str(tmp_path / "other.png")]) == 2  # not a dataset

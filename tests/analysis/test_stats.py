@@ -7,8 +7,10 @@ import shutil
 import numpy as np
 import pytest
 from datagen import shared_data
+from figures import capture_figures
 from PIL import Image
 
+import noisegen.analysis.plot
 from noisegen.analysis.calibrate.model_nlf import binned_model_std, code_moments
 from noisegen.analysis.stats import StatsConfig, dataset_stats, pairs_stats
 from noisegen.cli.main import main
@@ -83,7 +85,8 @@ def test_fast_path_reads_the_index_only(dataset, full):
     assert "σ_s (mean, p5-p95)" in fast.table()
 
 
-def test_cli_writes_table_json_and_plot(dataset, tmp_path, capsys):
+def test_cli_writes_table_json_and_plot(dataset, tmp_path, capsys, monkeypatch):
+    figures = capture_figures(monkeypatch, noisegen.analysis.plot)
     args = ["stats", str(dataset), "--by", "crf,jpeg", "--json", str(tmp_path / "s.json"), "--plot",
             str(tmp_path / "s.png"), "--table", str(tmp_path / "s.md"), "--workers", "1", "--no-progress"]
     assert main(args) == 0
@@ -94,6 +97,8 @@ def test_cli_writes_table_json_and_plot(dataset, tmp_path, capsys):
     assert set(data["groups"][0]["nlf"]) >= {"x", "std", "count", "valid"}
     with Image.open(tmp_path / "s.png") as im:
         assert im.width >= 600 and im.height >= 400
+    legend = [t.get_text() for t in figures[0].legends[0].get_texts()]  # the hollow markers say what they are
+    assert legend == ["R", "G", "B", "bin left out (< 1000 pixels or > 1% clipped)"]
     assert (tmp_path / "s.md").read_text().startswith("| group |")
 
 

@@ -26,7 +26,7 @@ from noisegen.crf.bank import (
     invert_curve,
 )
 from noisegen.crf.io import list_banks, load_bank, save_bank, shipped_bank_dir, user_bank_dir
-from noisegen.crf.plot import describe_bank, plot_bank
+from noisegen.crf.plot import bank_figure, describe_bank, highlights, plot_bank
 from noisegen.kernels.lut import _lut_gather_u8, _lut_interp
 
 ROUND_TRIP_BOUND = 1.0 / (INVERSE_SAMPLES - 1) + 1e-6   # LUT step of the inverse table, float32 slack
@@ -479,6 +479,23 @@ def test_plot_bank_writes_png(tmp_path, bank):
     assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 10_000
     with pytest.raises(KeyError, match="sRGB"):
         plot_bank(bank, tmp_path / "x.png", curves=["sRGBB"])
+
+
+def _legend(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_a_plot_of_few_curves_names_each_and_of_many_names_a_readable_few(bank):
+    few = ["linear", "sRGB", "Sony-S-Log3", "gamma-2.2"]
+    assert _legend(bank_figure(bank, few)) == few
+    labels = _legend(bank_figure(bank))  # the whole bank: more curves than colours can tell apart
+    at = {n: float(np.interp(0.18, bank.grid, bank.curves[bank.index(n)])) for n in bank.names}
+    brightest = max(at, key=at.get)
+    assert len(labels) <= 8 and labels[0] == f"the other {len(bank) - len(labels) + 1} curves"
+    assert "linear: reference" in labels and "sRGB: reference" in labels
+    assert f"{brightest}: brightest at L = 0.18 (f = {at[brightest]:.2f})" in labels
+    assert [r for r, _ in highlights(bank, [bank.index(n) for n in few])][:2] == [bank.index("linear"),
+                                                                                   bank.index("sRGB")]
 
 
 def test_cli_list(capsys):

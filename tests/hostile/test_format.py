@@ -49,6 +49,27 @@ def test_wds_decoders_decode_sigma_exactly(ds):
         assert s[SIGMA].max() > 255 * 2.0**-14  # the range that an 8-bit decode would have cut
 
 
+@pytest.mark.parametrize("spec", ["torchrgb", "torchrgb8", "rgb", "pil"])
+def test_wds_decoders_give_sigma_the_layout_of_the_images(ds, spec):
+    wds = pytest.importorskip("webdataset")
+    torch = pytest.importorskip("torch")
+    expected = _reader_sigmas(ds)
+    pipe = wds.WebDataset(str(ds / "shard-{000000..000002}.tar"), shardshuffle=False).decode(*ng.wds_decoders(spec))
+    got = {s["__key__"]: s for s in pipe}
+    assert set(got) == set(expected)
+    for key, s in got.items():
+        clean, sigma = s["clean.png"], s[SIGMA]
+        if spec.startswith("torch"):  # webdataset's torch images are C×H×W tensors: so is σ
+            assert isinstance(clean, torch.Tensor) and clean.shape[0] == 3 and isinstance(sigma, torch.Tensor)
+            assert sigma.dtype == torch.float32 and sigma.shape == clean.shape
+            assert np.array_equal(sigma.numpy(), expected[key].transpose(2, 0, 1))
+        else:  # H×W×3 arrays (a PIL image cannot hold float RGB: σ stays an array beside PIL images)
+            shape = clean.shape if spec == "rgb" else (clean.height, clean.width, 3)
+            assert isinstance(sigma, np.ndarray) and sigma.shape == shape and np.array_equal(sigma, expected[key])
+    with pytest.raises(ValueError, match="unknown image spec 'torchrgb16'"):
+        ng.wds_decoders("torchrgb16")
+
+
 def test_format_1_datasets_are_still_read(ds, tmp_path):
     old = copy_dataset(ds, tmp_path / "v1")
     for tar in sorted(old.glob("shard-*.tar")):

@@ -18,6 +18,7 @@ import pytest
 from datagen import file_digests, make_photos
 from PIL import Image
 
+from noisegen.command import cpu_count
 from noisegen.dataset import make_shard
 from noisegen.dataset.format import PARTIAL_DIR
 from noisegen.dataset.generate import generate
@@ -378,9 +379,10 @@ def test_resume_on_a_complete_dataset_with_a_damaged_shard_repairs_it(photos, re
     assert rc == 0 and "already complete (every shard has its recorded size and sha256)" in err
 
 
-def test_workers_are_capped_at_the_shards_to_write(photos, tmp_path, capsys):
+def test_workers_are_capped_at_the_shards_to_write_and_the_cores(photos, tmp_path, capsys):
     rc, _, err = cli(capsys, *_gen_args(photos, tmp_path / "ds")[:-3], "--workers", "500", "--no-progress")
-    assert rc == 0 and "3 workers (--workers 500 capped at the 3 shards to write)" in err
+    cap = "the 3 shards to write" if cpu_count() >= 3 else f"the {cpu_count()} CPU cores"
+    assert rc == 0 and f"{min(3, cpu_count())} workers (--workers 500 capped at {cap})" in err
 
 
 def test_each_source_is_decoded_once_per_worker_not_once_per_shard(photos, tmp_path, monkeypatch):

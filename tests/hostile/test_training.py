@@ -1,11 +1,17 @@
 """Hostile and unlucky inputs to the trainer (issue 12, items 1, 2, 8): a non-finite loss never reaches a
-checkpoint, a dataset with nothing usable ends the run with one message instead of hanging, and a
-checkpoint cannot make the loader allocate a model it does not hold."""
+checkpoint, a dataset with nothing usable ends the run with one message instead of hanging, a
+checkpoint cannot make the loader allocate a model it does not hold, and Ctrl-C before the first
+checkpoint leaves one that the advised `--resume` continues."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -16,10 +22,12 @@ torch = pytest.importorskip("torch")
 from datagen import make_train_shards  # noqa: E402
 
 import trainer.data.stream  # noqa: E402
+from hostile.helpers import ROOT  # noqa: E402
 from noisegen.dataset.pack_pairs import PackPairsConfig, pack_pairs  # noqa: E402
 from trainer.cli import main as cli_main  # noqa: E402
 from trainer.engine.checkpoint import load_checkpoint  # noqa: E402
 from trainer.engine.loop import NonFiniteLossError, run  # noqa: E402
+from trainer.engine.run_folder import resolve_checkpoint  # noqa: E402
 from trainer.infer.inference import load_model  # noqa: E402
 from trainer.models.aindnet import AINDNet  # noqa: E402
 from trainer.models.config import MODEL_CONFIGS  # noqa: E402
@@ -132,3 +140,35 @@ def test_damaged_checkpoint_configurations_give_one_line(tmp_path, capsys):
         assert cli_main(argv) == 2
         err = capsys.readouterr().err
         assert what in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_ctrl_c_before_the_first_checkpoint_with_a_loader_worker_leaves_one_to_resume(shards, tmp_path):
+    # SIGTERM takes the same path (tests/training/engine/test_interrupt.py), and workers ignore it too.
+    signum = signal.SIGINT
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "trainer", "sn", "--data", str(shards), "--out", str(out), "--model", "tiny",
+           "--patch", "16", "--batch", "2", "--steps", "100000", "--workers", "1", "--threads", "1", "--device", "cpu",
+           "--log-every", "1", "--no-progress"]  # the first periodic checkpoint would come at step 5000
+    # A shell without job control starts background commands with SIGINT ignored, and exec keeps that
+    # (the run would then keep it ignored): give the run a terminal's default disposition.
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    metrics, deadline = out / "metrics.jsonl", time.monotonic() + 300
+    while not (metrics.exists() and metrics.read_text().count('"loss"') >= 3):
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "no step was logged"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signum)  # Ctrl-C in a terminal: the whole process group, main process and loader worker
+    _, err = proc.communicate(timeout=300)
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum and "Traceback" not in err, err
+    assert err.count(f"{name}: stopping after this step") == 1, err  # the main process; the worker ignores it
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"interrupted ({name}) at step ") and last.endswith(
+        f"continue with: noisegen-train sn --out {out} --resume"), last
+    step = load_checkpoint(out / "last.pt")["step"]
+    assert 3 <= step < 5000
+    assert resolve_checkpoint(out, "--init") == out / "last.pt"  # the next step, `tf --init RUN`, finds it
+    # Following the advice (one step more, to keep the test short) continues from that step.
+    assert cli_main(["sn", "--out", str(out), "--resume", "--stop-after", str(step + 1)]) == 0
+    assert load_checkpoint(out / "last.pt")["step"] == step + 1

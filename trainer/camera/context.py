@@ -30,6 +30,7 @@ import torch
 
 from noisegen.atomic import atomic_write_bytes
 from noisegen.camera.api import CameraFolder, CameraSplit, make_dataset
+from noisegen.command import cpu_count
 from noisegen.dataset.reader import read_rgb8, write_png
 from trainer.camera.config import CameraConfig, Scale
 from trainer.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -115,7 +116,9 @@ class RunContext:
 
     @property
     def workers(self) -> int:
-        return 1 if self.config.workers is None else self.config.workers
+        """`generate` processes: CameraConfig.workers (None: 1), at most the CPU count. (The SN rows' loader
+        workers are CameraConfig.workers as given: None lets the engine choose, 4 on CUDA, 1 on CPU.)"""
+        return min(1 if self.config.workers is None else self.config.workers, cpu_count())
 
     def patches_per_image(self, share: int) -> int:
         """Patches per clean photo of a dataset that ``share`` datasets split (Scale.patches_per_image)."""

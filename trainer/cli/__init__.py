@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from noisegen.command import run_command
+from noisegen.command import CommandParser, run_command
 from noisegen.version import __version__
 from trainer.cli.camera import add_camera_command
 from trainer.cli.infer import add_denoise_command, add_eval_command
@@ -31,7 +31,7 @@ __all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="noisegen-train",
         description="Train the AINDNet denoiser on noisegen shards: `sn` (synthetic-noise stage), `tf` (transfer to "
         "real pairs); `eval` (PSNR/SSIM on real pairs) and `denoise` (PNGs) with a run folder or checkpoint; "
@@ -51,9 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     hint = "interrupted"
-    if args.command in ("sn", "tf"):
-        hint += f"; continue with: noisegen-train {args.command} --out {args.out} --resume"
-    elif args.command == "camera":
+    if args.command == "camera":
         args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in the run's report
         hint += "; continue with the same command (everything finished is kept)"
     return run_command("noisegen-train", args, interrupted=hint)

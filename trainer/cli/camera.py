@@ -8,7 +8,7 @@ import dataclasses
 import shlex
 import sys
 
-from noisegen.command import int_at_least
+from noisegen.command import THREADS_HELP, int_at_least
 from trainer.camera.config import SCALE_NAMES, SCALES, CameraConfig
 from trainer.engine.run_config import DEVICES
 
@@ -86,11 +86,10 @@ examples:
                    "weights (default 0)")
     g = p.add_argument_group("execution (does not change the report)")
     g.add_argument("--device", choices=DEVICES, default=_D["device"], help="auto: CUDA when available (default auto)")
-    g.add_argument("--threads", type=int_at_least(1), metavar="N",
-                   help="torch threads on CPU (default: the engine's: the cores left after the loader workers); "
-                   "a resumed run reproduces its weights with the same number")
+    g.add_argument("--threads", type=int_at_least(1), metavar="N", help=THREADS_HELP)
     g.add_argument("--workers", type=int_at_least(0), metavar="W",
-                   help="data loader and generate processes, 0 = in-process loading (default 1)")
+                   help="data loader processes of each SN row, 0 = in-process (default: 4 on CUDA, 1 on CPU; at most "
+                   "the CPU count), and `generate` processes (default 1)")
     g.add_argument("--no-progress", action="store_true", help="no progress bars (step lines still print)")
     p.set_defaults(func=_cmd_camera)
 

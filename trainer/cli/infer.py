@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import argparse
 
-from noisegen.command import int_at_least
+from noisegen.command import THREADS_HELP, int_at_least
 from trainer.engine.run_config import DEVICES
-from trainer.infer.denoise import SIGMA_DISPLAY_MAX, DenoiseConfig, denoise_images
+from trainer.infer.denoise import DenoiseConfig, denoise_images
 from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint, print_report
 from trainer.infer.inference import AUTO_TILE, AUTO_TILE_PIXELS
+from trainer.infer.sigma_picture import PERCENTILES
 
 __all__ = ["add_eval_command", "add_denoise_command"]
 
@@ -33,8 +34,7 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ensemble", action="store_true", help="geometric self-ensemble x8 (mean of the 8 "
                    "flip/rotation predictions, each transformed back; 8 times slower)")
     p.add_argument("--device", choices=DEVICES, default="auto", help="default auto (CUDA if any)")
-    p.add_argument("--threads", type=int_at_least(1), metavar="N", help="torch threads on CPU (default: torch's, "
-                   "every core)")
+    p.add_argument("--threads", type=int_at_least(1), metavar="N", help=THREADS_HELP)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -73,6 +73,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
                         max_images=args.max_images, device=args.device, threads=args.threads,
                         progress=not args.no_progress)
     print_report(evaluate_checkpoint(config))
+    if config.json is not None:
+        print(f"wrote {config.json}")
     return 0
 
 
@@ -83,8 +85,9 @@ def add_denoise_command(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=f"""\
 Denoise each IMAGE (files, or folders searched recursively) with CHECKPOINT and write
-OUT/NAME_denoised.png (8-bit sRGB) and, with --sigma-map, OUT/NAME_sigma.png (the estimated
-noise level per channel, black 0 to white {SIGMA_DISPLAY_MAX} on the [0, 1] scale). Any size: images
+OUT/NAME_denoised.png (8-bit sRGB) and, with --sigma-map, OUT/NAME_sigma.png (a picture of the
+estimated noise level on the [0, 1] scale, coloured from its {PERCENTILES[0]:g}st to its {PERCENTILES[1]:g}th
+percentile, with a colour bar and the mean of each channel). Any size: images
 above {AUTO_TILE_PIXELS} pixels go in {AUTO_TILE}x{AUTO_TILE} tiles that use the whole image's AIN
 statistics and are blended over their overlap. Unreadable inputs and existing outputs (without
 --overwrite) are reported and skipped; the exit status is 1 when anything was skipped.""",
@@ -96,7 +99,8 @@ examples:
     p.add_argument("checkpoint", metavar="CHECKPOINT", help=_CHECKPOINT_HELP)
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files or folders of images")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
-    p.add_argument("--sigma-map", action="store_true", help="also write the estimated sigma map as NAME_sigma.png")
+    p.add_argument("--sigma-map", action="store_true",
+                   help="also write a picture of the estimated sigma map, with its scale, as NAME_sigma.png")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (default: skip those inputs)")
     _add_inference_options(p)
     p.set_defaults(func=_cmd_denoise)

@@ -13,8 +13,9 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from noisegen.command import int_at_least
+from noisegen.command import THREADS_HELP, int_at_least
 from trainer.engine.checkpoint import load_checkpoint
+from trainer.engine.interrupt import RunInterrupted
 from trainer.engine.run_config import AMP_MODES, DEVICES, RunConfig
 from trainer.engine.run_folder import LAST
 from trainer.stages.sn import train
@@ -22,13 +23,14 @@ from trainer.stages.sn_config import SCHEDULES, TrainConfig
 from trainer.stages.tf import transfer
 from trainer.stages.tf_config import TF_MODES, TFConfig
 
-__all__ = ["add_sn_command", "add_tf_command", "config_from_args"]
+__all__ = ["add_sn_command", "add_tf_command", "config_from_args", "option_of", "interrupted_text"]
 
 _SN = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 _TF = {f.name: f.default for f in dataclasses.fields(TFConfig)}
 # Options that are not config fields, and CLI names of fields where they differ.
 _RUN_OPTIONS = ("command", "func", "resume", "stop_after")
-_FIELD = {"warmup": "warmup_steps", "no_progress": "progress"}
+_FIELD = {"warmup": "warmup_steps", "no_progress": "progress", "num_pairs": "pairs"}
+_OPTION = {field: "--" + cli.replace("_", "-") for cli, field in _FIELD.items()}  # field → its CLI option
 _FILES = """\
   last.pt          checkpoint every --ckpt-every steps and at the end (atomic; weights_only loading)
   best.pt          checkpoint of the best validation PSNR on the first --val source (with --val)
@@ -45,6 +47,22 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
+def option_of(field: str) -> str:
+    """The command-line option that sets config field ``field`` (``progress`` → ``--no-progress``)."""
+    return _OPTION.get(field, "--" + field.replace("_", "-"))
+
+
+class _MovedOption(argparse.Action):
+    """An option that moved: using it is an error that names the new one (argparse's one line, exit 2)."""
+
+    def __init__(self, option_strings, dest, moved_to: str = "", why: str = "", **kwargs):
+        super().__init__(option_strings, dest, nargs="?", help=argparse.SUPPRESS, **kwargs)
+        self.moved_to, self.why = moved_to, why
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is now {self.moved_to} ({self.why})")
+
+
 def _add_optimiser_options(g: argparse._ArgumentGroup, d: dict[str, Any], *, batch: str, patch: str) -> None:
     g.add_argument("--steps", type=int_at_least(1), metavar="N", help=f"optimiser steps (default {d['steps']})")
     g.add_argument("--batch", type=int_at_least(1), metavar="B",
@@ -58,7 +76,7 @@ def _add_optimiser_options(g: argparse._ArgumentGroup, d: dict[str, Any], *, bat
                    "the data (default 0)")
 
 
-def _add_run_options(p: argparse.ArgumentParser, cls: type[RunConfig], *, threads: str) -> None:
+def _add_run_options(p: argparse.ArgumentParser, cls: type[RunConfig]) -> None:
     """Validation, outputs and execution: the engine's options, the same for `sn` and `tf`."""
     d = {f.name: f.default for f in dataclasses.fields(cls)}
     g = p.add_argument_group("validation and outputs")
@@ -90,12 +108,13 @@ def _add_run_options(p: argparse.ArgumentParser, cls: type[RunConfig], *, thread
                    help="NHWC memory format (default on: faster on CUDA and, measured, on CPU)")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction,
                    help="torch.compile the model (slow start, faster long GPU runs; default off)")
-    g.add_argument("--threads", type=int_at_least(1), metavar="N", help=f"torch threads per process on CPU ({threads})")
-    resumable = ", ".join("--" + f.replace("_", "-") for f in sorted(cls.RESUMABLE - {"out"}))
+    g.add_argument("--threads", type=int_at_least(1), metavar="N", help=THREADS_HELP)
+    resumable = ", ".join(sorted(option_of(f) for f in cls.RESUMABLE - {"out"}))
     g.add_argument("--resume", action="store_true",
                    help="continue RUN from RUN/last.pt with the checkpoint's settings; options given now replace "
                    f"them, and only these may change: {resumable}. Reaches the same weights as an uninterrupted "
-                   "run on CPU (same --threads). Starts a new run when there is no checkpoint")
+                   "run on CPU (same --threads). Starts a new run when there is no checkpoint. Ctrl-C or SIGTERM "
+                   "writes RUN/last.pt after the step in progress, so an interrupted run always has one")
     g.add_argument("--stop-after", type=int_at_least(1), metavar="N",
                    help="stop this invocation once N steps in total are done, writing RUN/last.pt (e.g. to fit a "
                    "job time limit); the schedule still spans --steps; continue with --resume")
@@ -127,7 +146,8 @@ examples:
                    "('d/shard-{000000..000099}.tar') or a 'pipe:' URL ('pipe:curl -s https://host/shard-000000.tar'); "
                    "repeat to combine. Required unless --resume finds a checkpoint")
     g.add_argument("--workers", type=int_at_least(0), metavar="W",
-                   help="data loader processes per training process, 0 = in-process (default: 4 CUDA, 1 CPU)")
+                   help="data loader processes per training process, 0 = in-process (default: 4 on CUDA, 1 on CPU; "
+                   "at most the CPU count)")
     g.add_argument("--shuffle-buffer", type=int_at_least(1), metavar="N",
                    help=f"samples in each loader's shuffle buffer (default {_SN['shuffle_buffer']})")
     g.add_argument("--shards-per-round", type=int_at_least(1), metavar="N",
@@ -156,7 +176,7 @@ examples:
     g.add_argument("--gamma", type=_float, help=f"factor of the 'step' schedule (default {_SN['gamma']})")
     g.add_argument("--asymm-weight", type=_float, metavar="L",
                    help=f"weight of the multi-scale asymmetric sigma loss (default {_SN['asymm_weight']}, the paper's)")
-    _add_run_options(p, TrainConfig, threads="default: the cores left after the loader workers, at least 1")
+    _add_run_options(p, TrainConfig)
     p.set_defaults(func=_cmd_sn)
 
 
@@ -178,7 +198,7 @@ images are used) and --patch must be a multiple of 8. Writes in RUN:
         epilog="""\
 examples:
   noisegen pack-pairs ../shared/data/PolyU100 --out packed --split train:32,test:rest --whole test
-  noisegen-train tf --init runs/sn --data packed/train --out runs/tf --pairs 16 --val ../shared/data/CC15
+  noisegen-train tf --init runs/sn --data packed/train --out runs/tf --num-pairs 16 --val ../shared/data/CC15
   noisegen-train eval runs/tf --pairs packed/test      # a run folder means its best.pt, else last.pt
   noisegen-train tf --out runs/tf --resume --steps 4000
   noisegen-train tf --init runs/sn --data ../shared/data/RNI15 --out runs/n2n --mode n2n""",
@@ -190,9 +210,12 @@ examples:
                    help="`noisegen pack-pairs` dataset folder, or a folder of real pairs; for --mode n2n also a "
                    "folder of noisy images (those directly in it, sorted by name). Required unless --resume finds a "
                    "checkpoint")
-    g.add_argument("--pairs", type=int_at_least(1), metavar="K",
+    g.add_argument("--num-pairs", type=int_at_least(1), metavar="K",
                    help="use only the first K real pairs in the source's order (n2n: the first K noisy images; "
                    "default all)")
+    g.add_argument("--pairs", action=_MovedOption, moved_to="--num-pairs K",
+                   why="the number of pairs to use; the pairs themselves come from --data, and --pairs names a "
+                   "folder of pairs in eval, stats, calibrate and realism")
     g.add_argument("--mode", choices=TF_MODES,
                    help="tf: AINs + estimator + last conv (default); rt: all from SN; r: all from scratch; "
                    "n2n: the parameters of tf, self-supervised on noisy images (Neighbor2Neighbor)")
@@ -203,7 +226,7 @@ examples:
     g.add_argument("--n2n-ratio", type=_float, metavar="R",
                    help="n2n: the regulariser's weight ramps linearly from 0 to R over the run (default "
                    f"{_TF['n2n_ratio']:g}, the official sRGB setting)")
-    _add_run_options(p, TFConfig, threads="default: every core")
+    _add_run_options(p, TFConfig)
     p.set_defaults(func=_cmd_tf)
 
 
@@ -247,15 +270,29 @@ def _summary(result) -> None:
         print(f"{result.out}: step {result.step}, loss {loss}{best}; checkpoint {result.checkpoint}")
 
 
+def interrupted_text(command: str, out: str | Path, exc: BaseException) -> str:
+    """What to tell after an interrupted `sn`/`tf` run: continue with --resume when RUN/last.pt exists
+    (the engine writes it on Ctrl-C and SIGTERM), else that nothing was saved and the command starts over."""
+    what = str(exc) or "interrupted"
+    if (Path(out) / LAST).exists():
+        return f"{what}; continue with: noisegen-train {command} --out {out} --resume"
+    return f"{what} before the first checkpoint: nothing was saved in {out}; rerun the same command to start again"
+
+
+def _run_stage(command: str, args: argparse.Namespace, fn, cls: type[RunConfig], required: dict[str, str]) -> int:
+    config, resume, stop_after = config_from_args(cls, args, required)
+    try:
+        _summary(fn(config, resume=resume, stop_after=stop_after))
+    except KeyboardInterrupt as exc:
+        raise RunInterrupted(interrupted_text(command, config.out, exc), getattr(exc, "signum", 2)) from None
+    return 0
+
+
 def _cmd_sn(args: argparse.Namespace) -> int:
     required = {"data": "a noisegen dataset folder, shard files, a brace pattern or pipe: URLs"}
-    config, resume, stop_after = config_from_args(TrainConfig, args, required)
-    _summary(train(config, resume=resume, stop_after=stop_after))
-    return 0
+    return _run_stage("sn", args, train, TrainConfig, required)
 
 
 def _cmd_tf(args: argparse.Namespace) -> int:
     required = {"init": "an SN run folder or checkpoint", "data": "a pack-pairs dataset or a folder of pairs or images"}
-    config, resume, stop_after = config_from_args(TFConfig, args, required)
-    _summary(transfer(config, resume=resume, stop_after=stop_after))
-    return 0
+    return _run_stage("tf", args, transfer, TFConfig, required)

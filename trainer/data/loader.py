@@ -18,6 +18,7 @@ buffer), the streams restart at rounds never drawn before, and the caller is tol
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,6 +186,13 @@ def build_train_stream(shards: ShardSet, *, patch: int, batch: int, seed: int, w
 def _worker_init(_: int) -> None:
     # Decoding is single-threaded per worker; keep torch from starting intra-op threads there.
     torch.set_num_threads(1)
+    # Ctrl-C reaches the whole foreground process group, and so does SIGTERM from `timeout`, SLURM or
+    # `kill -- -PGID`: the main process stops after its step and writes a checkpoint
+    # (trainer.engine.interrupt). A forked worker would otherwise run the handler it inherited, or die
+    # and fail the main process's next batch. Workers end with the main process (DataLoader shutdown,
+    # or their watchdog).
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
 
 
 def make_train_loader(stream: TrainStream, *, device: torch.device, seed: int) -> DataLoader:

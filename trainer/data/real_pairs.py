@@ -58,7 +58,7 @@ def load_pairs(data: str, k: int | None) -> TFData:
     ids = list(by_id)  # insertion order = the source's order
     if k is not None:
         if k > len(ids):
-            raise ValueError(f"--pairs {k}: {data} holds only {len(ids)} usable pairs")
+            raise ValueError(f"--num-pairs {k}: {data} holds only {len(ids)} usable pairs")
         ids = ids[:k]
     return TFData([s for i in ids for s in by_id[i]], [i for i in ids for _ in by_id[i]], "pairs", skipped)
 
@@ -88,7 +88,7 @@ def load_noisy(data: str, k: int | None) -> TFData:
         except ImageReadError as exc:
             skipped.append(str(exc))
     if k is not None and len(samples) < k:
-        raise ValueError(f"--pairs {k}: {data} holds only {len(samples)} readable images")
+        raise ValueError(f"--num-pairs {k}: {data} holds only {len(samples)} readable images")
     return TFData(samples, names, "images", skipped)
 
 

@@ -3,6 +3,9 @@
 Modules:
     loop          run(): set-up, restore, step, log, validate, checkpoint (DDP, bf16, compile)
     stage         the Stage interface between the loop and a stage; batch → device
+    meter         interval means of the logged values on the device; the non-finite loss check
+    interrupt     Ctrl-C / SIGTERM: finish the step, write last.pt, stop (RunInterrupted)
+    pace          one early warning when a run cannot finish in reasonable time on its device
     run_config    RunConfig: the settings every run shares; no torch
     run_folder    the files of a run folder; a run folder or .pt → its checkpoint; no torch
     checkpoint    atomic checkpoints, read with torch.load(weights_only=True) only

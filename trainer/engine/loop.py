@@ -15,6 +15,10 @@
             every ckpt_every: last.pt (atomic), data-rank<R>.json
         a non-finite loss or gradient stops the run before the next log, validation or checkpoint
         (NonFiniteLossError): no checkpoint ever holds the weights it produced
+        Ctrl-C or SIGTERM: the step in progress ends, last.pt is written, RunInterrupted is raised
+            (trainer.engine.interrupt), so --resume always has a checkpoint to continue from
+        after the first steps: one warning when the run cannot end in reasonable time on its device,
+            naming settings that can (trainer.engine.pace)
 
 Multi-process: under torchrun each process joins the group (trainer.engine.distributed) and wraps the
 model in DistributedDataParallel; each rank draws its own batches (the stage's business: disjoint
@@ -47,16 +51,19 @@ from tqdm import tqdm
 from noisegen.atomic import atomic_write_bytes
 from noisegen.isp.profiles import CameraProfile, resolve_profile
 from trainer.engine.checkpoint import load_checkpoint, save_checkpoint, versions
-from trainer.engine.distributed import DistInfo, all_gather_objects, all_mean, all_sum, barrier, init_distributed
+from trainer.engine.distributed import DistInfo, all_gather_objects, all_sum, barrier, init_distributed
 from trainer.engine.global_state import apply_numerics, preserved_global_state, set_rng_state
+from trainer.engine.interrupt import RunInterrupted, StopRequest
+from trainer.engine.meter import Meter, NonFiniteLossError
 from trainer.engine.metrics import MetricsLog, plot_curves, read_metrics
+from trainer.engine.pace import PaceCheck
 from trainer.engine.run_config import RunConfig
 from trainer.engine.run_folder import BEST, CONFIG, CURVES, LAST, METRICS, data_report_name
 from trainer.engine.stage import Stage, StageContext
 from trainer.engine.validate import ValSource, evaluate, open_val_source
 from trainer.models.aindnet import count_parameters
 
-__all__ = ["TrainResult", "run", "echo_stderr", "NonFiniteLossError"]
+__all__ = ["TrainResult", "run", "echo_stderr", "NonFiniteLossError", "RunInterrupted"]
 
 MakeStage = Callable[[Any, StageContext], Stage]
 
@@ -73,10 +80,6 @@ class TrainResult:
     val: dict[str, dict[str, float]] = field(default_factory=dict)
     checkpoint: Path | None = None
     rank: int = 0
-
-
-class NonFiniteLossError(ValueError):
-    """The loss or the gradient norm became NaN or infinite; the run stopped before writing anything of it."""
 
 
 def echo_stderr(msg: str) -> None:
@@ -244,65 +247,36 @@ def _start_log(r: _Run, resumed: bool) -> None:
           f"{'from step ' + str(r.step) if r.step else 'new run'} → {cfg.steps} steps")
 
 
-class _Meter:
-    """Sums of the logged values over a log interval, and a count of steps whose loss or gradient norm
-    was not finite, kept on the device (no host sync per step)."""
-
-    def __init__(self, n: int, device: torch.device, step: int):
-        self.sums = torch.zeros(n, dtype=torch.float32, device=device)
-        self.bad = torch.zeros(1, dtype=torch.float32, device=device)
-        self.count, self.step, self.start = 0, step, time.perf_counter()
-        self.mark = self.start
-        self.checked = step  # the last step known to be finite
-
-    def add(self, values: torch.Tensor) -> None:
-        self.sums += values
-        self.bad += (~torch.isfinite(values)).any()
-        self.count += 1
-
-    def check(self, r: _Run) -> None:
-        """Raise NonFiniteLossError if any rank saw a non-finite step since the last check (a host sync)."""
-        if all_sum(self.bad, r.dist.world).item() > 0:
-            if r.dist.is_main:
-                r.log.write({"step": r.step, "event": "non-finite", "since": self.checked})
-            raise NonFiniteLossError(
-                f"the loss or the gradient became NaN or infinite between steps {self.checked} and {r.step}; "
-                f"stopped without writing a checkpoint of it ({r.out / LAST} holds the last good weights, if any). "
-                f"Lower --lr (now {r.cfg.lr:g}) or check the data (noisegen inspect DATASET --verify), then "
-                "--resume")
-        self.checked = r.step
-
-    def flush(self, step: int, world: int) -> tuple[list[float], float]:
-        """(means over the interval and the ranks, steps per second) and a new interval."""
-        means = all_mean(self.sums / max(1, self.count), world).tolist()  # the only host sync per interval
-        now = time.perf_counter()
-        rate = (step - self.step) / max(now - self.mark, 1e-9)
-        self.sums.zero_()
-        self.count, self.step, self.mark = 0, step, now
-        return means, rate
-
-
 def _train(r: _Run, stop_after: int | None) -> TrainResult:
     cfg = r.cfg
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     bar = tqdm(total=cfg.steps, initial=r.step, disable=not (cfg.progress and r.dist.is_main), unit="step",
                dynamic_ncols=True, file=sys.stderr)
-    meter = _Meter(len(r.stage.loss_terms) + 1, r.dist.device, r.step)
+    meter = Meter(len(r.stage.loss_terms) + 1, r.dist.device, r.step)
+    pace = PaceCheck(r.step, end, r.dist.device.type, cfg.to_dict(), r.say)
     r.model.train()
     try:
-        while r.step < end:
-            meter.add(_train_step(r, bar))
-            r.step += 1
-            if r.step % cfg.log_every == 0 or r.step == end:
-                meter.check(r)
-                _log(r, meter, bar)
-            if r.val and (r.step % cfg.val_every == 0 or r.step == cfg.steps):
-                meter.check(r)
-                _validate(r)
-            if r.step % cfg.ckpt_every == 0 or r.step == end:
-                meter.check(r)
-                r.checkpoint = _checkpoint(r, LAST)
-            bar.update(1)
+        with StopRequest(r.say, world=r.dist.world, device=r.dist.device) as stop:
+            while r.step < end:
+                meter.add(_train_step(r, bar))
+                r.step += 1
+                if r.step % cfg.log_every == 0 or r.step == end:
+                    meter.check(r)
+                    _log(r, meter, bar)
+                if r.val and (r.step % cfg.val_every == 0 or r.step == cfg.steps):
+                    meter.check(r)
+                    _validate(r)
+                interrupted = stop.due(r.step, cfg.log_every) and r.step < end
+                if r.step % cfg.ckpt_every == 0 or r.step == end or interrupted:
+                    meter.check(r)
+                    r.checkpoint = _checkpoint(r, LAST)
+                bar.update(1)
+                pace.after_step(r.step)
+                if interrupted:
+                    if r.dist.is_main:
+                        r.log.write({"step": r.step, "event": "interrupted", "signal": stop.name})
+                    raise RunInterrupted(f"interrupted ({stop.name}) at step {r.step} of {cfg.steps}: wrote "
+                                         f"{r.out / LAST}", stop.signum or 15)
     finally:
         bar.close()
     if r.dist.is_main:
@@ -334,7 +308,7 @@ def _report(r: _Run, messages: Iterable[str], bar: tqdm) -> None:
             r.log.write({"step": r.step, "event": "damaged", "rank": r.dist.rank, "message": msg})
 
 
-def _log(r: _Run, meter: _Meter, bar: tqdm) -> None:
+def _log(r: _Run, meter: Meter, bar: tqdm) -> None:
     """One record of interval means (over the ranks) to metrics.jsonl, and the progress bar's numbers."""
     means, rate = meter.flush(r.step, r.dist.world)
     counters = r.stage.counters()

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from noisegen.command import cpu_count, default_threads
 from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
 from trainer.models.config import MODEL_CONFIGS
 
@@ -32,13 +33,6 @@ AMP_MODES = ("none", "bf16")
 DEVICES = ("auto", "cpu", "cuda")
 
 C = TypeVar("C", bound="RunConfig")
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
 
 
 def check_int(owner: str, name: str, value: Any, lo: int, *, optional: bool = False) -> None:
@@ -108,10 +102,11 @@ class RunConfig:
         channels_last: NHWC memory format. None: on (faster on CUDA with tensor cores, and
             measured 1.2-1.6× faster for the tiny model on CPU too, benchmarks/bench_train.py).
         compile: torch.compile the model (slow first steps; worth it for long GPU runs).
-        threads: torch intra-op threads of each training process on CPU. None: the cores left
-            after the loader workers (at least 1), so that decoding never waits for a core. More
-            threads than free cores stall OpenMP: measured on 2 cores with another process busy,
-            2 threads made some steps 10-100× slower than 1. Ignored on CUDA.
+        threads: torch intra-op threads of each training process on CPU. None: the rule of every
+            command (noisegen.command.default_threads): the cores minus the loader workers minus
+            one, at least 1, so that decoding and anything else on the machine never wait for a
+            core. More threads than free cores stall OpenMP: measured on 2 cores with another
+            process busy, 2 threads made some steps 10-100× slower than 1. Ignored on CUDA.
     """
 
     # Fields that may differ when a run is resumed: they change how long it runs, what it reports
@@ -175,12 +170,12 @@ class RunConfig:
                 raise ValueError(f"{owner}.{name}: expected True or False, got {v!r}")
 
     def _resolved(self: C, device_type: str, *, loader_workers: int = 0, **fields: Any) -> C:
-        """A copy with the execution fields resolved for ``device_type`` (threads: the cores left
-        after ``loader_workers``) and ``fields`` replaced."""
+        """A copy with the execution fields resolved for ``device_type`` (threads: default_threads of
+        ``loader_workers``) and ``fields`` replaced."""
         if device_type not in ("cpu", "cuda"):
             raise ValueError(f"resolved: device_type must be 'cpu' or 'cuda', got {device_type!r}")
         gpu = device_type == "cuda"
-        threads = self.threads if self.threads is not None or gpu else max(1, cpu_count() - loader_workers)
+        threads = self.threads if self.threads is not None or gpu else default_threads(loader_workers)
         return dataclasses.replace(
             self, threads=threads,
             amp=self.amp if self.amp is not None else ("bf16" if gpu else "none"),

@@ -1,9 +1,9 @@
 """`noisegen-train denoise`: denoise photos of any size with a trained AINDNet, writing PNGs.
 
 For each input ``NAME.ext`` it writes ``OUT/NAME_denoised.png`` (uint8 sRGB, clipped and rounded)
-and, with ``sigma_map``, ``OUT/NAME_sigma.png``: the estimated noise level σ̂ per channel (sRGB
-[0, 1] scale) drawn linearly, black = 0 and white = SIGMA_DISPLAY_MAX, the same scale for every
-image so that pictures compare. Images above trainer.infer.inference.AUTO_TILE_PIXELS are denoised in tiles
+and, with ``sigma_map``, ``OUT/NAME_sigma.png``: a picture of the estimated noise level σ̂ (sRGB
+[0, 1] scale) coloured from its 1st to its 99th percentile, with a colour bar that states both
+(trainer.infer.sigma_picture). Images above trainer.infer.inference.AUTO_TILE_PIXELS are denoised in tiles
 (trainer.infer.inference: whole-image AIN statistics, blended overlaps), so memory stays bounded
 whatever the size. Unreadable inputs, inputs whose output name another input already takes, and
 existing outputs (without ``overwrite``) are reported and skipped; the rest are still done.
@@ -18,6 +18,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from noisegen.atomic import atomic_write_bytes
+from noisegen.command import default_threads
 from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, write_png
 from trainer.engine.distributed import resolve_device
 from trainer.engine.global_state import torch_threads
@@ -32,13 +34,10 @@ from trainer.infer.inference import (
     tile_calls,
     to_u8_tensor,
 )
+from trainer.infer.sigma_picture import sigma_picture_png
 from trainer.models.aindnet import AIN
 
-__all__ = ["DenoiseConfig", "DenoiseResult", "SIGMA_DISPLAY_MAX", "output_paths", "denoise_images"]
-
-# σ̂ drawn white in the σ picture: 0.25 on the [0, 1] scale is far above the levels of the real
-# datasets (CC15/PolyU noise is ≈ 0.01–0.05), so the map never saturates in practice.
-SIGMA_DISPLAY_MAX = 0.25
+__all__ = ["DenoiseConfig", "DenoiseResult", "output_paths", "denoise_images"]
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,8 @@ class DenoiseConfig:
     trainer.infer.inference.default_overlap); ensemble: geometric self-ensemble ×8 (8× slower);
     tile_stats: tiles normalise with their own AIN statistics (one pass, about 14× faster for the
     paper model, less accurate) instead of the whole image's (trainer.infer.inference); device:
-    "auto", "cpu" or "cuda"; threads: torch CPU threads (None: torch's default); progress: progress bars.
+    "auto", "cpu" or "cuda"; threads: torch CPU threads (None: the cores minus one, at least 1:
+    noisegen.command.default_threads); progress: progress bars.
     """
 
     checkpoint: str
@@ -109,7 +109,7 @@ def _expand(entries: tuple[str, ...], skipped: list[str]) -> list[Path]:
 
 def denoise_images(config: DenoiseConfig, *, echo=print) -> DenoiseResult:
     """Denoise every input (module docstring); returns what was written and what was skipped, with why."""
-    with torch_threads(config.threads):
+    with torch_threads(config.threads if config.threads is not None else default_threads()):
         return _denoise_images(config)
 
 
@@ -158,7 +158,8 @@ def _denoise_images(config: DenoiseConfig) -> DenoiseResult:
         write_png(den_path, to_u8_tensor(denoised))
         result.written.append(str(den_path))
         if config.sigma_map:
-            write_png(sig_path, to_u8_tensor(sigma / SIGMA_DISPLAY_MAX))
+            atomic_write_bytes(sig_path, sigma_picture_png((sigma[0] if sigma.ndim == 4 else sigma).permute(1, 2, 0)
+                                                           .float().cpu().numpy())[0])
             result.written.append(str(sig_path))
     bar.close()
     result.seconds = time.perf_counter() - t0

@@ -27,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from noisegen.atomic import atomic_write_bytes
+from noisegen.command import default_threads
 from noisegen.dataset.reader import PairSource, read_pairs
 from trainer.engine.checkpoint import versions
 from trainer.engine.distributed import resolve_device
@@ -59,8 +60,8 @@ class EvalConfig:
     (None: trainer.infer.inference.default_overlap); tile_stats: tiles normalise with their own AIN
     statistics instead of the whole image's (trainer.infer.inference; faster, less accurate);
     group_regex: naming rule for camera/ISO (noisegen.dataset.pairs); max_images: first N pairs per
-    source; device: "cpu", "cuda" or "auto"; threads: torch CPU threads (None: torch's default);
-    progress: show a progress bar.
+    source; device: "cpu", "cuda" or "auto"; threads: torch CPU threads (None: the cores minus one,
+    at least 1: noisegen.command.default_threads); progress: show a progress bar.
     """
 
     checkpoint: str
@@ -175,7 +176,7 @@ def evaluate_checkpoint(config: EvalConfig, *, echo=print) -> dict:
     device = resolve_device(config.device)
     path = resolve_checkpoint(config.checkpoint, "CHECKPOINT")
     t0 = time.perf_counter()
-    with torch_threads(config.threads):
+    with torch_threads(config.threads if config.threads is not None else default_threads()):
         model, state = load_model(path, device=device)
         sources = [iter_pairs(s, group_regex=config.group_regex, max_images=config.max_images)
                    for s in config.pairs]

@@ -70,7 +70,7 @@ class TrainConfig(RunConfig):
         data: training shards: dataset folders (shards from their dataset.json), shard files,
             brace patterns (``d/shard-{000000..000099}.tar``) or ``pipe:`` URLs (``pipe:curl -s URL``).
         workers: DataLoader worker processes per training process (0: load in the main process).
-            None: 4 on CUDA, 1 on CPU with ≥ 2 cores (else 0).
+            None: 4 on CUDA, 1 on CPU with ≥ 2 cores (else 0). At most the CPU count.
         shuffle_buffer: samples in each worker's shuffle buffer (raw bytes, ~0.4 MB each at 256²).
         shards_per_round: shards a worker reads at once, interleaved at random (trainer.data.stream).
         fresh_noise: "off" (the stored noisy samples and σ maps), "noise" (each crop's noisy image and σ
@@ -139,7 +139,10 @@ class TrainConfig(RunConfig):
     def resolved(self, device_type: str) -> TrainConfig:
         """A copy with every None field filled in for ``device_type`` ("cpu" or "cuda")."""
         gpu = device_type == "cuda"
+        # Loader workers feed one consumer: 4 keep a GPU busy, 1 keeps the CPU's training threads busy
+        # (benchmarks/bench_train.py); never more than the cores (noisegen.command's rule).
         workers = self.workers if self.workers is not None else (4 if gpu else (1 if cpu_count() >= 2 else 0))
+        workers = min(workers, cpu_count())
         return self._resolved(
             device_type, loader_workers=workers, workers=workers,
             batch=self.batch if self.batch is not None else (16 if gpu else 8),

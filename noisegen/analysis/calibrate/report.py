@@ -188,6 +188,12 @@ def plot_calibration(cal: Calibration, out: str | os.PathLike[str], dpi: int = 1
                      f"ρch {e['cross']['real']:.2f}/{e['cross']['sim']:.2f}"
                      " (real/sim)", fontsize=8)
         style_nlf_axes(ax)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colours[c], lw=1.5) for c in range(3)] + [
+        Line2D([], [], color="0.2", marker="o", ms=2.5, lw=1.1), Line2D([], [], color="0.2", ls="--", lw=1.1)]
+    fig.legend(handles, ["R", "G", "B", "real pairs", "calibrated simulation"], loc="upper right", ncol=5, fontsize=8,
+               frameon=False)
     dm = "off" if cal.demosaic == "none" else f"{PATTERN}+{cal.demosaic}"
     fig.suptitle(f"{cal.camera}: real (solid) vs calibrated simulation (dashed)\nCRF {cal.crf}, demosaicing {dm}, "
                  f"JPEG {'none' if cal.jpeg is None else cal.jpeg}", fontsize=9, x=0.01, ha="left")

@@ -17,7 +17,9 @@ import numpy as np
 
 from noisegen.analysis.plot import save_figure, style_nlf_axes
 
-__all__ = ["plot_realism"]
+__all__ = ["plot_realism", "COLOURBAR_LABEL"]
+
+COLOURBAR_LABEL = "local variance of the G residual, log10 of 8-bit levels² (7×7 window)"
 
 _MODEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2")
 
@@ -73,8 +75,10 @@ def plot_realism(report, out: str | os.PathLike[str], dpi: int = 100) -> Path:
         _nlf_panel(axes[r, cols - 1], g, [k for k in keys if k in g.scores])
     fig.suptitle("Local noise variance (G, log10 of 8-bit levels², DANet's 7×7 window) of real vs simulated "
                  "residuals, and the NLF", fontsize=9, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 0.97, 0.95))
+    fig.tight_layout(rect=(0, 0, 0.95, 0.95))
     if image is not None:
-        cax = fig.add_axes((0.975, 0.15, 0.008, 0.7))
-        fig.colorbar(image, cax=cax).ax.tick_params(labelsize=6)
+        cax = fig.add_axes((0.957, 0.15, 0.008, 0.7))
+        bar = fig.colorbar(image, cax=cax)
+        bar.ax.tick_params(labelsize=6)
+        bar.set_label(COLOURBAR_LABEL, fontsize=7)
     return save_figure(fig, out, dpi, 0)

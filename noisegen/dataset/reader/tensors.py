@@ -4,8 +4,11 @@
 
 Decoded samples (noisegen.dataset.reader.decode_sample) hold numpy arrays and a json dict with None
 values (no JPEG, no mosaic, a real pair without parameters), which default_collate cannot batch.
-``to_torch`` turns each into tensors and a flat dict of parameters without None. torch is imported
-when the stage runs, never when this module is imported (noisegen imports no torch).
+``to_torch`` turns each into tensors and a flat dict of parameters without None: an absent value is
+the typed empty value the sample json stores on disk (noisegen.dataset.format.to_disk): "" for a
+string (no mosaic: pattern ""), 0 for JPEG quality and ISO, and 1 for white-balance gains (no
+gains). torch is imported when the stage runs, never when this module is imported (noisegen
+imports no torch).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ __all__ = ["to_torch", "sample_to_torch"]
 
 
 def _params(meta: dict) -> dict[str, Any]:
-    """Collate-safe parameters: strings ("" or "none" where absent), ints (0 where absent), float32 triples."""
+    """Collate-safe parameters: strings ("" where absent), ints (0 where absent), float32 triples."""
     p = meta.get("params") or {}
 
     def triple(name: str, empty: float) -> np.ndarray:
@@ -27,7 +30,7 @@ def _params(meta: dict) -> dict[str, Any]:
         return np.asarray(v if v is not None else (empty,) * 3, dtype=np.float32)
 
     return {"camera": str(p.get("camera") or meta.get("camera") or ""), "crf": str(p.get("crf") or ""),
-            "noise_model": str(p.get("noise_model") or ""), "pattern": str(p.get("pattern") or "none"),
+            "noise_model": str(p.get("noise_model") or ""), "pattern": str(p.get("pattern") or ""),
             "demosaic": str(p.get("demosaic") or ""), "jpeg_quality": int(p.get("jpeg_quality") or 0),
             "iso": int(meta.get("iso") or 0), "sigma_s": triple("sigma_s", 0.0), "sigma_c": triple("sigma_c", 0.0),
             "wb_gains": triple("wb_gains", 1.0)}
@@ -39,7 +42,7 @@ def sample_to_torch(s: dict) -> dict[str, Any]:
     Returns:
         {"key": str, "clean", "noisy": float32 3×H×W in [0, 1], "sigma": float32 3×H×W σ_raw (zeros when
          the sample has no σ map), "has_sigma": bool, "params": _params (jpeg_quality 0 = no JPEG,
-         pattern "none" = no mosaic, wb_gains 1 = none, iso 0 = unknown)}
+         pattern "" = no mosaic, wb_gains 1 = none, iso 0 = unknown)}
     """
     import torch  # here: the data toolkit imports torch only when tensors are asked for
 

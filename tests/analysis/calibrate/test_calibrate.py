@@ -5,9 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from figures import capture_figures
 from PIL import Image
 
 import noisegen as ng
+import noisegen.analysis.calibrate.report
 from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate, select_pairs
 from noisegen.analysis.calibrate.model_nlf import binned_model_std, code_moments
 from noisegen.analysis.calibrate.search import aitken
@@ -109,7 +111,8 @@ def test_the_profile_generates_like_the_camera(hidden, tmp_path):
     assert s.noisy.shape == clean[0].shape and params.crf == cal.crf
 
 
-def test_cli_writes_profile_report_and_plot_usable_by_generate(tmp_path, capsys):
+def test_cli_writes_profile_report_and_plot_usable_by_generate(tmp_path, capsys, monkeypatch):
+    figures = capture_figures(monkeypatch, noisegen.analysis.calibrate.report)
     cam = ng.SampleParams(crf="sRGB", sigma_s=(0.06,) * 3, sigma_c=(0.01,) * 3)
     _write_pairs(tmp_path / "pairs", cam, 8, camera="TinyCam", iso=100, size=96)
     out = tmp_path / "tiny.json"
@@ -122,6 +125,8 @@ def test_cli_writes_profile_report_and_plot_usable_by_generate(tmp_path, capsys)
     report = json.loads((tmp_path / "tiny.report.json").read_text())
     assert report["format"] == "noisegen-calibration/1" and report["crf"] == "sRGB" and report["jpeg_quality"] is None
     assert Image.open(tmp_path / "fit.png").size[0] > 300
+    legend = [t.get_text() for t in figures[0].legends[0].get_texts()]
+    assert legend == ["R", "G", "B", "real pairs", "calibrated simulation"]
     gen = ["generate", "--images", str(tmp_path / "pairs" / "gt"), "--out", str(tmp_path / "ds"), "--profile",
            str(out), "--patch", "32", "--patches-per-image", "1", "--max-images", "2", "--workers", "1",
            "--no-progress"]

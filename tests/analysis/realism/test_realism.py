@@ -10,13 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datagen import shared_data
+from figures import capture_figures
 from PIL import Image
 
 import noisegen as ng
+import noisegen.analysis.realism.plot
 from noisegen.analysis.nlf import image_stats, merge
 from noisegen.analysis.realism.akld import akld, kl_zero_mean, local_variance, opencv_gaussian_kernel
 from noisegen.analysis.realism.blocks import block_stats
 from noisegen.analysis.realism.models import fit_awgn, fit_srgb_linear
+from noisegen.analysis.realism.plot import COLOURBAR_LABEL
 from noisegen.analysis.realism.protocol import RealismConfig, run_realism
 from noisegen.analysis.realism.split import split_groups
 from noisegen.cli.main import main
@@ -309,10 +312,11 @@ def test_calibrate_fits_exactly_the_given_pairs(pairs_root):
 # The command
 
 
-def test_cli_writes_json_markdown_and_figure(pairs_root, tmp_path, capsys):
+def test_cli_writes_json_markdown_and_figure(pairs_root, tmp_path, capsys, monkeypatch):
+    figures = capture_figures(monkeypatch, noisegen.analysis.realism.plot)
     out = tmp_path / "rep"
     assert main(["realism", "--pairs", str(pairs_root), "--draws", "2", "--min-count", "50", "--out", str(out),
-                 "--no-progress"]) == 0
+                 "--workers", "1", "--no-progress"]) == 0  # parallel: test_same_scores_with_any_worker_count
     text = capsys.readouterr().out
     assert "| group |" in text and "PNGAN: 0.153" in text and "DANet: 0.212" in text
     rec = json.loads((out / "realism.json").read_text())
@@ -321,6 +325,7 @@ def test_cli_writes_json_markdown_and_figure(pairs_root, tmp_path, capsys):
     assert (out / "realism.md").read_text().startswith("# Realism")
     with Image.open(out / "realism.png") as im:
         assert im.width > 600
+    assert figures[0].axes[-1].get_ylabel() == COLOURBAR_LABEL  # the colour bar says what its colours mean
 
 
 @pytest.mark.parametrize("args, message", [

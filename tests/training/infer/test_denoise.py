@@ -14,8 +14,9 @@ from PIL import Image
 
 from noisegen.dataset.images import read_rgb8, write_png
 from trainer.cli import main as cli_main
-from trainer.infer.denoise import SIGMA_DISPLAY_MAX, DenoiseConfig, denoise_images, output_paths
+from trainer.infer.denoise import DenoiseConfig, denoise_images, output_paths
 from trainer.infer.inference import image_to_tensor, load_model, predict, tile_calls, to_u8_tensor
+from trainer.infer.sigma_picture import LEVEL_TEXT, sigma_picture
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def test_denoise_non_square_odd_image_whole_and_tiled(ckpt, tmp_path):
     src.parent.mkdir()
     write_png(src, noisy)
     res = denoise_images(DenoiseConfig(str(ckpt), (str(src),), str(tmp_path / "whole"), sigma_map=True,
-                                       device="cpu", progress=False), echo=_quiet)
+                                       device="cpu", threads=torch.get_num_threads(), progress=False), echo=_quiet)
     den, sig = output_paths(src, tmp_path / "whole")
     assert res.written == [str(den), str(sig)] and not res.skipped
     out, _ = read_rgb8(den)
@@ -41,7 +42,10 @@ def test_denoise_non_square_odd_image_whole_and_tiled(ckpt, tmp_path):
     model, _ = load_model(ckpt)
     d, s = predict(model, image_to_tensor(noisy))
     np.testing.assert_array_equal(out, to_u8_tensor(d))  # PNG round trip is lossless
-    np.testing.assert_array_equal(read_rgb8(sig)[0], to_u8_tensor(s / SIGMA_DISPLAY_MAX))
+    picture, levels = sigma_picture(s[0].permute(1, 2, 0).numpy())
+    np.testing.assert_array_equal(read_rgb8(sig)[0], picture)  # same threads: the same σ̂ to the last bit
+    with Image.open(sig) as im:  # the picture states its scale, also to programs
+        assert tuple(float(im.info[k]) for k in LEVEL_TEXT) == levels
     # tiled (several tiles per axis): same size, and close to the whole-image result
     res = denoise_images(DenoiseConfig(str(ckpt), (str(src),), str(tmp_path / "tiled"), tile=40, overlap=16,
                                        device="cpu", progress=False), echo=_quiet)
@@ -126,3 +130,23 @@ def test_progress_counts_every_tile_pass(ckpt):
     predict(model, x, tile=24, overlap=8, global_norm=False, on_tile=lambda: calls.append(1))
     assert len(calls) == 4 == tile_calls(40, 40, 24, 8, 4, n_ain, global_norm=False)  # --tile-stats: one pass
     assert torch.is_tensor(x)
+
+
+def test_the_sigma_picture_is_scaled_to_the_map_and_has_a_legend():
+    from matplotlib import colormaps
+
+    magma = (colormaps["magma"](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    ramp = np.linspace(0.02, 0.05, 37 * 50, dtype=np.float32).reshape(37, 50)
+    sigma = np.stack([ramp, ramp * 1.2, ramp * 0.8], axis=2)  # mean over channels: the ramp itself
+    picture, (low, high) = sigma_picture(sigma)
+    assert (low, high) == pytest.approx(tuple(np.percentile(ramp, (1, 99))), rel=1e-5)
+    assert picture.shape[0] > 37 + 30 and picture.shape[1] >= 50  # the map, then the legend below
+    np.testing.assert_array_equal(picture[0, 0], magma[0])  # below the 1st percentile: the dark end
+    np.testing.assert_array_equal(picture[36, 49], magma[255])  # above the 99th: the light end
+    mid = picture[18, 25].astype(int)
+    assert np.abs(magma.astype(int) - mid).sum(axis=1).argmin() in range(110, 146)  # the middle of the ramp
+    assert not (picture[:37, :50] == 255).all(axis=2).any()  # no white pixel: nothing clipped to white
+    flat, levels = sigma_picture(np.full((8, 8, 3), 0.03, np.float32))  # constant: drawn from 0 to its value
+    assert levels == pytest.approx((0.0, 0.03)) and (flat[:8, :8] == magma[255]).all()
+    with pytest.raises(ValueError, match="H×W×3"):
+        sigma_picture(np.zeros((4, 4), np.float32))

@@ -170,7 +170,7 @@ def test_eval_cli_json_and_unreadable_pair(setup, tmp_path, capsys):
     assert all(r["tiled"] for r in rep["images"])
     assert len(rep["skipped"]) == 1 and "mug_2" in rep["skipped"][0]
     text = capsys.readouterr().out
-    assert "overall" in text and "skipped 1" in text
+    assert "overall" in text and "skipped 1" in text and text.strip().splitlines()[-1] == f"wrote {out}"
 
 
 def test_eval_missing_folder_is_an_error(setup, tmp_path, capsys):

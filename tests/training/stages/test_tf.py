@@ -87,8 +87,13 @@ def test_tf_cli_and_errors(setup, tmp_path, capsys):
     assert "AIN modules" in text and "last conv" in text and "frozen" in text
     assert cli_main(args) == 2  # never overwrites a run
     assert "exists" in capsys.readouterr().err
-    assert cli_main(args[:-5] + ["--pairs", "9", "--out", str(tmp_path / "r2"), "--device", "cpu"]) == 2
-    assert "holds only 3" in capsys.readouterr().err
+    assert cli_main(args[:-5] + ["--num-pairs", "9", "--out", str(tmp_path / "r2"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "--num-pairs 9: " in err and "holds only 3" in err
+    with pytest.raises(SystemExit) as exc:  # the old spelling of the count: an error naming the new option
+        cli_main(args[:-5] + ["--pairs", "9", "--out", str(tmp_path / "r3")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--pairs is now --num-pairs K" in err and not (tmp_path / "r3").exists()
 
 
 def test_tf_reads_a_pack_pairs_dataset_of_patches(setup, tmp_path):

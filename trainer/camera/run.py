@@ -281,8 +281,8 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
             f"{g['models']['profile']['akld']:.3f}" for g in realism))
     notes = [] if ctx.has_pairs else [
         "no real pairs: rows (a) and (d)-(f) and the PSNR table need noisy/clean pairs",
-        "the noise levels are measured against row (b)'s output: SN on `cbdnet` data removes only part of real "
-        "camera noise (on PolyU100 it scores below the noisy input), so they are a lower bound"]
+        "the noise levels are measured against row (b)'s output, SN on `cbdnet` data: noise it leaves in lowers "
+        "them, image detail it smooths away raises them (on PolyU100 it scored below the noisy input)"]
     active, evals, results = _train_rows(ctx, rows, realism, notes, clock)
     denoiser = _denoiser(ctx)
     levels, photo_crops = photo_levels(ctx, denoiser["row"]) if ctx.has_photos and denoiser else ([], [])

@@ -112,10 +112,13 @@ def test_killed_and_resumed_run_gives_the_same_report(camera_folder, quick_run, 
 
 def test_the_noisy_only_route_reports_noise_levels(tmp_path, capsys):
     folder = photos_folder(tmp_path / "dnd", 4)
+    pairs_folder(folder / "tripod", {"wall": 2}, camera="CamX", iso=800)  # pairs of one scene: cannot be held out
     out = tmp_path / "run"
     assert cli_main(["camera", str(folder), "--camera", "CamX", "--iso", "800", "--out", str(out), *QUICK]) == 0
     report = json.loads((out / "report.json").read_text())
     assert report["rows"] == [] and report["realism"] == [] and report["denoiser"]["row"] == "b"
+    assert report["folder"]["pairs"] == 2 and report["split"]["skipped"] == [
+        {"group": "CamX · ISO 800", "reason": "1 scene (wall, 2 pairs): cannot hold scenes out"}]
     (lv,) = report["noise_levels"]
     assert lv["group"] == "CamX · ISO 800" and lv["images"] == 2
     g = np.array([v for v in lv["std_8bit"][1] if v is not None])

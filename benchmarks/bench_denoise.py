@@ -37,9 +37,11 @@ from PIL import Image
 import noisegen as ng
 from noisegen.dataset.images import read_rgb8, write_png
 from trainer.engine.checkpoint import save_checkpoint
+from trainer.engine.images import image_to_tensor, tensor_to_u8
 from trainer.engine.metrics import psnr_u8
-from trainer.infer.inference import image_to_tensor, load_model, predict, tile_calls, tile_starts, to_u8_tensor
-from trainer.models.aindnet import AIN, AINDNet
+from trainer.infer.inference import load_model, predict, tile_calls, tile_starts
+from trainer.models.ain import AIN
+from trainer.models.aindnet import AINDNet
 from trainer.models.config import MODEL_CONFIGS
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "Kodak24"
@@ -129,10 +131,10 @@ def accuracy(args: argparse.Namespace) -> None:
         clean = _upsampled(path)
         noisy = ng.synthesize(clean, ng.sample_params(prof, np.random.default_rng([0, i, 1])), seed=[0, i, 2]).noisy
         x = image_to_tensor(noisy)
-        row = [psnr_u8(clean, noisy), psnr_u8(clean, to_u8_tensor(predict(model, x)[0]))]
+        row = [psnr_u8(clean, noisy), psnr_u8(clean, tensor_to_u8(predict(model, x)[0]))]
         for global_norm in (True, False):
             out = predict(model, x, tile=args.tile, overlap=args.overlap, global_norm=global_norm)[0]
-            row.append(psnr_u8(clean, to_u8_tensor(out)))
+            row.append(psnr_u8(clean, tensor_to_u8(out)))
         rows.append(row)
         print(f"{path.stem}: " + " ".join(f"{v:.3f}" for v in row), flush=True)
     mean = np.mean(rows, axis=0)

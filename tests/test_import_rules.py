@@ -2,9 +2,15 @@
 
 - The dataset reader imports neither the writer, nor the camera pipeline, nor numba (nor torch, nor scipy).
 - `import noisegen` is cheap: the public API is resolved on first use.
-- The trainer reaches noisegen through its doors only: the dataset reader, the camera model
-  (``noisegen.isp``: profiles, sampling and synthesis for validation noise), the camera command's steps
-  (``noisegen.camera.api``: split, calibrate, generate, realism) and the small utilities.
+- The trainer reaches noisegen through its doors only: the dataset reader (``noisegen.dataset.reader``), the
+  camera model's public door (``noisegen.isp.api``: profiles, sampling and synthesis for validation and fresh
+  noise), the camera command's door (``noisegen.camera.api``: the folder scan, the split by shot, calibrate,
+  generate and realism steps of `noisegen-train camera`) and the small utilities; no other module of
+  noisegen, not even another of the camera model or of noisegen.camera.
+- The training engine is stage- and camera-agnostic: apart from validation (which adds synthetic noise to
+  clean images), its modules import no stage, no data stream and nothing of the camera model.
+- Layers point down: the camera model (isp, crf, kernels) imports nothing of the dataset, analysis or
+  command-line packages; noisegen.camera (over dataset and analysis) nothing of the command line.
 - noisegen's modules import each other without cycles, and at the top of the module (function-local
   project imports only in the command-line modules, which keep `--help` fast, and one documented
   exception); nothing imports ``crf_data``.
@@ -27,7 +33,10 @@ UTILITIES = {"noisegen.atomic", "noisegen.version", "noisegen.dataclass_json", "
 # The camera command (trainer.camera) orchestrates calibrate, generate and realism: it reaches them through
 # their one door, noisegen.camera.api, never the modules behind it.
 CAMERA_DOOR = "noisegen.camera.api"
-TRAINER_DOORS = {"noisegen.dataset.reader", CAMERA_DOOR} | UTILITIES
+TRAINER_DOORS = {"noisegen.dataset.reader", "noisegen.isp.api", CAMERA_DOOR} | UTILITIES
+# The layers of noisegen, bottom first: a package imports only its own layer and those below it.
+LAYERS = (("noisegen.kernels", "noisegen.crf", "noisegen.isp"), ("noisegen.dataset",), ("noisegen.analysis",),
+          ("noisegen.camera",), ("noisegen.cli",))
 # Function-local project imports allowed outside noisegen/cli, with the reason.
 LOCAL_IMPORT_EXCEPTIONS = {
     # 16-bit colour PNG sources need the numba unfilter kernel; the reader (which reads pairs and
@@ -104,16 +113,61 @@ def test_import_noisegen_is_cheap_and_the_api_resolves_on_use():
         noisegen.no_such_name  # noqa: B018
 
 
-def test_the_trainer_uses_noisegen_through_its_doors_only():
-    modules = set(_modules("noisegen"))
+def _trainer_door_violations(trainer_files: dict[str, Path], noisegen_modules: set[str]) -> list[str]:
     wrong = []
-    for path in _modules("trainer").values():
+    for path in trainer_files.values():
         for name, _, line in _imports(path):
-            if name not in modules:
-                continue  # a name imported from a module, or not noisegen at all
-            if not (name in TRAINER_DOORS or name.startswith(("noisegen.dataset.reader", "noisegen.isp."))):
+            if name in noisegen_modules and name not in TRAINER_DOORS:  # other names: imported from a module
+                wrong.append(f"{path.name}:{line} imports {name}")
+    return wrong
+
+
+def test_the_trainer_uses_noisegen_through_its_doors_only():
+    wrong = _trainer_door_violations(_modules("trainer"), set(_modules("noisegen")))
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_door_rule_sees_a_module_behind_the_door(tmp_path):
+    mods = set(_modules("noisegen"))
+    files = {}
+    lines = ["from noisegen.isp.api import synthesize", "from noisegen.dataset.reader import read_pairs",
+             "from noisegen.isp.profiles import get_profile", "import noisegen.isp.pipeline",
+             "from noisegen.dataset.reader.pairs import read_pairs", "from noisegen import synthesize",
+             "from noisegen.atomic import atomic_write", "from noisegen.camera.api import split_camera",
+             "from noisegen.camera.split import split_camera"]
+    for i, line in enumerate(lines):
+        (tmp_path / f"m{i}.py").write_text(line + "\n")
+        files[f"m{i}"] = tmp_path / f"m{i}.py"
+    wrong = _trainer_door_violations(files, mods)
+    assert sorted(w.split(" imports ")[1] for w in wrong) == [
+        "noisegen", "noisegen.camera.split", "noisegen.dataset.reader.pairs", "noisegen.isp.pipeline",
+        "noisegen.isp.profiles"]
+
+
+def test_the_engine_imports_no_stage_and_no_camera_model():
+    wrong = []
+    for mod, path in _modules("trainer").items():
+        if not mod.startswith("trainer.engine") or mod == "trainer.engine.validate":
+            continue
+        for name, _, line in _imports(path):
+            if name.startswith(("noisegen.isp", "trainer.stages", "trainer.data")):
                 wrong.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_noisegen_layers_point_down():
+    rank = {pkg: i for i, layer in enumerate(LAYERS) for pkg in layer}
+
+    def layer(module: str) -> int | None:
+        return next((r for pkg, r in rank.items() if module == pkg or module.startswith(pkg + ".")), None)
+
+    up = []
+    for mod, path in _modules("noisegen").items():
+        own = layer(mod)
+        for name, _, line in _imports(path):
+            if own is not None and (other := layer(name)) is not None and other > own:
+                up.append(f"{path.relative_to(ROOT)}:{line} imports {name}")
+    assert not up, "upward imports:\n" + "\n".join(up)
 
 
 def _graph() -> dict[str, set[str]]:

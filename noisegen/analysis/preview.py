@@ -20,7 +20,14 @@ from PIL import Image, ImageDraw, ImageFont
 
 from noisegen.analysis.nlf import psnr
 from noisegen.dataset.format import INDEX_NAME
-from noisegen.dataset.reader import QuietDamageCounter, decode_sample, read_index, read_manifest, read_shard
+from noisegen.dataset.reader import (
+    QuietDamageCounter,
+    centre_crop,
+    decode_sample,
+    read_index,
+    read_manifest,
+    read_shard,
+)
 
 __all__ = ["PreviewConfig", "select_keys", "load_samples", "contact_sheet", "run_preview"]
 
@@ -104,10 +111,9 @@ def _font(size: int):
 
 
 def _crop(img: np.ndarray, tile: int) -> np.ndarray:
-    h, w = img.shape[:2]
-    y, x = max(0, (h - tile) // 2), max(0, (w - tile) // 2)
+    """The centre tile×tile crop, on a light grey background where the image is smaller."""
     out = np.full((tile, tile, 3), 235, dtype=np.uint8)
-    part = img[y:y + tile, x:x + tile]
+    part = centre_crop(img, tile)
     out[: part.shape[0], : part.shape[1]] = part
     return out
 

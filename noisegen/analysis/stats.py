@@ -37,6 +37,7 @@ from noisegen.dataset.pairs import load_pair, scan_pairs
 from noisegen.dataset.reader import decode_sample, read_index, read_manifest, read_shard
 from noisegen.dataset.writer import versions
 from noisegen.isp.color import unprocess_color
+from noisegen.isp.noise_level import noise_variance
 
 __all__ = ["GROUP_KEYS", "StatsConfig", "GroupStats", "StatsReport", "group_of", "dataset_stats", "pairs_stats",
            "run_stats", "sample_irradiance", "shard_stats"]
@@ -218,9 +219,8 @@ def _raw_nlf_from_params(rows: list[dict]) -> dict:
     centres = (np.arange(RAW_BINS) + 0.5) / RAW_BINS
     acc = np.zeros((3, RAW_BINS))
     for r in rows:
-        for c, ch in enumerate("rgb"):
-            s, k = r.get(f"sigma_s_{ch}") or 0.0, r.get(f"sigma_c_{ch}") or 0.0
-            acc[c] += centres * s * s + k * k
+        s, k = ([r.get(f"{name}_{ch}") or 0.0 for ch in "rgb"] for name in ("sigma_s", "sigma_c"))
+        acc += noise_variance(centres[:, None], s, k).T
     std = np.sqrt(acc / max(len(rows), 1))
     return {"edges": np.linspace(0, 1, RAW_BINS + 1).tolist(), "x": [centres.tolist()] * 3, "std": std.tolist(),
             "valid": [[True] * RAW_BINS] * 3, "source": "parameters (index.parquet)"}

@@ -27,7 +27,7 @@ from PIL import Image
 
 from noisegen.dataset.images import DEFAULT_MAX_PIXELS, ImageReadError, open_image, oriented_size
 from noisegen.dataset.pairs import Pair, compile_group_regex, pair_key, parse_name, scan_pairs
-from noisegen.dataset.sources import IMAGE_EXTENSIONS
+from noisegen.dataset.sources import IMAGE_EXTENSIONS, list_images
 
 __all__ = ["MIN_IMAGES", "Photo", "CameraFolder", "exif_camera_iso", "scan_camera_folder"]
 
@@ -108,20 +108,10 @@ def exif_camera_iso(path: str | os.PathLike[str]) -> tuple[str | None, int | Non
     return (camera.replace(" ", "_") or None), iso
 
 
-def _walk(root: Path) -> list[tuple[str, Path]]:
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for fn in sorted(filenames):
-            if fn.lower().endswith(IMAGE_EXTENSIONS):
-                p = Path(dirpath) / fn
-                out.append((p.relative_to(root).as_posix(), p))
-    return out
-
-
 def _photos(root: Path, used: set[str], group_regex, skipped: list[dict]) -> list[Photo]:
     photos = []
-    for rel, p in _walk(root):
+    for p in list_images(root, recursive=True):  # the one listing rule (noisegen.dataset.sources)
+        rel = p.relative_to(root).as_posix()
         if str(p.resolve()) in used:
             continue
         ident = f"{root.name}/{rel.rsplit('.', 1)[0]}"

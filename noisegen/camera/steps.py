@@ -30,11 +30,12 @@ import numpy as np
 from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
 from noisegen.analysis.nlf import NoiseStats, accumulate, image_stats, nlf_from_stats
 from noisegen.analysis.realism.models import NoiseModel, fit_awgn, fit_srgb_linear, profile_model, resolve_fit
-from noisegen.analysis.realism.protocol import RealismConfig, centre_crop, score_pair
+from noisegen.analysis.realism.protocol import RealismConfig, score_pair
 from noisegen.analysis.realism.report import summarise_group
 from noisegen.analysis.realism.split import GroupSplit
 from noisegen.atomic import atomic_write_bytes
 from noisegen.dataset.generate import GenerateConfig, generate
+from noisegen.dataset.images import centre_crop
 from noisegen.dataset.pairs import Pair, load_pair
 from noisegen.dataset.samples import sample_photo_paths
 from noisegen.dataset.sources import file_sha256, scan_sources

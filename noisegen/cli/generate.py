@@ -133,7 +133,7 @@ examples:
     g.add_argument("--sigma", choices=("stored", "derived"), default="stored",
                    help="stored: each sample holds its σ map as a 16-bit PNG (default); derived: no σ member "
                    "(about a third fewer bytes), the reader recomputes σ exactly from the clean crop and the "
-                   "sample's parameters (needs --clean-target source)"),
+                   "sample's parameters (needs --clean-target source)")
     g.add_argument("--max-images", type=positive_int, metavar="M",
                    help="use only the first M usable photos (sorted by name)")
     g.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",

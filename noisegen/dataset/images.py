@@ -17,8 +17,8 @@ from PIL import Image, ImageOps
 
 from noisegen.dataset.png import decode_png16, png_header
 
-__all__ = ["read_rgb8", "to_rgb8", "write_png", "ImageReadError", "PixelLimitError", "DEFAULT_MAX_PIXELS",
-           "check_pixels", "open_image", "exif_orientation", "oriented_size"]
+__all__ = ["read_rgb8", "to_rgb8", "write_png", "centre_crop", "ImageReadError", "PixelLimitError",
+           "DEFAULT_MAX_PIXELS", "check_pixels", "open_image", "exif_orientation", "oriented_size"]
 
 # EXIF Orientation values (tag 0x0112) whose display swaps width and height (TIFF 6.0 / EXIF 2.3).
 _TRANSPOSED = (5, 6, 7, 8)
@@ -214,6 +214,16 @@ def _read_pillow(p: Path, max_pixels: int | None) -> tuple[np.ndarray, list[str]
         raise ImageReadError(f"{p}: not a readable image ({type(exc).__name__}: {exc})") from exc
     arr, conv = to_rgb8(arr, name=str(p))
     return arr, [*conv0, *conv]
+
+
+def centre_crop(img: np.ndarray, side: int | None) -> np.ndarray:
+    """The centre side×side crop of an H×W(×C) image, contiguous: rows from (H − side) // 2, columns from
+    (W − side) // 2; along an axis shorter than ``side`` the whole extent. ``side`` None: ``img`` itself."""
+    if side is None:
+        return img
+    h, w = img.shape[:2]
+    y, x = max((h - side) // 2, 0), max((w - side) // 2, 0)
+    return np.ascontiguousarray(img[y:y + side, x:x + side])
 
 
 def write_png(path: str | os.PathLike[str], img: np.ndarray, *, compress_level: int = 1) -> None:

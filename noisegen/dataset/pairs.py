@@ -1,6 +1,6 @@
 """Finding real noisy/clean image pairs and reading camera, ISO and scene from their names.
 
-Layouts (any mix, searched recursively under each root):
+Layouts (any mix, searched recursively under each root: noisegen.dataset.sources.list_images):
 - ``noisy/`` + ``gt/`` folders (PolyU100, CC15, CC60 in ../shared/data): a file's role comes from a
   folder named noisy|real|input|noise or gt|clean|mean|groundtruth|ground_truth|reference|target;
 - SIDD (Abdelhamed et al., CVPR 2018): ``<scene folder>/NOISY_SRGB_010.PNG`` beside
@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 from noisegen.dataset.images import DEFAULT_MAX_PIXELS, ImageReadError, open_image, oriented_size, read_rgb8
-from noisegen.dataset.sources import IMAGE_EXTENSIONS, Skipped, printable_path, undecodable_name
+from noisegen.dataset.sources import Skipped, list_images, printable_path, undecodable_name
 
 __all__ = ["Pair", "PairScan", "NOISY_DIRS", "CLEAN_DIRS", "BUILTIN_RULES", "SIDD_PHONES", "scan_pairs",
            "parse_name", "pair_key", "load_pair", "compile_group_regex"]
@@ -232,30 +232,25 @@ def scan_pairs(roots: Sequence[str | os.PathLike[str]], group_regex: str | re.Pa
     layouts: set[str] = set()
     for root, label in zip(paths, _labels(paths)):
         table: dict[str, dict[str, list[tuple[str, Path]]]] = defaultdict(lambda: {"noisy": [], "clean": []})
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames.sort()
-            for fn in sorted(filenames):
-                if not fn.lower().endswith(IMAGE_EXTENSIONS):
-                    continue
-                found += 1
-                p = Path(dirpath) / fn
-                rel = p.relative_to(root).as_posix()
-                if undecodable_name(p):
-                    skipped.append(Skipped(printable_path(f"{label}/{rel}"), printable_path(p),
-                                           "file name is not valid UTF-8 (rename the file to use it)", "scan"))
-                    continue
-                role, key = _role_and_key(rel.split("/"))
-                if role not in ("noisy", "clean"):
-                    why = ("its name has both noisy and clean markers" if role == "ambiguous" else
-                           "neither its folder (noisy/, gt/) nor its name (_real, _mean, NOISY_, GT_) says noisy or "
-                           "clean")
-                    skipped.append(Skipped(f"{label}/{rel}", str(p), f"cannot tell whether it is noisy or clean: {why}",
-                                           "pair"))
-                    continue
-                table[key][role].append((rel, p))
-                parts = [d.lower() for d in rel.split("/")[:-1]]
-                layouts.add("sidd" if fn.upper().startswith(("NOISY_SRGB", "GT_SRGB")) else
-                            "noisy/gt" if any(d in NOISY_DIRS + CLEAN_DIRS for d in parts) else "flat")
+        for p in list_images(root, recursive=True):
+            found += 1
+            rel = p.relative_to(root).as_posix()
+            if undecodable_name(p):
+                skipped.append(Skipped(printable_path(f"{label}/{rel}"), printable_path(p),
+                                       "file name is not valid UTF-8 (rename the file to use it)", "scan"))
+                continue
+            role, key = _role_and_key(rel.split("/"))
+            if role not in ("noisy", "clean"):
+                why = ("its name has both noisy and clean markers" if role == "ambiguous" else
+                       "neither its folder (noisy/, gt/) nor its name (_real, _mean, NOISY_, GT_) says noisy or "
+                       "clean")
+                skipped.append(Skipped(f"{label}/{rel}", str(p), f"cannot tell whether it is noisy or clean: {why}",
+                                       "pair"))
+                continue
+            table[key][role].append((rel, p))
+            parts = [d.lower() for d in rel.split("/")[:-1]]
+            layouts.add("sidd" if p.name.upper().startswith(("NOISY_SRGB", "GT_SRGB")) else
+                        "noisy/gt" if any(d in NOISY_DIRS + CLEAN_DIRS for d in parts) else "flat")
         for key in sorted(table):
             noisy, clean = table[key]["noisy"], table[key]["clean"]
             if len(noisy) > 1 or len(clean) > 1:

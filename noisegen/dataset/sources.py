@@ -33,6 +33,7 @@ from noisegen.dataset.images import DEFAULT_MAX_PIXELS, ImageReadError, open_ima
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "list_images",
     "SourceImage",
     "Skipped",
     "SourceScan",
@@ -47,6 +48,29 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+
+def list_images(folder: str | os.PathLike[str], *, recursive: bool) -> list[Path]:
+    """The image files of a folder: the one listing rule of every command that reads a folder of images.
+
+    An image is a file (or a link to one) whose extension, in any case, is one of IMAGE_EXTENSIONS.
+    With ``recursive`` the subfolders are searched too (symlinked folders are not followed, so a link
+    loop cannot trap the walk); each caller says which, as its command documents (``noisegen-train
+    denoise`` and validation folders: recursive; mode n2n's noisy images: the folder itself).
+
+    Returns:
+        paths ``folder/relative/path``, sorted by their relative path (part by part, case-sensitive),
+        so that the order does not depend on the file system. A missing folder is an error
+        (FileNotFoundError / NotADirectoryError from the listing).
+    """
+    root = Path(folder)
+    if not recursive:
+        found = list(root.iterdir())
+    elif root.is_dir():
+        found = [Path(d) / f for d, _, files in os.walk(root) for f in files]
+    else:
+        raise NotADirectoryError(f"{folder}: not a folder")
+    return sorted(f for f in found if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file())
 
 # Pillow modes read_rgb8 knows how to turn into uint8 RGB (noisegen.dataset.images).
 _READABLE_MODES = {"1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisegen.checks import check_image_float
-from noisegen.isp.raw_sigma import safe_inverse_gains
+from noisegen.isp.white_balance import safe_inverse_gains
 from noisegen.kernels.render import _color_transform
 
 __all__ = [
@@ -26,7 +26,6 @@ __all__ = [
     "SRGB_TO_XYZ",
     "random_rgb_to_camera",
     "apply_matrix",
-    "safe_inverse_gains",
     "unprocess_color",
     "process_color",
 ]

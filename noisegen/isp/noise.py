@@ -28,6 +28,7 @@ import numpy as np
 
 from noisegen.checks import check_finite_scalar, check_image_float
 from noisegen.isp.bayer import BayerPattern, mosaic, parse_pattern
+from noisegen.isp.noise_level import sigma_raw_reference
 from noisegen.kernels.gauss import (
     ZIG_F,
     ZIG_X,
@@ -35,7 +36,7 @@ from noisegen.kernels.gauss import (
     _gauss_cfa_u8,
     _gauss_rgb,
     _gauss_rgb_u8,
-    _sigma_map,
+    _sigma_raw_kernel,
     _standard_normal,
 )
 
@@ -98,7 +99,9 @@ def standard_normal(rng: np.random.Generator, size: int | tuple[int, ...], dtype
 
 
 def sigma_raw(L: np.ndarray, sigma_s: object, sigma_c: object) -> np.ndarray:
-    """Ground-truth noise level map σ_raw = sqrt(max(L, 0)·σ_s² + σ_c²).
+    """Ground-truth noise level map σ_raw = sqrt(max(L, 0)·σ_s² + σ_c²), by the pipeline's numba kernel.
+
+    Equal to the numpy reference noisegen.isp.noise_level.sigma_raw_reference (tests/isp/test_noise.py).
 
     Args:
         L: float H×W×3 irradiance (values below 0, possible after a colour matrix, count as 0).
@@ -110,7 +113,7 @@ def sigma_raw(L: np.ndarray, sigma_s: object, sigma_c: object) -> np.ndarray:
     s = _three(sigma_s, "sigma_s")
     c = _three(sigma_c, "sigma_c")
     out = np.empty_like(L)
-    _sigma_map(L, s * s, c * c, out)
+    _sigma_raw_kernel(L, s * s, c * c, out)
     return out
 
 
@@ -153,7 +156,7 @@ def add_raw_noise(
             _gauss_cfa(L, standard_normal(rng, (H, W)), pat.cfa, s * s, c * c, noisy, sig)
         return NoisyRaw(noisy, sig)
     # Poisson: the signal-dependent part is a true counting process, the rest Gaussian.
-    _sigma_map(L, s * s, c * c, sig)
+    _sigma_raw_kernel(L, s * s, c * c, sig)
     if pat is None:
         signal, var_s, std_c = L, s * s, c
     else:
@@ -187,9 +190,8 @@ def add_raw_noise_u8(
     lin = np.ascontiguousarray(linear, dtype=np.float32)
     if lin.shape != (256,):
         raise ValueError(f"linear: expected a (256,) table, got shape {lin.shape}")
-    # σ of every code and channel, computed as the float kernels do (float64 math, float32 result).
-    sig_tab = np.sqrt(np.maximum(lin.astype(np.float64), 0.0)[None, :] * (s * s)[:, None] + (c * c)[:, None])
-    sig_tab = np.ascontiguousarray(sig_tab, dtype=np.float32)
+    # σ of every code and channel, by the numpy reference (float64 math, float32 result, as the kernel).
+    sig_tab = np.ascontiguousarray(sigma_raw_reference(lin[:, None], s, c).T)
     pat = parse_pattern(pattern)
     H, W, _ = img.shape
     sig = np.empty((H, W, 3), dtype=np.float32)

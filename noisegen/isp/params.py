@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from noisegen.dataclass_json import dataclass_from_dict, dataclass_to_dict
-from noisegen.dataset.format import params_from_disk
 from noisegen.isp.bayer import DEMOSAIC_METHODS, parse_pattern
 from noisegen.isp.jpeg import JPEG_ENCODER, JPEG_SUBSAMPLINGS
 from noisegen.isp.noise import NOISE_MODELS
@@ -139,11 +138,11 @@ class SampleParams:
     def from_dict(cls, d: dict[str, Any]) -> SampleParams:
         """Inverse of to_dict; unknown keys are an error (a typo must not pass silently).
 
-        Missing keys take the defaults. A sample json's ``params`` in any format version is accepted:
-        format 2's typed empty values (pattern "", jpeg_quality 0, zero wb_gains / rgb_to_camera;
-        noisegen.dataset.format.to_disk) are read as None.
+        Missing keys take the defaults. A sample json as stored in a dataset writes absent values as
+        typed empty ones (format 2: pattern "", jpeg_quality 0, ...): read it through the dataset
+        reader, or noisegen.dataset.format.from_disk, which gives them back their None.
         """
-        return dataclass_from_dict(cls, params_from_disk(d) if isinstance(d, dict) else d)
+        return dataclass_from_dict(cls, d)
 
     @classmethod
     def from_json(cls, text: str) -> SampleParams:

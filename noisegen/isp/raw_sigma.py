@@ -11,9 +11,8 @@ times the in-camera noise reduction's gain g (noisegen.isp.nr) when the sample h
 clean source too), so a dataset can leave the σ map out (`generate --sigma derived`) and the reader recompute it.
 This module computes it with numpy only (the reader imports no numba) in the pipeline's precision
 (float32 irradiance, float64 arithmetic, float32 result), so that it equals the map the pipeline
-writes to within float rounding (tests: ≤ 1e-6, far below the stored codec's step of 3.05e-5).
-
-``safe_inverse_gains`` (Brooks et al. 2019, §3.3) lives here, shared with noisegen.isp.color.
+writes to within float rounding (tests: ≤ 1e-6, far below the stored codec's step of 3.05e-5): the
+σ formula is noisegen.isp.noise_level's numpy reference, the inverse white balance noisegen.isp.white_balance's.
 """
 
 from __future__ import annotations
@@ -24,32 +23,11 @@ from typing import Any
 import numpy as np
 
 from noisegen.crf.io import load_bank
+from noisegen.isp.noise_level import sigma_raw_reference
 from noisegen.isp.nr import nr_enabled, nr_gain_map
+from noisegen.isp.white_balance import safe_inverse_gains
 
-__all__ = ["safe_inverse_gains", "raw_irradiance", "sigma_from_irradiance", "derive_sigma"]
-
-
-def safe_inverse_gains(img: np.ndarray, gains: tuple[float, float, float], inflection: float = 0.9) -> np.ndarray:
-    """Per-pixel inverse white-balance gains that do not darken highlights (Brooks et al. §3.3).
-
-    Plain inversion multiplies by 1/g; near saturation that would turn clipped whites into
-    impossible un-clipped raw values. With gray = mean over channels and
-    mask = (max(gray − inflection, 0) / (1 − inflection))², the safe inverse gain is
-    max(mask + (1 − mask)/g, 1/g): 1/g in the shadows and mid-tones, blending to 1 in highlights.
-
-    Args:
-        img: float32 H×W×3 white-balanced linear image.
-        gains: forward gains (r, g, b) > 0 that white-balance camera RGB.
-    Returns:
-        float32 H×W×3 per-pixel multipliers (camera = img · result).
-    """
-    g = np.asarray(gains, dtype=np.float32)
-    if g.shape != (3,) or not np.all(np.isfinite(g)) or np.any(g <= 0):
-        raise ValueError(f"gains: expected 3 finite positive values, got {gains}")
-    inv = 1.0 / g
-    gray = img.mean(axis=2, keepdims=True)
-    mask = (np.maximum(gray - inflection, 0.0) / (1.0 - inflection)) ** 2
-    return np.maximum(mask + (1.0 - mask) * inv, inv).astype(np.float32)
+__all__ = ["raw_irradiance", "derive_sigma"]
 
 
 def raw_irradiance(clean: np.ndarray, inverse_u8: np.ndarray, rgb_to_camera: Any = None,
@@ -72,13 +50,6 @@ def raw_irradiance(clean: np.ndarray, inverse_u8: np.ndarray, rgb_to_camera: Any
     return L
 
 
-def sigma_from_irradiance(L: np.ndarray, sigma_s: Any, sigma_c: Any) -> np.ndarray:
-    """σ_raw = sqrt(max(L, 0)·σ_s² + σ_c²) per channel: float64 arithmetic, float32 result (as the kernels)."""
-    s = np.asarray(sigma_s, dtype=np.float64).reshape(3)
-    c = np.asarray(sigma_c, dtype=np.float64).reshape(3)
-    return np.sqrt(np.maximum(L.astype(np.float64), 0.0) * (s * s) + c * c).astype(np.float32)
-
-
 def derive_sigma(clean: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     """σ_raw of a sample from its clean *source* crop and its parameters (SampleParams.to_dict()).
 
@@ -87,7 +58,7 @@ def derive_sigma(clean: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
     """
     crf = load_bank(params.get("crf_bank", "default")).get(params.get("crf", "linear"))
     L = raw_irradiance(clean, crf.inverse_u8, params.get("rgb_to_camera"), params.get("wb_gains"))
-    sigma = sigma_from_irradiance(L, params["sigma_s"], params["sigma_c"])
+    sigma = sigma_raw_reference(L, params["sigma_s"], params["sigma_c"])
     flat, knee = params.get("nr_flat_gain", 1.0), params.get("nr_knee", 0.02)
     if flat is not None and nr_enabled(flat):   # in-camera noise reduction (noisegen.isp.nr): σ ← g·σ
         sigma = (sigma * nr_gain_map(clean, flat, knee)[:, :, None]).astype(np.float32)

@@ -105,8 +105,12 @@ def _standard_normal(words, xt, ft, out):
 
 
 @njit(cache=True, nogil=True)
-def _sigma_map(L, var_s, var_c, sigma):
-    """sigma[i,j,c] = sqrt(max(L[i,j,c], 0)·var_s[c] + var_c[c]); L, sigma float32 (H,W,3)."""
+def _sigma_raw_kernel(L, var_s, var_c, sigma):
+    """sigma[i,j,c] = sqrt(max(L[i,j,c], 0)·var_s[c] + var_c[c]); L, sigma float32 (H,W,3).
+
+    The numba kernel of the σ formula (the pipeline's); its numpy reference is
+    noisegen.isp.noise_level.sigma_raw_reference (the reader's).
+    """
     H, W, _ = L.shape
     for i in range(H):
         for j in range(W):
@@ -122,7 +126,7 @@ def _gauss_rgb(L, z, var_s, var_c, noisy, sigma):
 
     σ(L) = sqrt(max(L, 0)·var_s[c] + var_c[c]), rounded to float32 before use (as stored).
     """
-    _sigma_map(L, var_s, var_c, sigma)
+    _sigma_raw_kernel(L, var_s, var_c, sigma)
     H, W, _ = L.shape
     for i in range(H):
         for j in range(W):
@@ -137,7 +141,7 @@ def _gauss_cfa(L, z, cfa, var_s, var_c, noisy_mosaic, sigma):
     L, sigma float32 (H,W,3); z, noisy_mosaic float32 (H,W); cfa int64 (2,2). The σ map is
     filled for all three channels.
     """
-    _sigma_map(L, var_s, var_c, sigma)
+    _sigma_raw_kernel(L, var_s, var_c, sigma)
     H, W, _ = L.shape
     for i in range(H):
         for j in range(W):

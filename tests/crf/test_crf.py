@@ -1,4 +1,4 @@
-"""Tests for noisegen.crf.bank (bank format, lookup tables, wrappers), crf_plot and the `crf` CLI.
+"""Tests for noisegen.crf.bank (bank format, lookup tables, wrappers), noisegen.crf.plot and the `crf` CLI.
 
 Oracles: colour-science's transfer functions (recomputed here with the bank's documented
 normalisation), np.interp for the lookup kernels, and exact pseudo-inverse properties.

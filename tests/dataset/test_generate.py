@@ -17,7 +17,7 @@ from PIL import Image
 
 import noisegen as ng
 from noisegen.cli.main import main
-from noisegen.dataset.format import MEMBERS, SIGMA, decode_sigma
+from noisegen.dataset.format import MEMBERS, SIGMA, decode_sigma, from_disk
 from noisegen.dataset.generate import GenerateConfig, generate
 from noisegen.dataset.images import read_rgb8
 from noisegen.dataset.reader import read_index
@@ -84,7 +84,7 @@ def test_sample_json_reproduces_the_sample_and_sigma_within_1e4(reference, photo
         for field in ("camera", "crf", "crf_bank", "sigma_s", "sigma_c", "pattern", "demosaic", "wb_gains",
                       "rgb_to_camera", "jpeg_quality", "noise_model"):
             assert field in meta["params"]
-        params = ng.SampleParams.from_dict(meta["params"])
+        params = ng.SampleParams.from_dict(from_disk(meta)["params"])
         assert params == ng.sample_params(profile, np.random.default_rng(meta["params_seed"]))
         src_rel = meta["source"].split("/", 1)[1]
         img, _ = read_rgb8(photos / src_rel)
@@ -114,7 +114,7 @@ def test_clean_target_render_is_recorded_and_reproducible(photos, tmp_path):
         img, _ = read_rgb8(photos / meta["source"].split("/", 1)[1])
         c = meta["crop"]
         crop = np.ascontiguousarray(img[c["y"]:c["y"] + c["h"], c["x"]:c["x"] + c["w"]])
-        s = ng.synthesize(crop, ng.SampleParams.from_dict(meta["params"]), seed=meta["noise_seed"],
+        s = ng.synthesize(crop, ng.SampleParams.from_dict(from_disk(meta)["params"]), seed=meta["noise_seed"],
                           clean_target="render")
         clean = np.asarray(Image.open(io.BytesIO(raw["clean.png"])))
         assert np.array_equal(clean, s.clean)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from noisegen.dataset.images import ImageReadError, read_rgb8
+from noisegen.dataset.images import ImageReadError, centre_crop, read_rgb8
 from noisegen.dataset.png import decode_png16, inflate_idat
 from noisegen.kernels.unfilter import _png_unfilter
 
@@ -125,3 +125,12 @@ def test_read_rgb8_records_cmyk_conversion(tmp_path):
     got, conv = read_rgb8(path)
     assert got.shape == (12, 16, 3) and "cmyk" in conv
     assert got[..., 0].mean() > 200 and got[..., 1].mean() < 60  # cyan-free, magenta+yellow: red
+
+
+def test_centre_crop_takes_the_middle_and_keeps_short_axes_whole():
+    a = np.arange(7 * 10 * 3).reshape(7, 10, 3)
+    c = centre_crop(a, 4)
+    assert c.shape == (4, 4, 3) and c.flags.c_contiguous
+    assert np.array_equal(c, a[1:5, 3:7])  # rows from (7 − 4) // 2 = 1, columns from (10 − 4) // 2 = 3
+    assert np.array_equal(centre_crop(a, 8), a[:, 1:9])  # 7 rows < 8: all of them
+    assert centre_crop(a, None) is a and np.array_equal(centre_crop(a[:, :, 0], 2), a[2:4, 4:6, 0])

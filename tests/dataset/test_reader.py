@@ -12,7 +12,19 @@ from datagen import make_photos, small_config
 import noisegen as ng
 from noisegen.dataset.format import MEMBERS
 from noisegen.dataset.generate import generate
-from noisegen.dataset.reader import DamagedDataWarning, decode_sample, read_index
+from noisegen.dataset.images import write_png
+from noisegen.dataset.reader import (
+    DamagedDataWarning,
+    QuietDamageCounter,
+    dataset_info,
+    decode_or_report,
+    decode_sample,
+    holds_pairs,
+    is_url,
+    list_shards,
+    read_index,
+    read_manifest,
+)
 from noisegen.dataset.writer import DeterministicTarWriter
 
 
@@ -137,3 +149,62 @@ def test_shard_cut_at_a_sample_boundary_is_reported(dataset, tmp_path):
     with pytest.warns(DamagedDataWarning, match=r"shard-000000.tar: .*only 1 of 2 samples"):
         got = list(ds)
     assert len(got) == 8 and ds.errors.count == 1
+
+
+def test_is_url_is_the_one_rule_that_tells_urls_from_paths():
+    for url in ("pipe:curl -s https://host/shard-000000.tar", "https://host/shard-{000000..000009}.tar",
+                "gs://bucket/ds/shard-000000.tar", "s3://b/x.tar", "file:///tmp/x.tar"):
+        assert is_url(url), url
+    for path in ("ds/shard-000000.tar", "/abs/ds", "ds/shard-{000000..000009}.tar", "ds", "weird/a://b.tar",
+                 "pipe/shard.tar", Path("ds/shard-000000.tar")):
+        assert not is_url(path), path
+
+
+def test_a_pattern_naming_missing_shards_says_which_and_how_many(dataset, tmp_path):
+    with pytest.raises(FileNotFoundError) as e:  # the fixture has shards 000000 .. 000004
+        list_shards(str(dataset / "shard-{000000..000999}.tar"))
+    msg = str(e.value)
+    assert "\n" not in msg and f"{str(dataset / 'shard-000005.tar')!r} does not exist" in msg
+    assert "names 1000 shards and 5 of them exist" in msg and "give the dataset folder" in msg
+    copy = Path(shutil.copytree(dataset, tmp_path / "bare"))
+    (copy / "dataset.json").unlink()
+    with pytest.raises(FileNotFoundError, match="names 7 shards and 5 of them exist; give a pattern that names only"):
+        list_shards(str(copy / "shard-{000000..000006}.tar"))
+    with pytest.raises(FileNotFoundError, match="^shard .*shard-000009.tar' does not exist; give a noisegen dataset"):
+        list_shards(str(dataset / "shard-000009.tar"))
+    assert len(list_shards(str(dataset / "shard-{000000..000004}.tar")).urls) == 5
+
+
+def test_dataset_info_reads_what_a_manifest_says(dataset):
+    info = dataset_info(read_manifest(dataset))
+    assert info.name.startswith("noisegen ") and not info.real_pairs and info.sigma == "stored"
+    assert info.patch == 32 and info.clean_target == "source" and info.profile["name"] == "cbdnet"
+    assert list_shards(dataset).datasets == (info,)
+    m = read_manifest(dataset)
+    whole = dict(m, kind="real-pairs", config=dict(m["config"], crop="whole", profile=None), members={})
+    info = dataset_info(whole)
+    assert info.real_pairs and info.patch is None and info.profile is None and info.sigma is None
+
+
+def test_decode_or_report_decodes_or_reports(dataset):
+    import webdataset as wds
+
+    raw = next(iter(wds.WebDataset(str(dataset / "shard-000000.tar"), shardshuffle=False)))
+    h = QuietDamageCounter()
+    h.streak = 3
+    s = decode_or_report(raw, handler=h)
+    assert s["key"] == raw["__key__"] and h.count == 0 and h.streak == 0
+    assert decode_or_report(dict(raw, **{"clean.png": b"junk"}), handler=h) is None
+    assert h.count == 1 and raw["__key__"] in h.messages[0]
+    only = decode_or_report(raw, handler=h, clean_only=True)
+    assert only["noisy"] is None and np.array_equal(only["clean"], s["clean"])
+
+
+def test_holds_pairs_tells_a_pairs_folder_from_a_folder_of_images(dataset, tmp_path):
+    img = np.zeros((8, 8, 3), np.uint8)
+    for rel in ("pairs/noisy/x_real.png", "pairs/gt/x_mean.png", "clean/a.png", "clean/sub/b_clean.png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        write_png(tmp_path / rel, img)
+    assert holds_pairs(tmp_path / "pairs") and holds_pairs(dataset)
+    assert not holds_pairs(tmp_path / "clean")  # b_clean has no noisy partner: no pair
+    assert not holds_pairs(tmp_path / "missing") and not holds_pairs(tmp_path / "pairs" / "noisy" / "x_real.png")

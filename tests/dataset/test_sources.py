@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from noisegen.dataset.sources import discover, probe, scan_sources, waterloo_root
+from noisegen.dataset.sources import discover, list_images, probe, scan_sources, waterloo_root
 
 
 def _png(path, h=40, w=50, mode="RGB"):
@@ -78,3 +78,19 @@ def test_max_images_keeps_the_first_in_id_order(tmp_path):
         _png(tmp_path / f"{n}.png")
     scan = scan_sources([tmp_path], min_size=16, max_images=2)
     assert [i.id.split("/")[-1] for i in scan.images] == ["a.png", "b.png"]
+
+
+def test_list_images_is_one_rule_with_or_without_subfolders(tmp_path):
+    for rel in ("b.png", "a.JPG", "c.tiff", "notes.txt", "sub/d.bmp", "sub/deeper/e.jpeg", "z/f.png", ".png"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")  # the listing reads names, never pixels
+    (tmp_path / "folder.png").mkdir()  # a folder is not an image, whatever its name
+    (tmp_path / "loop").symlink_to(tmp_path, target_is_directory=True)  # never followed
+    (tmp_path / "link.png").symlink_to(tmp_path / "b.png")  # a link to a file is that file
+    rel = lambda paths: [p.relative_to(tmp_path).as_posix() for p in paths]  # noqa: E731
+    assert rel(list_images(tmp_path, recursive=False)) == ["a.JPG", "b.png", "c.tiff", "link.png"]
+    assert rel(list_images(str(tmp_path), recursive=True)) == [
+        "a.JPG", "b.png", "c.tiff", "link.png", "sub/d.bmp", "sub/deeper/e.jpeg", "z/f.png"]
+    for recursive in (False, True):
+        with pytest.raises((FileNotFoundError, NotADirectoryError)):
+            list_images(tmp_path / "missing", recursive=recursive)

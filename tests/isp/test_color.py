@@ -12,13 +12,13 @@ from noisegen.isp.color import (
     gamma_encode,
     process_color,
     random_rgb_to_camera,
-    safe_inverse_gains,
     smoothstep,
     smoothstep_inverse,
     srgb_decode,
     srgb_encode,
     unprocess_color,
 )
+from noisegen.isp.white_balance import safe_inverse_gains
 
 X = np.linspace(0.0, 1.0, 10001)
 

@@ -18,7 +18,8 @@ from noisegen.isp.noise import (
     sigma_raw,
     standard_normal,
 )
-from noisegen.kernels.gauss import ZIG_F, ZIG_X, _gauss_cfa, _gauss_rgb, _sigma_map, _standard_normal
+from noisegen.isp.noise_level import noise_variance, sigma_raw_reference
+from noisegen.kernels.gauss import ZIG_F, ZIG_X, _gauss_cfa, _gauss_rgb, _sigma_raw_kernel, _standard_normal
 
 
 def _ref_sigma(L, s, c):
@@ -90,9 +91,16 @@ def test_sigma_kernel_vs_numpy(rng):
     L = rng.uniform(-0.05, 1.0, size=(37, 53, 3)).astype(np.float32)  # negatives count as 0
     s, c = np.array([0.05, 0.1, 0.15]), np.array([0.01, 0.02, 0.03])
     out = np.empty_like(L)
-    _sigma_map(L, s * s, c * c, out)
+    _sigma_raw_kernel(L, s * s, c * c, out)
     assert np.abs(out - _ref_sigma(L, s, c)).max() <= 1e-7
     assert np.abs(sigma_raw(L, s, c) - _ref_sigma(L, s, c)).max() <= 1e-7
+    # the numba kernel (the pipeline's) and the numpy reference (the reader's) give the same float32 map
+    ref = sigma_raw_reference(L, s, c)
+    assert ref.dtype == np.float32 and np.array_equal(out, ref)
+    np.testing.assert_allclose(noise_variance(L, s, c), _ref_sigma(L, s, c) ** 2, rtol=1e-12)
+    # known values: σ(0) = σ_c, σ(1) = sqrt(σ_s² + σ_c²), scalars act on every channel
+    assert np.allclose(sigma_raw_reference(np.zeros((1, 1, 3)), 0.1, 0.02), 0.02)
+    assert np.allclose(sigma_raw_reference(np.ones((1, 1, 3)), 0.3, 0.4), 0.5)
 
 
 def _normals(shape, seed=3):

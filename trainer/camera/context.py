@@ -25,13 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from noisegen.atomic import atomic_write_bytes
 from noisegen.camera.api import CameraFolder, CameraSplit, make_dataset
 from noisegen.command import cpu_count
-from noisegen.dataset.reader import read_rgb8, write_png
+from noisegen.dataset.reader import centre_crop, read_rgb8, write_png
 from trainer.camera.config import CameraConfig, Scale
 from trainer.engine.checkpoint import load_checkpoint, save_checkpoint
 from trainer.infer.evaluate import EvalConfig, evaluate_checkpoint
@@ -42,15 +41,7 @@ from trainer.stages.sn_config import TrainConfig
 from trainer.stages.tf import transfer
 from trainer.stages.tf_config import TFConfig
 
-__all__ = ["RunContext", "centre_crop", "sha256_file", "k_pairs", "link_pairs"]
-
-
-def centre_crop(img: np.ndarray, side: int | None) -> np.ndarray:
-    """The centre side×side crop of an H×W×3 array (whole along shorter axes; the array when side is None)."""
-    if side is None:
-        return img
-    y, x = max(0, (img.shape[0] - side) // 2), max(0, (img.shape[1] - side) // 2)
-    return np.ascontiguousarray(img[y:y + side, x:x + side])
+__all__ = ["RunContext", "sha256_file", "k_pairs", "link_pairs"]
 
 
 def sha256_file(path: Path) -> str:

@@ -24,11 +24,12 @@ import numpy as np
 
 from noisegen.atomic import atomic_write_bytes
 from noisegen.camera.api import noise_levels
-from noisegen.dataset.reader import read_rgb8, write_png
-from trainer.camera.context import RunContext, centre_crop, sha256_file
+from noisegen.dataset.reader import centre_crop, read_rgb8, write_png
+from trainer.camera.context import RunContext, sha256_file
 from trainer.engine.distributed import resolve_device
 from trainer.engine.global_state import torch_threads
-from trainer.infer.inference import auto_tile, image_to_tensor, load_model, predict, to_u8_tensor
+from trainer.engine.images import image_to_tensor, tensor_to_u8
+from trainer.infer.inference import auto_tile, load_model, predict
 
 __all__ = ["MAX_SHOWN", "predict_images", "pair_crops", "photo_levels"]
 
@@ -44,7 +45,7 @@ def predict_images(ckpt: Path, images: Sequence[np.ndarray], ctx: RunContext) ->
         for img in images:
             tile = auto_tile(img.shape[0], img.shape[1], ctx.scale.eval_tile)
             y, _ = predict(model, image_to_tensor(img, device), tile=tile, global_norm=not ctx.scale.eval_tile_stats)
-            out.append(to_u8_tensor(y))
+            out.append(tensor_to_u8(y))
     return out
 
 

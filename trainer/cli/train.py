@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from noisegen.command import THREADS_HELP, int_at_least
+from noisegen.dataset.reader import is_url
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.engine.interrupt import RunInterrupted
 from trainer.engine.run_config import AMP_MODES, DEVICES, RunConfig
@@ -83,8 +84,8 @@ def _add_run_options(p: argparse.ArgumentParser, cls: type[RunConfig]) -> None:
     g.add_argument("--out", metavar="RUN", required=True, help="run folder (created); holds the checkpoints and logs")
     g.add_argument("--val", action="append", metavar="DIR",
                    help="validation set, repeatable: a folder of clean images (gets synthetic noise from "
-                   "--val-profile with --val-seed), a folder with noisy/ and gt/ (real pairs, matched by name), or a "
-                   "noisegen dataset folder (one exact pass). The first one picks best.pt")
+                   "--val-profile with --val-seed), a folder of real noisy/clean pairs (paired by name as `eval` "
+                   "pairs them), or a noisegen dataset folder (one exact pass). The first one picks best.pt")
     g.add_argument("--val-every", type=int_at_least(1), metavar="K",
                    help=f"validate every K steps and at the end (default {d['val_every']})")
     g.add_argument("--val-profile", metavar="NAME|FILE.json",
@@ -137,8 +138,7 @@ examples:
   noisegen-train sn --data ds --out runs/sn --val ../shared/data/Kodak24 --val ../shared/data/CC15
   noisegen-train sn --data ds --out runs/cpu --model tiny --steps 3000 --device cpu --threads 1
   noisegen-train sn --out runs/sn --resume      # continue where it stopped, same settings
-  torchrun --standalone --nproc_per_node 8 -m trainer sn \\
-      --data 'ds/shard-{000000..000999}.tar' --out runs/x""",
+  torchrun --standalone --nproc_per_node 8 -m trainer sn --data ds --out runs/x   # each process its shards""",
     )
     g = p.add_argument_group("data")
     g.add_argument("--data", action="append", metavar="DATASET",
@@ -231,8 +231,9 @@ examples:
 
 
 def _absolute(entry: str) -> str:
-    """Local paths become absolute (a resumed run may start elsewhere); patterns and URLs stay."""
-    if entry.startswith("pipe:") or "://" in entry or "{" in entry:
+    """Local paths (brace patterns too) become absolute, so that a resumed run may start elsewhere; URLs stay
+    (noisegen.dataset.reader.is_url tells them apart)."""
+    if is_url(entry):
         return entry
     return str(Path(entry).expanduser().resolve())
 

@@ -27,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from noisegen.dataset.reader import ShardSet, split_by_rank, split_by_worker
-from noisegen.isp.profiles import CameraProfile
+from noisegen.isp.api import CameraProfile
 from trainer.data.stream import (
     NoUsableData,
     StreamGuard,

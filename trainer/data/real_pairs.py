@@ -1,16 +1,17 @@
 """Data of the TF stage: a few real pairs (or noisy images) in memory, and random crops drawn as a
 pure function of (seed, rank, step).
 
-Sources: a `noisegen pack-pairs` dataset folder or a folder of pairs (trainer.infer.evaluate.iter_pairs),
-read once into memory (the TF protocol uses few pairs). ``pairs`` = K keeps the first K distinct
-pairs in the source's order (Table 5 protocol: K real images): for a pack-pairs dataset that is its
-stored order, whose scenes `pack-pairs` permuted with its seed, so K pairs span scenes and cameras
-rather than the alphabetically first camera; for a folder, sorted file names. A pack-pairs dataset
-of patches stores several samples (tiles) per pair: all of them are kept.
-Mode n2n reads only noisy images: from a pack-pairs dataset or a folder where
-noisegen.dataset.pairs finds pairs, their noisy side (K as above); otherwise the images directly
-in the folder (not its subfolders), in sorted name order, K keeping the first K readable ones
-(e.g. ../shared/data/RNI15, DND_patches).
+Sources: a `noisegen pack-pairs` dataset folder or a folder of pairs (noisegen.dataset.reader.read_pairs,
+the pairing `eval` and validation use too), read once into memory (the TF protocol uses few pairs).
+``pairs`` = K keeps the first K distinct pairs in the source's order (Table 5 protocol: K real
+images): for a pack-pairs dataset that is its stored order, whose scenes `pack-pairs` permuted with
+its seed, so K pairs span scenes and cameras rather than the alphabetically first camera; for a
+folder, sorted file names. A pack-pairs dataset of patches stores several samples (tiles) per pair:
+all of them are kept.
+Mode n2n reads only noisy images: from a pack-pairs dataset or a folder where read_pairs finds
+pairs, their noisy side (K as above); otherwise the images directly in the folder (not its
+subfolders: noisegen.dataset.reader.list_images), in sorted name order, K keeping the first K
+readable ones (e.g. ../shared/data/RNI15, DND_patches).
 
 Crops: ``draw_crops`` takes a numpy Generator; the TF stage seeds it with
 default_rng([seed, rank, step, 1]), so a step's crops need no RNG state to resume and every rank
@@ -24,9 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, scan_pairs
+from noisegen.dataset.reader import ImageReadError, holds_pairs, list_images, read_pairs, read_rgb8
 from trainer.data.stream import dihedral
-from trainer.infer.evaluate import iter_pairs
 
 __all__ = ["TFData", "load_pairs", "load_noisy", "keep_croppable", "draw_crops"]
 
@@ -49,8 +49,12 @@ class TFData:
 def load_pairs(data: str, k: int | None) -> TFData:
     """(noisy, clean) samples of the first K pairs of ``data`` (all when K is None); unreadable pairs skipped."""
     by_id: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
-    skipped: list[str] = []
-    for item in iter_pairs(data).items():
+    try:
+        source = read_pairs(data)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"--data {exc}") from None
+    skipped = list(source.skipped)
+    for item in source.items():
         if item.error is None:
             by_id.setdefault(item.id, []).append((item.noisy, item.clean))
         else:
@@ -73,13 +77,13 @@ def load_noisy(data: str, k: int | None) -> TFData:
     if not p.is_dir():
         raise FileNotFoundError(f"--data {data}: not a folder (mode n2n reads a folder of noisy images, a folder of "
                                 "pairs or a `noisegen pack-pairs` dataset)")
-    if (p / "dataset.json").exists() or scan_pairs([p], probe=False).pairs:
+    if holds_pairs(p):
         pairs = load_pairs(data, k)
         return replace(pairs, samples=[(noisy,) for noisy, _ in pairs.samples])
     samples: list[tuple[np.ndarray, ...]] = []
     names: list[str] = []
     skipped: list[str] = []
-    for f in sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS):
+    for f in list_images(p, recursive=False):
         if k is not None and len(samples) == k:
             break
         try:

@@ -41,11 +41,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisegen.dataset.reader import DamageCounter, QuietDamageCounter, decode_sample, read_shard
-from noisegen.isp.params import SampleParams
-from noisegen.isp.pipeline import synthesize
-from noisegen.isp.profiles import CameraProfile
-from noisegen.isp.sampling import sample_params
+from noisegen.dataset.reader import DamageCounter, QuietDamageCounter, decode_or_report, read_shard
+from noisegen.isp.api import CameraProfile, SampleParams, sample_params, synthesize
 from trainer.stages.sn_config import FRESH_MODES
 
 __all__ = ["resampled_rounds", "mix_rounds", "decode_items", "crop_and_augment", "dihedral", "collate_batches",
@@ -158,13 +155,13 @@ def mix_rounds(rounds: Iterable[tuple[int, list[str]]], *, seed: int, stream: in
 
 def decode_items(items: Iterable[tuple[int, int, dict]], *, handler: DamageCounter,
                  require_sigma: bool = True, clean_only: bool = False) -> Iterator[tuple[int, int, dict]]:
-    """The reader's decode_sample on the raw sample of each (round, position, raw) item; failures → handler.
-    ``clean_only``: the clean image and json only (fresh-noise mode synthesizes the rest)."""
+    """The reader's decoding step (decode_or_report) on the raw sample of each (round, position, raw) item;
+    failures → handler. ``clean_only``: the clean image and json only (fresh-noise mode synthesizes the rest)."""
     for k, i, raw in items:
-        try:
-            yield k, i, decode_sample(raw, require_sigma=require_sigma and not clean_only, clean_only=clean_only)
-        except ValueError as exc:
-            handler(exc)
+        sample = decode_or_report(raw, handler=handler, require_sigma=require_sigma and not clean_only,
+                                  clean_only=clean_only)
+        if sample is not None:
+            yield k, i, sample
 
 
 def dihedral(a: np.ndarray, t: int) -> np.ndarray:

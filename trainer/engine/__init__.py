@@ -11,6 +11,7 @@ Modules:
     checkpoint    atomic checkpoints, read with torch.load(weights_only=True) only
     validate      validation sets (clean images + synthetic noise, real pairs, shards) and their PSNR
     metrics       PSNR, metrics.jsonl, curves.png
+    images        uint8 images ↔ the model's tensors (validation, eval, denoise)
     distributed   torchrun process group (gloo on CPU, NCCL on CUDA), device resolution
     global_state  global RNGs, threads, cuDNN/TF32 flags: set for a run, restored after
 

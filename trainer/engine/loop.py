@@ -43,13 +43,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from tqdm import tqdm
 
 from noisegen.atomic import atomic_write_bytes
-from noisegen.isp.profiles import CameraProfile, resolve_profile
 from trainer.engine.checkpoint import load_checkpoint, save_checkpoint, versions
 from trainer.engine.distributed import DistInfo, all_gather_objects, all_sum, barrier, init_distributed
 from trainer.engine.global_state import apply_numerics, preserved_global_state, set_rng_state
@@ -65,7 +64,9 @@ from trainer.models.aindnet import count_parameters
 
 __all__ = ["TrainResult", "run", "echo_stderr", "NonFiniteLossError", "RunInterrupted"]
 
-MakeStage = Callable[[Any, StageContext], Stage]
+C = TypeVar("C", bound=RunConfig)
+# Builds a stage from the resolved configuration (a RunConfig subclass: TrainConfig, TFConfig) and the context.
+MakeStage = Callable[[C, StageContext], Stage]
 
 
 @dataclass
@@ -94,7 +95,7 @@ def _silent(msg: str) -> None:
 class _Run:
     """Everything the loop's functions share; ``step`` counts the updates done."""
 
-    cfg: Any
+    cfg: RunConfig
     stage: Stage
     dist: DistInfo
     say: Callable[[str], None]
@@ -119,7 +120,7 @@ class _Run:
         return self.stage.model
 
 
-def run(config: RunConfig, make_stage: MakeStage, *, resume: bool = False, stop_after: int | None = None,
+def run(config: C, make_stage: MakeStage[C], *, resume: bool = False, stop_after: int | None = None,
         echo: Callable[[str], None] = echo_stderr) -> TrainResult:
     """Train as configured; returns when ``config.steps`` (or ``stop_after``) steps are done.
 
@@ -175,7 +176,7 @@ def _read_checkpoint(cfg: RunConfig, resume: bool, say: Callable[[str], None]) -
     return saved
 
 
-def _setup(cfg: Any, stage: Stage, ctx: StageContext, dist: DistInfo) -> _Run:
+def _setup(cfg: RunConfig, stage: Stage, ctx: StageContext, dist: DistInfo) -> _Run:
     """Model on the device, optimiser, schedule, restored state, wrapped forward, validation, log header."""
     saved = ctx.saved
     stage.model.to(dist.device).to(memory_format=ctx.memory_format)
@@ -199,7 +200,7 @@ def _setup(cfg: Any, stage: Stage, ctx: StageContext, dist: DistInfo) -> _Run:
     return r
 
 
-def _wrap(model: torch.nn.Module, cfg: Any, dist: DistInfo) -> torch.nn.Module:
+def _wrap(model: torch.nn.Module, cfg: RunConfig, dist: DistInfo) -> torch.nn.Module:
     net = model
     if dist.world > 1:
         ids = [dist.device.index] if dist.device.type == "cuda" else None
@@ -212,17 +213,11 @@ def _forward(net: torch.nn.Module, device_type: str, bf16: bool, *args: Any, **k
         return net(*args, **kwargs)
 
 
-def _open_validation(cfg: Any, stage: Stage, say: Callable[[str], None]) -> list[ValSource]:
-    if not cfg.val:
-        return []
-    if cfg.val_profile is not None:
-        profile = resolve_profile(cfg.val_profile)
-    elif stage.dataset_profile is not None:
-        profile = CameraProfile.from_dict(stage.dataset_profile, source="training dataset's dataset.json")
-    else:
-        profile = resolve_profile("cbdnet")
-    sources = [open_val_source(v, profile=profile, seed=cfg.val_seed, max_images=cfg.val_max_images,
-                               crop=cfg.val_crop) for v in cfg.val]
+def _open_validation(cfg: RunConfig, stage: Stage, say: Callable[[str], None]) -> list[ValSource]:
+    """The validation sources of ``cfg.val``; the noise of clean-image sets is validation's business
+    (trainer.engine.validate.val_profile), from --val-profile or the profile of the stage's data."""
+    sources = [open_val_source(v, profile=cfg.val_profile, dataset_profile=stage.dataset_profile, seed=cfg.val_seed,
+                               max_images=cfg.val_max_images, crop=cfg.val_crop) for v in cfg.val]
     for s in sources:
         say(f"validation {s.name}: {s.description}" + (f"; {len(s.skipped)} files skipped" if s.skipped else ""))
     return sources

@@ -29,7 +29,7 @@ def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
         raise ValueError(f"psnr_u8: expected images of the same shape, got {a.shape} and {b.shape}")
     if a.dtype != np.uint8 or b.dtype != np.uint8:
         raise TypeError(f"psnr_u8: expected uint8 images, got {a.dtype} and {b.dtype} (clip and round first, as "
-                        "trainer.infer.inference.to_u8_tensor does)")
+                        "trainer.engine.images.tensor_to_u8 does)")
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return PSNR_CAP if mse == 0.0 else min(PSNR_CAP, 10.0 * math.log10(255.0**2 / mse))
 

@@ -85,8 +85,9 @@ class RunConfig:
     Validation and outputs:
         out: run folder (trainer.engine.run_folder lists its files).
         val: validation sources, each a folder of clean images (synthetic noise from val_profile
-            with val_seed), a real-pairs folder (noisy/ + gt/, matched by name) or a noisegen
-            dataset folder (one exact pass over its shards). Empty: no validation, no best.pt.
+            with val_seed), a folder of real pairs (paired by name as `eval` pairs them:
+            noisegen.dataset.reader.read_pairs) or a noisegen dataset folder (one exact pass over its
+            shards). Empty: no validation, no best.pt (trainer.engine.validate).
         val_every: validate every this many steps (and at the end).
         val_profile: camera profile (name or JSON file) of synthetic validation noise. None: the
             profile of the training data when it records one, else "cbdnet".

@@ -1,24 +1,24 @@
 """Validation sets and their evaluation: PSNR of the noisy input and of the denoised output.
 
-Three kinds of source, recognised from the folder (``open_val_source``):
+Three kinds of source, recognised from the folder (``open_val_source``), in this order:
 
-- **clean images** (e.g. ../shared/data/Kodak24): a folder of PNG/JPEG/BMP/TIFF files, sorted by
-  name; each gets synthetic noise from a camera profile: image i uses
-  ``noisegen.sample_params(profile, default_rng([seed, i, 1]))`` and noise seed ``[seed, i, 2]``,
-  so the same seed gives the same noisy images on every run and machine.
-- **real pairs** (e.g. ../shared/data/CC15, PolyU100): ``noisy/`` and ``gt/`` subfolders; files
-  are matched by name, first exactly (without extension), then after removing role tokens
-  (real, noisy, noise, mean, gt, clean) from the name: ``noisy/X_real.png`` ↔ ``gt/X_mean.png``.
-  Unmatched files are listed in ``skipped``.
 - **a noisegen dataset** (a folder with dataset.json): one exact pass over its shards
   (noisegen.dataset.reader.iter_samples), every sample once across DDP ranks.
+- **real pairs** (e.g. ../shared/data/CC15, PolyU100): a folder in which the dataset reader finds
+  noisy/clean pairs (noisegen.dataset.reader.read_pairs, the pairing `noisegen-train eval` uses too:
+  noisy/ + gt/ folders, SIDD scene folders, *_real / *_mean names, ...). Files without a partner are
+  listed in ``skipped``.
+- **clean images** (e.g. ../shared/data/Kodak24): any other folder; its images (searched recursively,
+  sorted by relative path: noisegen.dataset.reader.list_images) get synthetic noise from a camera
+  profile (``val_profile``): image i uses ``sample_params(profile, default_rng([seed, i, 1]))`` and
+  noise seed ``[seed, i, 2]``, so the same seed gives the same noisy images on every run and machine.
 
-Images are split across ranks (image i on rank i mod world) and the PSNR sums all-reduced.
+Images are split across ranks (image i on rank i mod world; a dataset's shards as iter_samples
+splits them) and the PSNR sums all-reduced.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,15 +26,41 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from noisegen.dataset.reader import IMAGE_EXTENSIONS, QuietDamageCounter, iter_samples, list_shards, read_rgb8
-from noisegen.isp.pipeline import synthesize
-from noisegen.isp.profiles import get_profile
-from noisegen.isp.sampling import sample_params
+from noisegen.dataset.reader import (
+    IMAGE_EXTENSIONS,
+    MANIFEST_NAME,
+    QuietDamageCounter,
+    centre_crop,
+    holds_pairs,
+    iter_samples,
+    list_images,
+    list_shards,
+    read_pairs,
+    read_rgb8,
+)
+from noisegen.isp.api import CameraProfile, get_profile, resolve_profile, sample_params, synthesize
+from trainer.engine.images import image_to_tensor, tensor_to_u8
 from trainer.engine.metrics import psnr_u8
 
-__all__ = ["ValImage", "ValSource", "open_val_source", "match_pairs", "evaluate"]
+__all__ = ["DEFAULT_VAL_PROFILE", "ValImage", "ValSource", "val_profile", "open_val_source", "evaluate"]
 
-_ROLE_TOKENS = re.compile(r"(?i)(?:^|[_\-. ])(real|noisy|noise|mean|gt|clean)(?=$|[_\-. ])")
+# Synthetic validation noise when neither --val-profile nor the training data names a camera profile.
+DEFAULT_VAL_PROFILE = "cbdnet"
+
+
+def val_profile(profile: str | CameraProfile | None = None, dataset_profile: dict | None = None) -> CameraProfile:
+    """The camera profile of synthetic validation noise: ``profile`` (a CameraProfile, a built-in name or a
+    profile .json file) when given, else the training dataset's (``dataset_profile``, as its dataset.json
+    records it), else DEFAULT_VAL_PROFILE.
+
+    Raises:
+        KeyError / FileNotFoundError / ValueError: an unknown name, a missing or invalid profile file.
+    """
+    if profile is not None:
+        return resolve_profile(profile)
+    if dataset_profile is not None:
+        return CameraProfile.from_dict(dataset_profile, source="training dataset's dataset.json")
+    return get_profile(DEFAULT_VAL_PROFILE)
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,51 +70,6 @@ class ValImage:
     name: str
     noisy: np.ndarray
     clean: np.ndarray
-
-
-def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-
-
-def _centre_crop(a: np.ndarray, side: int | None) -> np.ndarray:
-    if side is None:
-        return a
-    h, w = a.shape[:2]
-    y, x = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    return np.ascontiguousarray(a[y:y + side, x:x + side])
-
-
-def _role_free(stem: str) -> str:
-    return _ROLE_TOKENS.sub("", stem).lower()
-
-
-def match_pairs(noisy: list[Path], clean: list[Path]) -> tuple[list[tuple[Path, Path]], list[str]]:
-    """Pair noisy files with clean ones by name (exact stem, then role tokens removed).
-
-    Returns (pairs sorted by the noisy name, skipped messages for unmatched or ambiguous files).
-    """
-    pairs: list[tuple[Path, Path]] = []
-    skipped: list[str] = []
-    by_stem = {p.stem.lower(): p for p in clean}
-    by_key: dict[str, list[Path]] = {}
-    for p in clean:
-        by_key.setdefault(_role_free(p.stem), []).append(p)
-    used: set[Path] = set()
-    for n in sorted(noisy):
-        c = by_stem.get(n.stem.lower())
-        if c is None:
-            cands = by_key.get(_role_free(n.stem), [])
-            if len(cands) > 1:
-                skipped.append(f"{n.name}: several clean files match ({', '.join(sorted(p.name for p in cands))})")
-                continue
-            c = cands[0] if cands else None
-        if c is None:
-            skipped.append(f"{n.name}: no clean file with a matching name")
-            continue
-        pairs.append((n, c))
-        used.add(c)
-    skipped += [f"{c.name}: no noisy file with a matching name" for c in sorted(set(clean) - used)]
-    return pairs, skipped
 
 
 @dataclass
@@ -116,26 +97,27 @@ class ValSource:
         yield from self._cache[(rank, world)]
 
 
-def open_val_source(path: str, *, profile=None, seed: int = 0, max_images: int | None = None,
-                    crop: int | None = None) -> ValSource:
+def open_val_source(path: str, *, profile: str | CameraProfile | None = None, dataset_profile: dict | None = None,
+                    seed: int = 0, max_images: int | None = None, crop: int | None = None) -> ValSource:
     """A ValSource for a folder (kind recognised as in the module docstring).
 
     Args:
-        profile: noisegen CameraProfile for synthetic noise (clean folders only; default "cbdnet").
-        seed: seed of the synthetic noise. max_images: keep the first N images (sorted by name).
+        profile, dataset_profile: the camera profile of synthetic noise (clean folders only; see val_profile).
+        seed: seed of the synthetic noise. max_images: keep the first N images (sorted by name; for a
+            dataset folder, N per process).
         crop: centre-crop every image to crop×crop (None: whole images).
     Raises:
-        FileNotFoundError: ``path`` is not a folder, or holds no images.
+        FileNotFoundError: ``path`` is not a folder, or holds no images or no usable pairs.
     """
     p = Path(path)
     if not p.is_dir():
-        raise FileNotFoundError(f"validation source {path!r} is not a folder (expected clean images, noisy/ + gt/ "
-                                "folders of real pairs, or a noisegen dataset)")
-    if (p / "dataset.json").exists():
+        raise FileNotFoundError(f"validation source {path!r} is not a folder (expected clean images, a folder of "
+                                "real pairs, or a noisegen dataset)")
+    if (p / MANIFEST_NAME).exists():
         return _shard_source(p, max_images, crop)
-    if (p / "noisy").is_dir() and (p / "gt").is_dir():
+    if holds_pairs(p):
         return _pair_source(p, max_images, crop)
-    return _synthetic_source(p, profile, seed, max_images, crop)
+    return _synthetic_source(p, val_profile(profile, dataset_profile), seed, max_images, crop)
 
 
 def _shard_source(p: Path, max_images: int | None, crop: int | None) -> ValSource:
@@ -147,41 +129,42 @@ def _shard_source(p: Path, max_images: int | None, crop: int | None) -> ValSourc
         for i, s in enumerate(samples):
             if max_images is not None and i >= max_images:
                 break
-            yield ValImage(s["key"], _centre_crop(s["noisy"], crop), _centre_crop(s["clean"], crop))
+            yield ValImage(s["key"], centre_crop(s["noisy"], crop), centre_crop(s["clean"], crop))
 
     return ValSource(p.name, "shards", str(p), f"{len(shards.urls)} shards of a noisegen dataset", _loader=from_shards)
 
 
 def _pair_source(p: Path, max_images: int | None, crop: int | None) -> ValSource:
-    pairs, skipped = match_pairs(_images_in(p / "noisy"), _images_in(p / "gt"))
-    pairs = pairs[:max_images]
-    if not pairs:
-        raise FileNotFoundError(f"validation source {p}: no noisy/gt pairs matched by name ({'; '.join(skipped[:3])})")
+    try:
+        pairs = read_pairs(p, max_images=max_images)
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"validation source {exc}") from None
+    skipped = list(pairs.skipped)
 
     def from_pairs(rank: int, world: int) -> Iterator[ValImage]:
-        for n, c in pairs[rank::world]:
-            noisy, clean = read_rgb8(n)[0], read_rgb8(c)[0]
-            if noisy.shape != clean.shape:
-                raise ValueError(f"{n} and {c}: sizes differ ({noisy.shape} vs {clean.shape})")
-            yield ValImage(n.stem, _centre_crop(noisy, crop), _centre_crop(clean, crop))
+        for item in pairs.items(rank, world):
+            if item.error is not None:
+                skipped.append(f"{item.id}: {item.error}")
+                continue
+            yield ValImage(item.id, centre_crop(item.noisy, crop), centre_crop(item.clean, crop))
 
-    return ValSource(p.name, "real", str(p), f"{len(pairs)} real noisy/clean pairs", skipped, _loader=from_pairs)
+    return ValSource(p.name, "real", str(p), f"{pairs.count} real noisy/clean pairs", skipped, _loader=from_pairs)
 
 
-def _synthetic_source(p: Path, profile, seed: int, max_images: int | None, crop: int | None) -> ValSource:
-    files = _images_in(p)[:max_images]
+def _synthetic_source(p: Path, profile: CameraProfile, seed: int, max_images: int | None,
+                      crop: int | None) -> ValSource:
+    files = list_images(p, recursive=True)[:max_images]
     if not files:
         raise FileNotFoundError(f"validation source {p}: no images ({', '.join(IMAGE_EXTENSIONS)})")
-    prof = profile if profile is not None else get_profile("cbdnet")
 
     def synthetic(rank: int, world: int) -> Iterator[ValImage]:
         for i in range(rank, len(files), world):
-            clean = _centre_crop(read_rgb8(files[i])[0], crop)
-            params = sample_params(prof, np.random.default_rng([seed, i, 1]))
+            clean = centre_crop(read_rgb8(files[i])[0], crop)
+            params = sample_params(profile, np.random.default_rng([seed, i, 1]))
             s = synthesize(clean, params, seed=[seed, i, 2])
             yield ValImage(files[i].stem, s.noisy, s.clean)
 
-    return ValSource(p.name, "synthetic", str(p), f"{len(files)} clean images + {prof.name} noise (seed {seed})",
+    return ValSource(p.name, "synthetic", str(p), f"{len(files)} clean images + {profile.name} noise (seed {seed})",
                      _loader=synthetic)
 
 
@@ -191,7 +174,7 @@ def evaluate(model: torch.nn.Module, source: ValSource, *, device: torch.device,
     """Mean PSNR (dB) of the noisy inputs and of the model's outputs over a validation set.
 
     Each image is denoised whole (batch of one), under bf16 autocast when ``amp == "bf16"``; the
-    output is clipped and rounded to 8 bits (trainer.engine.metrics). With world > 1 each rank takes its
+    output is clipped and rounded to 8 bits (trainer.engine.images). With world > 1 each rank takes its
     share and the sums are all-reduced (call it on every rank).
 
     Returns:
@@ -202,11 +185,10 @@ def evaluate(model: torch.nn.Module, source: ValSource, *, device: torch.device,
     sums = torch.zeros(3, dtype=torch.float64)
     try:
         for im in source.images(rank, world):
-            x = torch.tensor(im.noisy).to(device).permute(2, 0, 1)[None].float().div_(255.0)
-            x = x.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+            x = image_to_tensor(im.noisy, device, torch.channels_last if channels_last else torch.contiguous_format)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp == "bf16"):
                 out = model(x)[0]
-            y = (out.float()[0].permute(1, 2, 0).clamp_(0, 1) * 255.0).round_().to(torch.uint8).cpu().numpy()
+            y = tensor_to_u8(out)
             sums += torch.tensor([psnr_u8(y, im.clean), psnr_u8(im.noisy, im.clean), 1.0], dtype=torch.float64)
     finally:
         model.train(was_training)

@@ -20,22 +20,14 @@ from tqdm import tqdm
 
 from noisegen.atomic import atomic_write_bytes
 from noisegen.command import default_threads
-from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, read_rgb8, write_png
+from noisegen.dataset.reader import IMAGE_EXTENSIONS, ImageReadError, list_images, read_rgb8, write_png
 from trainer.engine.distributed import resolve_device
 from trainer.engine.global_state import torch_threads
+from trainer.engine.images import image_to_tensor, tensor_to_u8
 from trainer.engine.run_config import check_int
-from trainer.infer.inference import (
-    auto_tile,
-    check_tiling,
-    default_overlap,
-    image_to_tensor,
-    load_model,
-    predict,
-    tile_calls,
-    to_u8_tensor,
-)
+from trainer.infer.inference import auto_tile, check_tiling, default_overlap, load_model, predict, tile_calls
 from trainer.infer.sigma_picture import sigma_picture_png
-from trainer.models.aindnet import AIN
+from trainer.models.ain import AIN
 
 __all__ = ["DenoiseConfig", "DenoiseResult", "output_paths", "denoise_images"]
 
@@ -45,7 +37,8 @@ class DenoiseConfig:
     """Configuration of `noisegen-train denoise`.
 
     checkpoint: trainer checkpoint, or a run folder (its best.pt, else last.pt); images: image
-    files or folders (searched recursively for IMAGE_EXTENSIONS); out: output folder (created);
+    files or folders (searched recursively for IMAGE_EXTENSIONS: noisegen.dataset.reader.list_images); out:
+    output folder (created);
     sigma_map: also write NAME_sigma.png;
     overwrite: replace existing outputs (otherwise they are skipped); tile: tile side (None: whole
     images up to AUTO_TILE_PIXELS, AUTO_TILE above); overlap: minimum tile overlap (None:
@@ -97,14 +90,13 @@ def _expand(entries: tuple[str, ...], skipped: list[str]) -> list[Path]:
     for e in entries:
         p = Path(e).expanduser()
         if p.is_dir():
-            found = sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in IMAGE_EXTENSIONS)
+            found = list_images(p, recursive=True)
             if not found:
                 skipped.append(f"{e}: folder without images ({', '.join(IMAGE_EXTENSIONS)})")
             files += found
         else:
             files.append(p)
     return files
-
 
 
 def denoise_images(config: DenoiseConfig, *, echo=print) -> DenoiseResult:
@@ -155,7 +147,7 @@ def _denoise_images(config: DenoiseConfig) -> DenoiseResult:
             denoised, sigma = predict(model, image_to_tensor(noisy, device), tile=tile, overlap=ov,
                                       ensemble=config.ensemble, global_norm=not config.tile_stats,
                                       on_tile=lambda: tbar.update(1))
-        write_png(den_path, to_u8_tensor(denoised))
+        write_png(den_path, tensor_to_u8(denoised))
         result.written.append(str(den_path))
         if config.sigma_map:
             atomic_write_bytes(sig_path, sigma_picture_png((sigma[0] if sigma.ndim == 4 else sigma).permute(1, 2, 0)

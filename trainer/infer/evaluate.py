@@ -32,17 +32,11 @@ from noisegen.dataset.reader import PairSource, read_pairs
 from trainer.engine.checkpoint import versions
 from trainer.engine.distributed import resolve_device
 from trainer.engine.global_state import torch_threads
+from trainer.engine.images import image_to_tensor, tensor_to_u8
 from trainer.engine.metrics import psnr_u8
 from trainer.engine.run_config import check_int
 from trainer.engine.run_folder import resolve_checkpoint
-from trainer.infer.inference import (
-    auto_tile,
-    check_tiling,
-    image_to_tensor,
-    load_model,
-    predict,
-    to_u8_tensor,
-)
+from trainer.infer.inference import auto_tile, check_tiling, load_model, predict
 
 __all__ = ["EvalConfig", "ssim_u8", "iter_pairs", "evaluate_checkpoint"]
 
@@ -155,7 +149,7 @@ def _score(model, sources: list[PairSource], config: EvalConfig, device) -> tupl
                 x = image_to_tensor(item.noisy, device)
                 out, _ = predict(model, x, tile=tile, overlap=config.overlap, ensemble=config.ensemble,
                                  global_norm=not config.tile_stats)
-                y = to_u8_tensor(out)
+                y = tensor_to_u8(out)
                 rows.append({"id": item.id, "source": src.path, "group": item.group, "height": h, "width": w,
                              "psnr": psnr_u8(item.clean, y), "ssim": ssim_u8(item.clean, y),
                              "psnr_noisy": psnr_u8(item.clean, item.noisy),

@@ -13,8 +13,10 @@ model pads it as it pads a whole image).
 AIN normalises each feature channel over the whole input (instance normalisation), so a tile
 alone would see the statistics of its own area, not of the image (measured: 0.13 dB off with a
 fresh tiny model on 75×101 in 32-pixel tiles). By default every AIN therefore normalises with the
-whole image's statistics, gathered tile by tile in one extra pass per AIN (``_GlobalNorm``); what
-is left is the receptive field cut at tile borders, which the overlap and the ramps absorb.
+whole image's statistics, gathered tile by tile in one extra pass per AIN and handed to the model
+as external AIN statistics (``_WholeImageStatistics``, trainer.models.ain: each statistics pass
+halts at its AIN); what is left is the receptive field cut at tile borders, which the overlap and
+the ramps absorb.
 tests/training/infer/test_evaluate.py checks the ≤ 0.01 dB requirement of issue 6.
 
 Those exact statistics passes cost about 13 forward passes of the paper model (28 AINs; the pass
@@ -34,25 +36,22 @@ denoised, the inverse transform is applied to each output and the 8 results are 
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import os
 from collections.abc import Callable
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.engine.run_folder import resolve_checkpoint
-from trainer.models.aindnet import AIN, AINDNet, resize_to
+from trainer.models.ain import AIN
+from trainer.models.aindnet import AINDNet
 from trainer.models.config import ModelConfig
 
 __all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "auto_tile", "check_tiling", "default_overlap",
            "load_model", "model_from_checkpoint",
            "tile_starts", "tile_calls", "ramp_weights", "predict_tiled", "predict",
-           "dihedral_forward", "dihedral_inverse", "to_u8_tensor", "image_to_tensor"]
+           "dihedral_forward", "dihedral_inverse"]
 
 
 # Images above this many pixels are tiled when no tile is given: ≈ 2 GiB of activations for the paper
@@ -129,19 +128,6 @@ def model_from_checkpoint(state: dict, where: str) -> AINDNet:
     return AINDNet(config)
 
 
-def image_to_tensor(img, device: str | torch.device = "cpu") -> Tensor:
-    """uint8 H×W×3 array → float32 1×3×H×W tensor in [0, 1]."""
-    a = torch.from_numpy(np.array(img, dtype=np.uint8, copy=True))
-    return a.to(device).permute(2, 0, 1)[None].float().div_(255.0)
-
-
-def to_u8_tensor(x: Tensor):
-    """1×3×H×W (or 3×H×W) float in [0, 1] → uint8 H×W×3 numpy array, clipped and rounded (as trainer.engine.metrics)."""
-    if x.ndim == 4:
-        x = x[0]
-    return (x.float().clamp(0, 1) * 255.0).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-
-
 def tile_starts(size: int, tile: int, overlap: int, multiple: int) -> tuple[list[int], int]:
     """Start offsets of the tiles along one axis, and the step between them.
 
@@ -198,43 +184,36 @@ def ramp_weights(start: int, stop: int, ov: int, first: bool, last: bool) -> Ten
     return w.float()
 
 
-class _Stop(Exception):
-    """Ends a statistics pass at the AIN whose statistics it gathers."""
-
-
-class _GlobalNorm:
-    """Makes every AIN normalise with whole-image statistics while the model sees one tile.
+class _WholeImageStatistics:
+    """AIN statistics of the whole image while the model sees one tile (a trainer.models.ain.AINStatistics).
 
     Pass by pass (in call order), the first AIN without statistics sums its input feature over the
-    part of the image each tile owns (``_owned``; at the feature's scale), the forward stops there,
-    and after the last tile its mean and (biased) variance over the whole padded image are fixed, as
-    trainer.models.aindnet.instance_normalize computes them on a whole image. A pass in which every AIN has
-    statistics is the output pass.
+    part of the image each tile owns (``_owned``; at the feature's scale) and halts the pass there;
+    after the last tile ``finish_pass`` fixes its mean and (biased) variance over the whole padded
+    image, as trainer.models.ain.instance_normalize computes them on a whole image. Once every AIN
+    has its statistics (``complete``), passes run to the end: the output pass.
     """
 
     def __init__(self, model: AINDNet):
-        self.ains = [m for m in model.modules() if isinstance(m, AIN)]
+        self.count = sum(isinstance(m, AIN) for m in model.modules())
         self.fixed: dict[int, tuple[Tensor, Tensor]] = {}
-        self.sums: list[Tensor] | None = None
+        self.sums: list | None = None
         self.target: int | None = None
         self.region: tuple[int, int, int, int, int, int] = (0, 0, 0, 0, 1, 1)  # y0, y1, x0, x1, padded h, w
+        self.halted = False
 
-    def __enter__(self) -> _GlobalNorm:
-        for ain in self.ains:
-            ain.forward = functools.partial(self._forward, ain)
-        return self
+    @property
+    def complete(self) -> bool:
+        return len(self.fixed) == self.count
 
-    def __exit__(self, *exc) -> None:
-        for ain in self.ains:
-            del ain.forward
+    def start_tile(self, region: tuple[int, int, int, int, int, int]) -> None:
+        """Before the model sees a tile: the part it owns, relative to the tile (y0, y1, x0, x1, padded h, w)."""
+        self.region, self.halted = region, False
 
-    def _forward(self, ain: AIN, h: Tensor, sigma: Tensor) -> Tensor:
+    def __call__(self, ain: AIN, h: Tensor) -> tuple[Tensor, Tensor] | None:
         key = id(ain)
         if key in self.fixed:
-            mean, var = self.fixed[key]
-            s = F.relu(ain.shared(resize_to(sigma, h.shape[-2:])))
-            hn = ((h.float() - mean) * torch.rsqrt(var + ain.eps)).to(h.dtype)
-            return hn * (1 + ain.gamma(s)) + ain.beta(s)
+            return self.fixed[key]
         if self.target is None:
             self.target = key
             self.sums = [torch.zeros(h.shape[1], dtype=torch.float64, device=h.device) for _ in range(2)] + [0]
@@ -246,18 +225,16 @@ class _GlobalNorm:
         self.sums[0] += part.sum(dim=(1, 2))
         self.sums[1] += (part * part).sum(dim=(1, 2))
         self.sums[2] += part.shape[1] * part.shape[2]
-        raise _Stop
+        self.halted = True
+        return None
 
-    def finish_pass(self) -> bool:
-        """Fix the statistics gathered in this pass; False when the pass gathered none (output pass)."""
-        if self.target is None:
-            return False
+    def finish_pass(self) -> None:
+        """Fix the statistics gathered in this pass (every tile has been seen)."""
         s, sq, n = self.sums
         mean = s / n
         var = (sq / n - mean * mean).clamp_(min=0)
         self.fixed[self.target] = (mean.float()[None, :, None, None], var.float()[None, :, None, None])
         self.target, self.sums = None, None
-        return True
 
 
 @torch.no_grad()
@@ -270,42 +247,44 @@ def predict_tiled(model: AINDNet, x: Tensor, *, tile: int, overlap: int, global_
     whole-image result); False: each tile normalises with its own statistics (one pass; tiles then
     differ from the whole image by how much their statistics differ).
     Memory: the model sees one tile at a time; the full-size accumulators are 7 floats per pixel.
+    ``on_tile`` is called once per tile and pass: (AINs + 1) × tiles in all with global_norm.
     """
     _, _, h, w = x.shape
     m = model.config.size_multiple
     ys, sy = tile_starts(h, tile, overlap, m)
     xs, sx = tile_starts(w, tile, overlap, m)
     own_y, own_x = _owned(ys, h, tile, m), _owned(xs, w, tile, m)
-    norm = _GlobalNorm(model) if global_norm else None
-    with norm if norm is not None else contextlib.nullcontext():
-        while True:
-            out = torch.zeros((1, 3, h, w), dtype=torch.float32, device=x.device)
-            sig = torch.zeros_like(out)
-            wsum = torch.zeros((1, 1, h, w), dtype=torch.float32, device=x.device)
-            for a, y0 in enumerate(ys):
-                y1 = min(y0 + tile, h)
-                wy = ramp_weights(y0, y1, tile - sy, a == 0, a == len(ys) - 1).to(x.device)
-                for b, x0 in enumerate(xs):
-                    x1 = min(x0 + tile, w)
-                    wx = ramp_weights(x0, x1, tile - sx, b == 0, b == len(xs) - 1).to(x.device)
-                    if norm is not None:
-                        (oy0, oy1), (ox0, ox1) = own_y[a], own_x[b]
-                        norm.region = (oy0 - y0, oy1 - y0, ox0 - x0, ox1 - x0, -(-(y1 - y0) // m) * m,
-                                       -(-(x1 - x0) // m) * m)
-                    try:
-                        d, s = model(x[..., y0:y1, x0:x1])
-                    except _Stop:
-                        if on_tile is not None:
-                            on_tile()
-                        continue
-                    wgt = (wy[:, None] * wx[None, :])[None, None]
-                    out[..., y0:y1, x0:x1] += wgt * d.float()
-                    sig[..., y0:y1, x0:x1] += wgt * s.float()
-                    wsum[..., y0:y1, x0:x1] += wgt
-                    if on_tile is not None:
-                        on_tile()  # called once per tile and pass: (AINs + 1) × tiles in all
-            if norm is None or not norm.finish_pass():
-                return out / wsum, sig / wsum
+    stats = _WholeImageStatistics(model) if global_norm else None
+
+    def tiles():
+        """(row, column, y0, y1, x0, x1) of every tile, with the statistics told which part it owns."""
+        for a, y0 in enumerate(ys):
+            for b, x0 in enumerate(xs):
+                y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+                if stats is not None:
+                    (oy0, oy1), (ox0, ox1) = own_y[a], own_x[b]
+                    stats.start_tile((oy0 - y0, oy1 - y0, ox0 - x0, ox1 - x0, -(-(y1 - y0) // m) * m,
+                                      -(-(x1 - x0) // m) * m))
+                yield a, b, y0, y1, x0, x1
+                if on_tile is not None:
+                    on_tile()
+
+    while stats is not None and not stats.complete:  # one statistics pass per AIN, each halted at its AIN
+        for _, _, y0, y1, x0, x1 in tiles():
+            model(x[..., y0:y1, x0:x1], stats=stats)
+        stats.finish_pass()
+    out = torch.zeros((1, 3, h, w), dtype=torch.float32, device=x.device)
+    sig = torch.zeros_like(out)
+    wsum = torch.zeros((1, 1, h, w), dtype=torch.float32, device=x.device)
+    for a, b, y0, y1, x0, x1 in tiles():
+        d, s = model(x[..., y0:y1, x0:x1], stats=stats)
+        wy = ramp_weights(y0, y1, tile - sy, a == 0, a == len(ys) - 1).to(x.device)
+        wx = ramp_weights(x0, x1, tile - sx, b == 0, b == len(xs) - 1).to(x.device)
+        wgt = (wy[:, None] * wx[None, :])[None, None]
+        out[..., y0:y1, x0:x1] += wgt * d.float()
+        sig[..., y0:y1, x0:x1] += wgt * s.float()
+        wsum[..., y0:y1, x0:x1] += wgt
+    return out / wsum, sig / wsum
 
 
 def dihedral_forward(x: Tensor, t: int) -> Tensor:

@@ -7,9 +7,10 @@ architecture (DESIGN.md §5):
     σ̂, σ̂_coarse = NoiseEstimator(y)                  σ̂ ≥ 0, 3 channels, full size and 1/k size
     x̂ = y + UNet(y, σ̂)                                every AIN in the U-Net is conditioned on σ̂
 
-- ``AIN``: h ↦ IN(h)·(1 + γ(σ̂)) + β(σ̂), IN a per-sample, per-channel normalisation over H×W
-  without learned affine (ε = 1e-5), γ and β 3×3 convs on a shared 5×5 conv + ReLU of σ̂ resized
-  bilinearly to the feature size.
+- ``AIN`` (trainer.models.ain): h ↦ IN(h)·(1 + γ(σ̂)) + β(σ̂), IN a per-sample, per-channel
+  normalisation over H×W without learned affine (ε = 1e-5), γ and β 3×3 convs on a shared 5×5 conv
+  + ReLU of σ̂ resized bilinearly to the feature size. ``forward(..., stats=...)`` gives every AIN
+  external statistics (tiled inference: the whole image's), passed down through every block.
 - ``AINResBlock``: AIN → LeakyReLU(0.02) → conv 3×3 → AIN → LeakyReLU(0.02) → conv 3×3, + input.
 - U-Net: widths 64/128/256 with 2, 2, 5 blocks down and 3, 2 up; down-sampling is a 2×2 average
   pool and a 3×3 conv (+ ReLU) to the new width; up-sampling a 2×2 stride-2 transposed conv
@@ -34,14 +35,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from trainer.models.ain import AIN, AINStatistics, halted, resize_to
 from trainer.models.config import ModelConfig
 
 __all__ = [
-    "AIN",
     "AINDNet",
     "AINResBlock",
     "AINUNet",
@@ -50,9 +50,7 @@ __all__ = [
     "ResBlock",
     "count_parameters",
     "freeze_for_tf",
-    "instance_normalize",
     "pad_to_multiple",
-    "resize_to",
     "trainable_groups",
 ]
 
@@ -100,50 +98,6 @@ def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
     return F.pad(x, (0, pw, 0, ph), mode=mode)
 
 
-def resize_to(x: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
-    """Bilinear resize of N×C×H×W to ``size`` (align_corners=False, no antialias); identity when equal."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
-
-
-def instance_normalize(h: Tensor, eps: float = 1e-5) -> Tensor:
-    """(h - mean) / sqrt(var + eps) per sample and channel over H×W (biased variance, no affine).
-
-    Same as ``torch.nn.functional.instance_norm(h, eps=eps)``; computed in float32 (also under
-    bf16 autocast) and returned in h's dtype.
-    """
-    h32 = h.float()
-    var, mean = torch.var_mean(h32, dim=(-2, -1), keepdim=True, correction=0)
-    return ((h32 - mean) * torch.rsqrt(var + eps)).to(h.dtype)
-
-
-class AIN(nn.Module):
-    """Adaptive instance normalisation conditioned on a noise level map (Kim et al. 2020).
-
-    out = IN(h)·(1 + γ) + β, with γ = conv3×3(s), β = conv3×3(s), s = ReLU(conv_k×k(resize(σ̂))).
-
-    Args:
-        channels: C, channels of the feature h.
-        sigma_channels: channels of σ̂ (3).
-        hidden: channels of the shared conv (paper: 64).
-        kernel: kernel size of the shared conv (paper: 5).
-        eps: ε of the normalisation (1e-5).
-    """
-
-    def __init__(self, channels: int, sigma_channels: int = 3, hidden: int = 64, kernel: int = 5, eps: float = 1e-5):
-        super().__init__()
-        self.eps = eps
-        self.shared = nn.Conv2d(sigma_channels, hidden, kernel, padding=kernel // 2)
-        self.gamma = nn.Conv2d(hidden, channels, 3, padding=1)
-        self.beta = nn.Conv2d(hidden, channels, 3, padding=1)
-
-    def forward(self, h: Tensor, sigma: Tensor) -> Tensor:
-        """h: N×C×H×W feature; sigma: N×3×H'×W' noise level map (resized to H×W). Returns N×C×H×W."""
-        s = F.relu(self.shared(resize_to(sigma, h.shape[-2:])))
-        return instance_normalize(h, self.eps) * (1 + self.gamma(s)) + self.beta(s)
-
-
 class AINResBlock(nn.Module):
     """AIN → LeakyReLU → conv 3×3 → AIN → LeakyReLU → conv 3×3, plus the input (Kim et al. 2020)."""
 
@@ -160,10 +114,14 @@ class AINResBlock(nn.Module):
             if isinstance(m, nn.Conv2d):
                 _init_small_(m)
 
-    def forward(self, h: Tensor, sigma: Tensor) -> Tensor:
-        y = self.conv1(F.leaky_relu(self.ain1(h, sigma), self.slope))
-        y = self.conv2(F.leaky_relu(self.ain2(y, sigma), self.slope))
-        return h + y
+    def forward(self, h: Tensor, sigma: Tensor, stats: AINStatistics | None = None) -> Tensor:
+        y = self.ain1(h, sigma, stats)
+        if halted(stats):
+            return h
+        y = self.ain2(self.conv1(F.leaky_relu(y, self.slope)), sigma, stats)
+        if halted(stats):
+            return h
+        return h + self.conv2(F.leaky_relu(y, self.slope))
 
 
 class ResBlock(nn.Module):
@@ -185,10 +143,12 @@ class AINStage(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(AINResBlock(channels, config) for _ in range(n_blocks))
 
-    def forward(self, h: Tensor, sigma: Tensor) -> Tensor:
+    def forward(self, h: Tensor, sigma: Tensor, stats: AINStatistics | None = None) -> Tensor:
         s = resize_to(sigma, h.shape[-2:])  # once per resolution, not once per AIN
         for block in self.blocks:
-            h = block(h, s)
+            h = block(h, s, stats)
+            if halted(stats):
+                break
         return h
 
 
@@ -277,16 +237,21 @@ class AINUNet(nn.Module):
         for up in self.ups:
             nn.init.normal_(up.weight, std=_UP_INIT_STD)
 
-    def forward(self, y: Tensor, sigma: Tensor) -> Tensor:
-        """y: N×3×H×W (H, W multiples of 2**(levels-1)); sigma: N×3×H×W. Returns N×3×H×W."""
+    def forward(self, y: Tensor, sigma: Tensor, stats: AINStatistics | None = None) -> Tensor | None:
+        """y: N×3×H×W (H, W multiples of 2**(levels-1)); sigma: N×3×H×W. Returns N×3×H×W, or None when
+        ``stats`` halted the pass (trainer.models.ain)."""
         feats: list[Tensor] = []
         h = y
         for entry, stage in zip(self.entries, self.encoder):
-            h = stage(entry(h), sigma)
+            h = stage(entry(h), sigma, stats)
+            if halted(stats):
+                return None
             feats.append(h)
         h = feats.pop()
         for i in reversed(range(len(self.ups))):
-            h = self.decoder[i](self.ups[i](h) + self.skips[i](feats[i]), sigma)
+            h = self.decoder[i](self.ups[i](h) + self.skips[i](feats[i]), sigma, stats)
+            if halted(stats):
+                return None
         return self.out_conv(h)
 
 
@@ -316,20 +281,24 @@ class AINDNet(nn.Module):
         """The last conv (1×1, to 3 channels) before the global residual."""
         return self.unet.out_conv
 
-    def forward(self, noisy: Tensor, *, return_coarse: bool = False) -> tuple[Tensor, ...]:
+    def forward(self, noisy: Tensor, *, return_coarse: bool = False,
+                stats: AINStatistics | None = None) -> tuple[Tensor, ...]:
         """Denoise a batch.
 
         Args:
             noisy: N×3×H×W floating tensor, sRGB in [0, 1] (not checked: values are not clipped),
                 any H, W ≥ 1, contiguous or channels_last.
             return_coarse: also return the estimator's coarse map (for the multi-scale loss).
+            stats: normalisation statistics for every AIN instead of each feature's own
+                (trainer.models.ain; tiled inference); None: instance normalisation, as trained.
 
         Returns:
             (denoised, sigma_hat), or (denoised, sigma_hat, sigma_coarse) with return_coarse:
             denoised N×3×H×W (not clipped); sigma_hat N×3×H×W ≥ 0, the map that conditions every
             AIN; sigma_coarse N×3×⌈H/k⌉×⌈W/k⌉ ≥ 0, k = ``coarse_factor``, computed on the padded
             image (its last row/column covers reflect-padded pixels when H or W is not a
-            multiple of k). All in ``noisy``'s dtype, also under autocast.
+            multiple of k). All in ``noisy``'s dtype, also under autocast. An empty tuple when
+            ``stats`` halted the pass (a statistics pass of tiled inference wants no output).
         """
         if not isinstance(noisy, Tensor):
             raise TypeError(f"AINDNet: expected a torch.Tensor of shape (N, 3, H, W), got {type(noisy).__name__}")
@@ -343,7 +312,10 @@ class AINDNet(nn.Module):
         h, w = noisy.shape[-2:]
         y = pad_to_multiple(noisy, self.config.size_multiple)
         sigma, coarse = self.estimator(y)
-        denoised = y + self.unet(y, sigma)  # global residual
+        residual = self.unet(y, sigma, stats)
+        if residual is None:
+            return ()
+        denoised = y + residual  # global residual
         out = (denoised[..., :h, :w].to(noisy.dtype), sigma[..., :h, :w].to(noisy.dtype))
         if not return_coarse:
             return out

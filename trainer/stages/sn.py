@@ -20,8 +20,8 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from noisegen.dataset.reader import DamagedDataWarning, dataset_sigma, list_shards
-from noisegen.isp.profiles import CameraProfile
+from noisegen.dataset.reader import DamagedDataWarning, list_shards
+from noisegen.isp.api import CameraProfile
 from trainer.data.loader import build_train_stream, make_train_loader
 from trainer.engine.loop import TrainResult, echo_stderr, run
 from trainer.engine.stage import Forward, StageContext, to_device
@@ -41,15 +41,13 @@ def check_usable(shards, patch: int) -> None:
     Raises:
         ValueError: naming the dataset and what to do.
     """
-    for m in shards.manifests:
-        name = m.get("created_by", "a dataset")
-        if dataset_sigma(m) is None:
-            raise ValueError(f"{name}: the dataset has no σ maps (real pairs from `noisegen pack-pairs`?); the SN "
+    for d in shards.datasets:
+        if d.sigma is None:
+            raise ValueError(f"{d.name}: the dataset has no σ maps (real pairs from `noisegen pack-pairs`?); the SN "
                              "stage trains on synthetic samples with σ maps: use `noisegen-train tf` for real pairs")
-        size = m.get("config", {}).get("patch")
-        if isinstance(size, int) and m.get("config", {}).get("crop") != "whole" and size < patch:
-            raise ValueError(f"{name}: its samples are {size}×{size}, smaller than the {patch}×{patch} training crop; "
-                             f"use --patch {size // 4 * 4} or less, or generate larger patches")
+        if d.patch is not None and d.patch < patch:
+            raise ValueError(f"{d.name}: its samples are {d.patch}×{d.patch}, smaller than the {patch}×{patch} "
+                             f"training crop; use --patch {d.patch // 4 * 4} or less, or generate larger patches")
 
 
 class SNStage:
@@ -82,10 +80,10 @@ class SNStage:
         """The camera profile that fresh parameters are drawn from (fresh_noise "params"), checked up front."""
         if cfg.fresh_noise == "off":
             return None
-        for m in self.shards.manifests:
-            if m.get("config", {}).get("clean_target", "source") != "source":
-                raise ValueError(f"{m.get('created_by', 'a dataset')}: --fresh-noise needs the clean source crops, "
-                                 "this dataset stores rendered targets (generate --clean-target source)")
+        for d in self.shards.datasets:
+            if d.clean_target != "source":
+                raise ValueError(f"{d.name}: --fresh-noise needs the clean source crops, this dataset stores rendered "
+                                 "targets (generate --clean-target source)")
         if cfg.fresh_noise == "noise":
             return None
         if self.dataset_profile is None:

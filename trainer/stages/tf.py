@@ -37,7 +37,8 @@ from trainer.engine.run_config import check_patch
 from trainer.engine.run_folder import resolve_checkpoint
 from trainer.engine.stage import Forward, StageContext, to_device
 from trainer.infer.inference import load_model, model_from_checkpoint
-from trainer.models.aindnet import AIN, AINDNet, NoiseEstimator, freeze_for_tf
+from trainer.models.ain import AIN
+from trainer.models.aindnet import AINDNet, NoiseEstimator, freeze_for_tf
 from trainer.stages.losses import tf_loss
 from trainer.stages.n2n import gamma_at, n2n_objective, sample_neighbors
 from trainer.stages.tf_config import TF_MODES, TFConfig

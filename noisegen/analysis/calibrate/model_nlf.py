@@ -28,6 +28,7 @@ import numpy as np
 from noisegen.analysis.nlf import LEVELS
 from noisegen.crf.bank import CRF, invert_curve
 from noisegen.isp.bayer import demosaic, parse_pattern
+from noisegen.isp.noise_level import noise_variance
 from noisegen.kernels.stats import _code_moments
 
 __all__ = ["code_thresholds", "code_moments", "code_variance_table", "code_variance", "demosaic_gains",
@@ -68,18 +69,17 @@ def code_moments(crf: CRF, sigma_s, sigma_c, gains=None, codes: np.ndarray | Non
     Returns:
         (mean, var), float64 arrays (3, len(codes)), in full-scale units.
     """
-    s2 = _three(sigma_s, "sigma_s") ** 2
-    c2 = _three(sigma_c, "sigma_c") ** 2
     g = np.ones((1, 3)) if gains is None else np.asarray(gains, dtype=np.float64).reshape(-1, 3)
     k = np.ascontiguousarray(np.arange(LEVELS) if codes is None else np.asarray(codes, dtype=np.int64))
     L = np.ascontiguousarray(crf.inverse_u8.astype(np.float64)[k])
+    var = noise_variance(L[:, None], _three(sigma_s, "sigma_s"), _three(sigma_c, "sigma_c"))  # (codes, 3)
     t = code_thresholds(crf)
     mean = np.zeros((3, k.size))
     second = np.zeros((3, k.size))
     m, v = np.empty(k.size), np.empty(k.size)
     for c in range(3):
         for p in range(g.shape[0]):
-            s = np.sqrt(g[p, c] * (np.maximum(L, 0.0) * s2[c] + c2[c]))
+            s = np.sqrt(g[p, c] * var[:, c])
             _code_moments(k, L, s, t, m, v)
             mean[c] += m / 255.0
             second[c] += (v + m**2) / 255.0**2
@@ -118,18 +118,17 @@ def code_variance(crf: CRF, sigma_s, sigma_c, gains=None, codes: np.ndarray | No
 
     Interpolates log var linearly in log s (code_variance_table); s outside the table is clamped.
     """
-    s2 = _three(sigma_s, "sigma_s") ** 2
-    c2 = _three(sigma_c, "sigma_c") ** 2
     g = np.ones((1, 3)) if gains is None else np.asarray(gains, dtype=np.float64).reshape(-1, 3)
     k = np.arange(LEVELS) if codes is None else np.asarray(codes, dtype=np.int64)
     log_s, table = code_variance_table(crf)
-    L = np.maximum(crf.inverse_u8.astype(np.float64)[k], 0.0)
+    var = noise_variance(crf.inverse_u8.astype(np.float64)[k][:, None], _three(sigma_s, "sigma_s"),
+                         _three(sigma_c, "sigma_c"))  # (codes, 3)
     step = log_s[1] - log_s[0]
     rows = table[k]
     out = np.zeros((3, k.size))
     for c in range(3):
         for p in range(g.shape[0]):
-            ls = 0.5 * np.log(np.maximum(g[p, c] * (L * s2[c] + c2[c]), 1e-300))
+            ls = 0.5 * np.log(np.maximum(g[p, c] * var[:, c], 1e-300))
             pos = np.clip((ls - log_s[0]) / step, 0.0, log_s.size - 1 - 1e-9)
             i = pos.astype(np.int64)
             f = pos - i

@@ -59,12 +59,13 @@ from noisegen.analysis.realism.split import (
     pair_stem,
     split_groups,
 )
+from noisegen.dataset.images import centre_crop
 from noisegen.dataset.pack_pairs import parse_split
 from noisegen.dataset.pairs import Pair, load_pair, scan_pairs
 from noisegen.isp.pipeline import synthesize
 from noisegen.isp.profiles import BUILTIN_PROFILES, resolve_profile
 
-__all__ = ["MAP_SIDE", "RealismConfig", "PairScore", "centre_crop", "score_pair", "run_realism"]
+__all__ = ["MAP_SIDE", "RealismConfig", "PairScore", "score_pair", "run_realism"]
 
 MAP_SIDE = 128   # side of the centre crop shown in the figure's local-variance maps (8×8 blocks stay visible)
 
@@ -151,15 +152,6 @@ class PairScore:
     self_akld: dict[str, list[float]]
     blocks: dict[str, list[BlockStats]]
     maps: dict[str, np.ndarray] | None = None
-
-
-def centre_crop(img: np.ndarray, side: int | None) -> np.ndarray:
-    """The centre side×side crop (the whole extent along shorter axes; None: the image)."""
-    if side is None:
-        return img
-    h, w = img.shape[:2]
-    y, x = max((h - side) // 2, 0), max((w - side) // 2, 0)
-    return np.ascontiguousarray(img[y:y + side, x:x + side])
 
 
 def _pair_words(pair_id: str) -> list[int]:

@@ -1,5 +1,6 @@
-"""Real noisy/clean pairs (a folder of pairs, or a dataset written by `noisegen pack-pairs`) and plain
-image folders, read for evaluation, transfer learning and validation."""
+"""Real noisy/clean pairs (a folder of pairs, or a dataset written by `noisegen pack-pairs`), read for
+evaluation, transfer learning and validation: ``read_pairs`` is the one way every command pairs a folder
+(noisegen.dataset.pairs.scan_pairs' rules)."""
 
 from __future__ import annotations
 
@@ -15,14 +16,8 @@ from noisegen.dataset.images import ImageReadError
 from noisegen.dataset.pairs import load_pair, scan_pairs
 from noisegen.dataset.reader.samples import QuietDamageCounter, iter_samples
 from noisegen.dataset.reader.shards import list_shards
-from noisegen.dataset.sources import IMAGE_EXTENSIONS
 
-__all__ = ["list_images", "PairItem", "PairSource", "group_label", "read_pairs"]
-
-
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly in ``folder`` (not its subfolders), sorted by name."""
-    return sorted(f for f in Path(folder).iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS)
+__all__ = ["PairItem", "PairSource", "group_label", "holds_pairs", "read_pairs"]
 
 
 @dataclass
@@ -46,15 +41,27 @@ class PairSource:
     kind: str
     count: int
     skipped: list[str] = field(default_factory=list)
-    _items: Callable[[], Iterator[PairItem]] | None = field(default=None, repr=False)
+    _items: Callable[[int, int], Iterator[PairItem]] | None = field(default=None, repr=False)
 
-    def items(self) -> Iterator[PairItem]:
-        return self._items()
+    def items(self, rank: int = 0, world: int = 1) -> Iterator[PairItem]:
+        """The pairs of process ``rank`` of ``world`` (disjoint shares, together all of them; the defaults:
+        all): pair i of a folder goes to rank i mod world, a dataset's shards are split as iter_samples does."""
+        if not 0 <= rank < world:
+            raise ValueError(f"PairSource.items: rank must be in [0, {world}), got {rank}")
+        return self._items(rank, world)
 
 
 def group_label(camera: str | None, iso: int | None) -> str:
     """'Camera · ISO n' label of a camera/ISO group."""
     return " · ".join([camera or "unknown camera"] + ([f"ISO {iso}"] if iso is not None else []))
+
+
+def holds_pairs(path: str | os.PathLike[str]) -> bool:
+    """True when read_pairs reads pairs from ``path``: a noisegen dataset folder (a `noisegen pack-pairs`
+    dataset of real pairs, or any other: its noisy and clean members) or a folder in which at least one
+    noisy/clean pair matches by name (the files' headers are not read: read_pairs may still skip them)."""
+    p = Path(path)
+    return p.is_dir() and ((p / MANIFEST_NAME).exists() or bool(scan_pairs([p], probe=False).pairs))
 
 
 def read_pairs(path: str | os.PathLike[str], *, group_regex: str | None = None,
@@ -74,9 +81,10 @@ def read_pairs(path: str | os.PathLike[str], *, group_regex: str | None = None,
         total = sum(shards.counts.values())
         count = min(total, max_images) if max_images is not None else total
 
-        def from_shards() -> Iterator[PairItem]:
+        def from_shards(rank: int, world: int) -> Iterator[PairItem]:
             handler = QuietDamageCounter()
-            for i, s in enumerate(iter_samples(shards.urls, handler=handler, counts=shards.counts)):
+            samples = iter_samples(shards.urls, handler=handler, counts=shards.counts, rank=rank, world=world)
+            for i, s in enumerate(samples):
                 if max_images is not None and i >= max_images:
                     break
                 meta = s["params"]
@@ -91,8 +99,8 @@ def read_pairs(path: str | os.PathLike[str], *, group_regex: str | None = None,
         raise FileNotFoundError(f"{path}: no noisy/clean pairs found ({scan.found} image files; "
                                 f"{'; '.join(skipped[:3]) or 'none skipped'})")
 
-    def from_folder() -> Iterator[PairItem]:
-        for pair in pairs:
+    def from_folder(rank: int, world: int) -> Iterator[PairItem]:
+        for pair in pairs[rank::world]:
             try:
                 clean, noisy = load_pair(pair)
             except (ImageReadError, OSError) as exc:

@@ -33,11 +33,12 @@ from noisegen.dataset.format import (
     sigma_step_of,
 )
 from noisegen.dataset.images import open_image
-from noisegen.dataset.reader.shards import list_shards, split_by_rank
+from noisegen.dataset.reader.shards import is_url, list_shards, split_by_rank
 from noisegen.isp.raw_sigma import derive_sigma
 
 __all__ = ["DamagedDataWarning", "DamageCounter", "QuietDamageCounter", "Limits", "LIMITS", "read_shard",
-           "check_counts", "validate_sample", "decode_sample", "decode_samples", "iter_samples", "open_dataset"]
+           "check_counts", "validate_sample", "decode_sample", "decode_or_report", "decode_samples", "iter_samples",
+           "open_dataset"]
 
 _KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
@@ -115,12 +116,8 @@ class Limits:
 LIMITS = Limits()
 
 
-def _remote(url: str) -> bool:
-    return url.startswith("pipe:") or "://" in url
-
-
 def _open_url(url: str):
-    if _remote(url):
+    if is_url(url):
         import webdataset as wds  # here: webdataset imports torch; only remote shards need it
 
         return wds.gopen(url, "rb")
@@ -151,7 +148,7 @@ def read_shard(url: str, *, handler: Callable[[BaseException], bool], expected: 
     n = 0
     current: dict | None = None
     try:
-        with _open_url(url) as f, tarfile.open(fileobj=f, mode="r|*" if _remote(url) else "r:*") as tar:
+        with _open_url(url) as f, tarfile.open(fileobj=f, mode="r|*" if is_url(url) else "r:*") as tar:
             for info in tar:
                 named = _member(info.name) if info.isreg() else None
                 if named is None:
@@ -303,18 +300,30 @@ def decode_sample(sample: dict, *, require_sigma: bool = False, limits: Limits =
         raise ValueError(f"{where}: {type(exc).__name__}: {str(exc)[:300]}") from None
 
 
+def decode_or_report(raw: dict, *, handler, require_sigma: bool = False, clean_only: bool = False,
+                     limits: Limits = LIMITS) -> dict | None:
+    """decode_sample of one raw sample, or None after reporting its failure to ``handler``.
+
+    The one decoding step of every stage chain (decode_samples here; the trainer's loader stages):
+    a good sample is told to a DamageCounter handler (``good()``), a damaged one is reported to it.
+    """
+    try:
+        sample = decode_sample(raw, require_sigma=require_sigma, limits=limits, clean_only=clean_only)
+    except ValueError as exc:
+        handler(exc)
+        return None
+    if isinstance(handler, DamageCounter):
+        handler.good()
+    return sample
+
+
 def decode_samples(raws: Iterable[dict], *, handler, require_sigma: bool = False,
                    limits: Limits = LIMITS) -> Iterator[dict]:
-    """Stage: decode_sample on each raw sample; failures go to ``handler`` and are skipped."""
+    """Stage: decode_sample on each raw sample; failures go to ``handler`` and are skipped (decode_or_report)."""
     for raw in raws:
-        try:
-            sample = decode_sample(raw, require_sigma=require_sigma, limits=limits)
-        except ValueError as exc:
-            handler(exc)
-            continue
-        if isinstance(handler, DamageCounter):
-            handler.good()
-        yield sample
+        sample = decode_or_report(raw, handler=handler, require_sigma=require_sigma, limits=limits)
+        if sample is not None:
+            yield sample
 
 
 def iter_samples(urls: Sequence[str], *, handler, rank: int = 0, world: int = 1, require_sigma: bool = False,

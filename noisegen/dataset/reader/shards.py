@@ -1,18 +1,34 @@
 """Which shards to read: a dataset's manifest and index, shard lists (folders, files, brace patterns,
-``pipe:`` URLs) and their split across processes and loader workers."""
+``pipe:`` URLs) and their split across processes and loader workers.
+
+A shard source is a URL or a local path, by one rule (``is_url``): ``pipe:COMMAND`` and
+``scheme://...`` are URLs, opened through webdataset; everything else is a local path, which may be
+a brace pattern naming several shards (``d/shard-{000000..000009}.tar``).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from noisegen.dataset.format import MANIFEST_NAME, PARTIAL_DIR, check_manifest, dataset_sigma
 
-__all__ = ["read_manifest", "read_index", "ShardSet", "shard_urls", "list_shards", "split_by_rank", "split_by_worker"]
+__all__ = ["is_url", "read_manifest", "read_index", "DatasetInfo", "dataset_info", "ShardSet", "shard_urls",
+           "list_shards", "split_by_rank", "split_by_worker"]
+
+# ``pipe:COMMAND`` (webdataset's shell pipes) or a URL scheme (RFC 3986: a letter, then letters, digits, + - .).
+_URL = re.compile(r"^(?:pipe:|[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def is_url(source: str | os.PathLike[str]) -> bool:
+    """True when a shard source is a URL (``pipe:curl -s https://host/s.tar``, ``https://host/s.tar``, ``gs://b/s.tar``),
+    False when it is a local path (a file, a folder, or a brace pattern of files)."""
+    return bool(_URL.match(os.fspath(source)))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -47,6 +63,38 @@ def read_index(path: str | os.PathLike[str]):
     return pq.read_table(str(path))
 
 
+@dataclass(frozen=True)
+class DatasetInfo:
+    """What a dataset.json says about its samples, for a reader that decides how to use them.
+
+    name: what made it (``created_by``, e.g. "noisegen 0.2.0"); real_pairs: real noisy/clean pairs
+    written by `noisegen pack-pairs`; sigma: how samples carry σ maps ("stored", "derived") or None
+    (none); patch: the side of its square patches, None for whole images or when unknown;
+    clean_target: the clean member, "source" (the source crop) or "render" (its noise-free render);
+    profile: the camera profile it was generated with (CameraProfile.to_dict), None for real pairs.
+    """
+
+    name: str
+    real_pairs: bool
+    sigma: str | None
+    patch: int | None
+    clean_target: str
+    profile: dict | None
+
+
+def dataset_info(manifest: dict) -> DatasetInfo:
+    """The DatasetInfo of a checked dataset.json (read_manifest)."""
+    config = manifest.get("config", {})
+    real = manifest.get("kind") == "real-pairs"
+    patch = config.get("patch")
+    whole = config.get("crop") == "whole" or not isinstance(patch, int) or isinstance(patch, bool)
+    profile = config.get("profile")
+    return DatasetInfo(name=str(manifest.get("created_by", "a dataset")), real_pairs=real,
+                       sigma=dataset_sigma(manifest), patch=None if whole else patch,
+                       clean_target=str(config.get("clean_target", "source")),
+                       profile=profile if isinstance(profile, dict) and not real else None)
+
+
 # ------------------------------------------------------------------------------------------------
 # Shard lists and splitting
 
@@ -64,19 +112,20 @@ class ShardSet:
         """sha256 of the URL list (identifies the data layout, e.g. in checkpoints)."""
         return hashlib.sha256(json.dumps(list(self.urls)).encode()).hexdigest()[:16]
 
+    @property
+    def datasets(self) -> tuple[DatasetInfo, ...]:
+        """What the dataset.json of each dataset folder given says (empty for bare shard files)."""
+        return tuple(dataset_info(m) for m in self.manifests)
+
     def profile(self) -> dict | None:
         """The camera profile (as a dict) the first dataset folder was generated with, if any."""
-        for m in self.manifests:
-            p = m.get("config", {}).get("profile")
-            if isinstance(p, dict) and m.get("kind") != "real-pairs":
-                return p
-        return None
+        return next((d.profile for d in self.datasets if d.profile is not None), None)
 
     def has_sigma(self) -> bool | None:
         """Whether the datasets carry σ maps (None: unknown, shards given without their folder)."""
         if not self.manifests:
             return None
-        return all(dataset_sigma(m) is not None for m in self.manifests)
+        return all(d.sigma is not None for d in self.datasets)
 
 
 def shard_urls(folder: str | os.PathLike[str]) -> tuple[list[str], dict]:
@@ -104,21 +153,32 @@ def list_shards(sources: str | os.PathLike[str] | Sequence[str]) -> ShardSet:
     counts: dict[str, int] = {}
     manifests: list[dict] = []
     for src in map(str, sources):
-        if not src.startswith("pipe:") and Path(src).is_dir():
+        if not is_url(src) and Path(src).is_dir():
             found, manifest = shard_urls(src)
             urls += found
             manifests.append(manifest)
             counts.update({u: s["samples"] for u, s in zip(found, manifest["shards"])})
             continue
-        for u in braceexpand.braceexpand(src):
-            if not u.startswith("pipe:") and "://" not in u and not Path(u).is_file():
-                raise FileNotFoundError(
-                    f"shard {u!r} (from {src!r}) does not exist; give a noisegen dataset folder, shard files, "
-                    "a brace pattern such as d/shard-{000000..000009}.tar, or pipe: URLs")
-            urls.append(u)
+        named = list(braceexpand.braceexpand(src))
+        missing = [u for u in named if not is_url(u) and not Path(u).is_file()]
+        if missing:
+            raise FileNotFoundError(_missing_shards(src, named, missing))
+        urls += named
     if not urls:
         raise ValueError(f"no shards in {list(map(str, sources))}")
     return ShardSet(urls=tuple(urls), counts=counts, manifests=tuple(manifests))
+
+
+def _missing_shards(src: str, named: list[str], missing: list[str]) -> str:
+    """One line: which shard of ``src`` is missing, how many the pattern named and found, what to give instead."""
+    if len(named) == 1:
+        return (f"shard {src!r} does not exist; give a noisegen dataset folder, shard files, a brace pattern such as "
+                "d/shard-{000000..000009}.tar, or pipe: URLs")
+    folder = Path(missing[0]).parent
+    instead = (f"give the dataset folder {str(folder)!r} instead (its dataset.json lists its shards)"
+               if (folder / MANIFEST_NAME).is_file() else "give a pattern that names only existing shards")
+    return (f"shard {missing[0]!r} does not exist: the pattern {src!r} names {len(named)} shards and "
+            f"{len(named) - len(missing)} of them exist; {instead}")
 
 
 def split_by_rank(urls: Sequence[str], rank: int, world: int, *, allow_empty: bool = False) -> list[str]:

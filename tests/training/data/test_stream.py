@@ -1,5 +1,5 @@
-"""Streaming trainer data (trainer.data.stream, trainer.engine.validate): shard sources, splits, augmentation, resumable
-streams, damaged shards, validation sets."""
+"""Streaming trainer data (trainer.data.stream): shard sources, splits, augmentation, resumable streams, damaged
+shards, a dataset folder as a validation set (the other validation sources: tests/training/engine/test_validate.py)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from datagen import (  # noqa: E402
-    make_photos,
-    make_train_shards,
-    shared_data,  # noqa: E402
-)
+from datagen import make_train_shards  # noqa: E402
 
 from noisegen.dataset.reader import (  # noqa: E402
     QuietDamageCounter,
@@ -31,7 +27,7 @@ from noisegen.dataset.reader import (  # noqa: E402
 from noisegen.dataset.writer import DeterministicTarWriter  # noqa: E402
 from trainer.data.loader import StreamState, build_train_stream, make_train_loader  # noqa: E402
 from trainer.data.stream import crop_and_augment, decode_items, dihedral  # noqa: E402
-from trainer.engine.validate import match_pairs, open_val_source  # noqa: E402
+from trainer.engine.validate import open_val_source  # noqa: E402
 
 CPU = torch.device("cpu")
 
@@ -243,44 +239,6 @@ def test_shardset_fingerprint_tracks_the_list():
 
 # ------------------------------------------------------------------------------------------------
 # Validation sources
-
-
-def _png(path: Path, arr: np.ndarray) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr).save(path)
-
-
-def test_real_pairs_are_matched_by_name(tmp_path):
-    img = np.full((16, 20, 3), 100, np.uint8)
-    for name in ("a_real.png", "b_real.png", "lonely_real.png", "c.png"):
-        _png(tmp_path / "noisy" / name, img)
-    for name in ("a_mean.png", "b_mean.png", "c.png", "extra_mean.png"):
-        _png(tmp_path / "gt" / name, img + 5)
-    pairs, skipped = match_pairs(sorted((tmp_path / "noisy").iterdir()), sorted((tmp_path / "gt").iterdir()))
-    assert [(n.name, c.name) for n, c in pairs] == [("a_real.png", "a_mean.png"), ("b_real.png", "b_mean.png"),
-                                                     ("c.png", "c.png")]
-    assert any("lonely_real.png" in s for s in skipped) and any("extra_mean.png" in s for s in skipped)
-    src = open_val_source(str(tmp_path))
-    assert src.kind == "real" and len(list(src.images())) == 3 and len(src.skipped) == 2
-    assert [len(list(src.images(r, 2))) for r in range(2)] == [2, 1]
-
-
-def test_cc15_pairs_are_all_matched():
-    src = open_val_source(str(shared_data("CC15")))
-    images = list(src.images())
-    assert src.kind == "real" and len(images) == 15 and not src.skipped
-    assert all(im.noisy.shape == im.clean.shape for im in images)
-
-
-def test_synthetic_validation_noise_is_fixed_by_the_seed(tmp_path):
-    make_photos(tmp_path / "clean")
-    a = [im.noisy for im in open_val_source(str(tmp_path / "clean"), seed=1, crop=32).images()]
-    b = [im.noisy for im in open_val_source(str(tmp_path / "clean"), seed=1, crop=32).images()]
-    c = [im.noisy for im in open_val_source(str(tmp_path / "clean"), seed=2, crop=32).images()]
-    assert len(a) == 3 and all(x.shape == (32, 32, 3) for x in a)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and not all(np.array_equal(x, z) for x, z in zip(a, c))
 
 
 def test_dataset_folder_as_validation_source(dataset):

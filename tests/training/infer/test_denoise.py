@@ -14,8 +14,9 @@ from PIL import Image
 
 from noisegen.dataset.images import read_rgb8, write_png
 from trainer.cli import main as cli_main
+from trainer.engine.images import image_to_tensor, tensor_to_u8
 from trainer.infer.denoise import DenoiseConfig, denoise_images, output_paths
-from trainer.infer.inference import image_to_tensor, load_model, predict, tile_calls, to_u8_tensor
+from trainer.infer.inference import load_model, predict, tile_calls
 from trainer.infer.sigma_picture import LEVEL_TEXT, sigma_picture
 
 
@@ -41,7 +42,7 @@ def test_denoise_non_square_odd_image_whole_and_tiled(ckpt, tmp_path):
     assert out.shape == (53, 79, 3) and out.dtype == np.uint8
     model, _ = load_model(ckpt)
     d, s = predict(model, image_to_tensor(noisy))
-    np.testing.assert_array_equal(out, to_u8_tensor(d))  # PNG round trip is lossless
+    np.testing.assert_array_equal(out, tensor_to_u8(d))  # PNG round trip is lossless
     picture, levels = sigma_picture(s[0].permute(1, 2, 0).numpy())
     np.testing.assert_array_equal(read_rgb8(sig)[0], picture)  # same threads: the same σ̂ to the last bit
     with Image.open(sig) as im:  # the picture states its scale, also to programs
@@ -95,7 +96,7 @@ def test_tile_stats_flag_uses_each_tiles_own_statistics(ckpt, tmp_path):
         out = tmp_path / f"out{global_norm}"
         assert cli_main(["denoise", str(ckpt), str(tmp_path / "a.png"), "--out", str(out), "--tile", "24",
                          "--overlap", "8", "--device", "cpu", "--no-progress"] + flag) == 0
-        want = to_u8_tensor(predict(model, image_to_tensor(noisy), tile=24, overlap=8, global_norm=global_norm)[0])
+        want = tensor_to_u8(predict(model, image_to_tensor(noisy), tile=24, overlap=8, global_norm=global_norm)[0])
         np.testing.assert_array_equal(read_rgb8(output_paths(tmp_path / "a.png", out)[0])[0], want)
     assert not np.array_equal(read_rgb8(tmp_path / "outFalse" / "a_denoised.png")[0],
                               read_rgb8(tmp_path / "outTrue" / "a_denoised.png")[0])

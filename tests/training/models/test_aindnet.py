@@ -12,13 +12,12 @@ torch = pytest.importorskip("torch")
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from trainer.models.ain import AIN, instance_normalize  # noqa: E402
 from trainer.models.aindnet import (  # noqa: E402
-    AIN,
     AINDNet,
     NoiseEstimator,
     count_parameters,
     freeze_for_tf,
-    instance_normalize,
     pad_to_multiple,
     trainable_groups,
 )
@@ -195,6 +194,57 @@ def test_ain_modulation_depends_on_sigma():
     a = ain(h, torch.full((1, 3, 8, 8), 0.01))
     b = ain(h, torch.full((1, 3, 8, 8), 0.5))
     assert not torch.allclose(a, b)
+
+
+class _Own:
+    """External statistics equal to each feature's own (per sample and channel, biased variance)."""
+
+    halted = False
+
+    def __call__(self, ain, h):
+        var, mean = torch.var_mean(h.float(), dim=(-2, -1), keepdim=True, correction=0)
+        return mean, var
+
+
+class _HaltAt:
+    """No external statistics; halts the pass at the k-th AIN call."""
+
+    def __init__(self, k: int):
+        self.k, self.calls, self.halted = k, 0, False
+
+    def __call__(self, ain, h):
+        self.calls += 1
+        self.halted = self.calls == self.k
+        return None
+
+
+def test_ain_normalises_with_external_statistics():
+    torch.manual_seed(4)
+    ain = AIN(5, hidden=4)
+    h, sigma = torch.randn(1, 5, 6, 7) * 2 + 1, torch.rand(1, 3, 6, 7)
+    assert torch.equal(ain(h, sigma, _Own()), ain(h, sigma))
+    class ZeroOne:  # mean 0, variance 1 − ε: (h − 0)/sqrt(1 − ε + ε) = h, the modulation applied to h itself
+        halted = False
+
+        def __call__(self, a, x):
+            return torch.zeros(1, 5, 1, 1), torch.ones(1, 5, 1, 1) - a.eps
+
+    s = F.relu(ain.shared(sigma))
+    torch.testing.assert_close(ain(h, sigma, ZeroOne()), h * (1 + ain.gamma(s)) + ain.beta(s), rtol=1e-6, atol=1e-6)
+
+
+def test_a_forward_with_external_statistics_and_a_halted_pass():
+    model = _tiny(5).eval()
+    x = torch.rand(1, 3, 24, 20)
+    with torch.no_grad():
+        whole = model(x)
+        assert all(torch.equal(a, b) for a, b in zip(model(x, stats=_Own()), whole))
+        n = sum(isinstance(m, AIN) for m in model.modules())
+        for k in (1, 2, n // 2, n):  # the pass stops at the k-th AIN: no output, no later AIN called
+            halt = _HaltAt(k)
+            assert model(x, stats=halt) == () and halt.calls == k
+        halt = _HaltAt(n + 1)  # never halts: the plain forward
+        assert all(torch.equal(a, b) for a, b in zip(model(x, stats=halt), whole)) and halt.calls == n
 
 
 # ---------------------------------------------------------------------------------------------

@@ -214,6 +214,16 @@ def test_cli_rejects_unknown_options_and_reports_errors(capsys, tmp_path):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_a_brace_pattern_beyond_the_last_shard_is_one_line(dataset, tmp_path, capsys):
+    # the torchrun example's pattern on a dataset of 6 shards: which shard is missing, named vs found
+    pattern = str(dataset / "shard-{000000..000999}.tar")
+    assert cli_main(["sn", "--data", pattern, "--out", str(tmp_path / "r"), "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert "shard-000006.tar" in err and "names 1000 shards and 6 of them exist" in err
+    assert f"give the dataset folder {str(dataset)!r} instead" in err
+
+
 def test_cli_train_then_resume_with_the_checkpoints_settings(dataset, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["sn", "--data", str(dataset), "--out", str(out), "--model", "tiny", "--steps", "6", "--batch", "2",

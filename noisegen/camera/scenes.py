@@ -9,6 +9,10 @@ domain", IEEE TIP 21(5), 2012) over every shift with at least ``MIN_OVERLAP`` of
 thumbnail's area in common. Same content, even shifted or cropped, correlates above 0.9 (the
 thumbnails of one scene differ only by noise, which block means average away); different photos
 stay far below (measured on PolyU100, CC15/CC60 and CBSD68/Kodak24: at most 0.64; tests/camera).
+Images over 1024 pixels on a side get larger blocks (``block_for``; the same for every image of one
+comparison), so that a 24-megapixel photo costs what a 1-megapixel one does: the same framing still
+correlates at 1, a crop whose offset is not a multiple of the block less (0.92 for a texture whose
+features span 2.5 blocks; tests/camera).
 The check finds shared image regions; other, non-overlapping crops of the same shot are found by
 name (noisegen.camera.split).
 """
@@ -18,11 +22,20 @@ from __future__ import annotations
 import numpy as np
 from tqdm import tqdm
 
-__all__ = ["THUMB", "MIN_OVERLAP", "THRESHOLD", "thumbnail", "overlap", "check_content"]
+__all__ = ["THUMB", "THUMB_SIDE", "MIN_OVERLAP", "THRESHOLD", "block_for", "thumbnail", "overlap", "check_content"]
 
 THUMB = 4  # thumbnail block size in pixels: 512² → 128²
+THUMB_SIDE = 256  # larger images get larger blocks, so that thumbnails stay about this size (block_for)
 MIN_OVERLAP = 0.25  # smallest common area, as a fraction of the smaller thumbnail
 THRESHOLD = 0.9  # correlation above which two images are taken to show the same content
+
+
+def block_for(sizes) -> int:
+    """The block size of thumbnails that are compared with each other: THUMB, or more where the largest image
+    (``sizes``: (height, width) pairs) is over THUMB·THUMB_SIDE pixels on a side, so that no thumbnail is much
+    over THUMB_SIDE (a 24-megapixel photo: block 24, 250×167; the cost of ``overlap`` grows with the area)."""
+    longest = max((max(int(h), int(w)) for h, w in sizes), default=0)
+    return max(THUMB, -(-longest // THUMB_SIDE))
 
 
 def thumbnail(img: np.ndarray, block: int = THUMB) -> np.ndarray:

@@ -35,7 +35,8 @@ import numpy as np
 
 from noisegen.analysis.realism.split import DEFAULT_SPLIT, GroupSplit, match_groups, split_groups
 from noisegen.camera.folder import CameraFolder, Photo
-from noisegen.camera.scenes import MIN_OVERLAP, THRESHOLD, THUMB, check_content, thumbnail
+from noisegen.camera.scenes import MIN_OVERLAP, THRESHOLD, block_for, check_content, thumbnail
+from noisegen.dataset.images import open_image, oriented_size
 from noisegen.dataset.pairs import Pair
 from noisegen.dataset.reader import read_rgb8
 
@@ -109,18 +110,19 @@ def split_from_dict(d: dict, folder: CameraFolder, test_pairs: Sequence[Pair] = 
                        d["checked"])
 
 
-def _thumb(item: Pair | Photo) -> np.ndarray:
-    # pairs by their clean (mean) image, which has no noise; photos as they are: 4×4 block means
-    # average most of their noise away
-    return thumbnail(read_rgb8(item.clean if isinstance(item, Pair) else item.path)[0])
+def _thumb(item: Pair | Photo, block: int) -> np.ndarray:
+    # pairs by their clean (mean) image, which has no noise; photos as they are: block means average
+    # most of their noise away
+    return thumbnail(read_rgb8(item.clean if isinstance(item, Pair) else item.path)[0], block)
 
 
 def _cut(groups: list[GroupSplit], max_groups: int | None, max_items: int | None) -> list[GroupSplit]:
     return [GroupSplit(g.camera, g.iso, g.calib[:max_items], g.test[:max_items]) for g in groups[:max_groups]]
 
 
-def _photo_thumbs(files: Sequence[str | Path]) -> dict[str, np.ndarray]:
-    return {str(p): thumbnail(read_rgb8(p)[0]) for p in files}
+def _size(path: str | Path) -> tuple[int, int]:
+    with open_image(path, max_pixels=None) as im:
+        return oriented_size(im)
 
 
 def split_camera(folder: CameraFolder, *, test_pairs: Sequence[Pair] = (), seed: int = 0,
@@ -148,7 +150,8 @@ def split_camera(folder: CameraFolder, *, test_pairs: Sequence[Pair] = (), seed:
     groups, photos = _cut(groups, max_groups, max_items), _cut(photos, max_groups, max_items)
     test = {x.id: x for g in (*groups, *photos) for x in g.test}
     calib = {x.id: x for g in (*groups, *photos) for x in g.calib}
-    thumbs = {i: _thumb(x) for i, x in sorted({**test, **calib}.items())}
+    block = block_for([(x.height, x.width) for x in (*test.values(), *calib.values())])
+    thumbs = {i: _thumb(x, block) for i, x in sorted({**test, **calib}.items())}
     hits, closest = check_content({i: thumbs[i] for i in test}, {i: thumbs[i] for i in calib}, progress=progress,
                                   what="content check: test vs calibration")
     shown = {shot(x): (x.id, "shot") for x in test.values()}
@@ -182,8 +185,10 @@ def split_camera(folder: CameraFolder, *, test_pairs: Sequence[Pair] = (), seed:
                          "on scenes the models never saw: add photos of a second scene per ISO (scenes come from the "
                          "names, e.g. CAMERA_APERTURE_SHUTTER_ISO_SCENE_N_real; without a scene name each image is "
                          "its own scene)")
-    photos_seen = _photo_thumbs(clean_photos)
-    kept_tests = {x.id: thumbs[x.id] for g in (*groups_t, *photos_t) for x in g.test}
+    kept = [x for g in (*groups_t, *photos_t) for x in g.test]
+    block_p = block_for([(x.height, x.width) for x in kept] + [_size(p) for p in clean_photos])
+    photos_seen = {str(p): thumbnail(read_rgb8(p)[0], block_p) for p in clean_photos}
+    kept_tests = {x.id: thumbs[x.id] if block_p == block else _thumb(x, block_p) for x in kept}
     leaks, closest_photo = check_content(kept_tests, photos_seen, progress=progress,
                                          what="content check: test vs clean photos")
     if leaks:
@@ -191,7 +196,7 @@ def split_camera(folder: CameraFolder, *, test_pairs: Sequence[Pair] = (), seed:
                          f"(correlation {leaks[0]['corr']}): the training data would show a test scene; remove it "
                          "from the clean photos (--clean)")
     checked = {"test_images": len(test), "calibration_images": len(calib), "clean_photos": len(photos_seen),
-               "threshold": THRESHOLD, "thumb": THUMB, "min_overlap": MIN_OVERLAP,
+               "threshold": THRESHOLD, "thumb": block, "thumb_photos": block_p, "min_overlap": MIN_OVERLAP,
                "closest_calibration_below_threshold": round(closest, 4),
                "closest_photo_below_threshold": round(closest_photo, 4)}
     return CameraSplit(groups_t, photos_t, tuple(dropped), tuple(skipped), checked)

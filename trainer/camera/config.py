@@ -14,7 +14,8 @@ Presets (``--scale``), one network, one number of steps and the same held-out im
 - ``gpu``: the paper's scale (Kim et al., CVPR 2020; DESIGN.md §5): the ``paper`` AINDNet (13.7M), 256²
   patches of batch 16, Adam lr 1e-4 with the SN stage's cosine schedule, 300k SN steps (TrainConfig's
   default), TF 2000 steps (TFConfig's default), whole held-out images with whole-image statistics,
-  8 realism draws.
+  8 realism draws on 512² centre crops (`noisegen realism` draws 8; whole 24-megapixel images would cost
+  minutes per draw on the CPU).
 
 ``steps``, ``test_crop`` and ``k`` replace the preset's values. Content fields (everything but the
 execution fields ``out``, ``device``, ``threads``, ``workers``, ``progress``) decide the results; a run
@@ -83,7 +84,7 @@ SCALES: dict[str, Scale] = {
     "gpu": Scale("gpu", "paper", steps=300_000, tf_steps=2000, batch=16, patch=256, lr=1e-4, gen_patch=256,
                  patches_per_image=16, min_patches=20_000, max_images=None, crop=None, test_crop=None,
                  eval_tile=None, eval_tile_stats=False, k=4, max_groups=None, max_items=None, draws=8,
-                 realism_crop=None, fit="calibrate", ckpt_every=5000, crop_side=256),
+                 realism_crop=512, fit="calibrate", ckpt_every=5000, crop_side=256),
 }
 SCALE_NAMES = ("auto", *SCALES)
 EXECUTION_FIELDS = ("out", "device", "threads", "workers", "progress")

@@ -19,6 +19,7 @@ Modules:
     kernels/       numba kernels (pure array functions, no I/O)
     dataset/       the dataset format, its writer and its only reader, generation
     analysis/      noise statistics, calibration against real pairs, realism scores
+    camera/        the data half of `noisegen-train camera`: a camera's folder, split by shot, profiles, data
     cli/           the ``noisegen`` command
     atomic         atomic files (temporary name, fsync, rename)
     checks         up-front validation of images and parameters

@@ -79,13 +79,14 @@ def test_a_prefix_is_an_error_on_the_command_line(capsys):
 def test_threads_and_workers_say_the_same_everywhere():
     threads = [(t, c, a) for t, c, p in COMMANDS for a in p._actions if "--threads" in a.option_strings]
     assert {c for _, c, _ in threads} == {("sn",), ("tf",), ("da",), ("eval",), ("denoise",), ("dbsn",),
-                                          ("pseudo-pairs",), ("distill",)}
+                                          ("pseudo-pairs",), ("distill",), ("camera",)}
     assert all(a.help == THREADS_HELP and a.default in (None, argparse.SUPPRESS) for _, _, a in threads)
     workers = [(c, a) for _, c, p in COMMANDS for a in p._actions if "--workers" in a.option_strings]
-    assert {c for c, _ in workers} == {("generate",), ("stats",), ("realism",), ("sn",), ("da",), ("distill",)}
+    assert {c for c, _ in workers} == {("generate",), ("stats",), ("realism",), ("sn",), ("da",), ("distill",),
+                                       ("camera",)}
     for command, a in workers:
         assert "at most the CPU count" in a.help and a.default in (None, argparse.SUPPRESS), command
-        if command not in (("sn",), ("da",), ("distill",)):  # the trainers': loaders feeding one process
+        if command not in (("sn",), ("da",), ("distill",), ("camera",)):  # the trainers' loaders feed one process
             assert WORKERS_HELP[len("default: "):] in a.help, command
     assert default_workers() >= 1 and default_workers(10**6) == default_workers() and default_workers(1) == 1
     assert default_threads(10**6) == 1 and default_threads(0) == max(1, default_workers() - 1)

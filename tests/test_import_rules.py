@@ -4,11 +4,13 @@
 - `import noisegen` is cheap: the public API is resolved on first use.
 - The trainer reaches noisegen through its doors only: the dataset reader (``noisegen.dataset.reader``), the
   camera model's public door (``noisegen.isp.api``: profiles, sampling and synthesis for validation and fresh
-  noise) and the small utilities; no other module of noisegen, not even another of the camera model.
+  noise), the camera command's door (``noisegen.camera.api``: the folder scan, the split by shot, calibrate,
+  generate and realism steps of `noisegen-train camera`) and the small utilities; no other module of
+  noisegen, not even another of the camera model or of noisegen.camera.
 - The training engine is stage- and camera-agnostic: apart from validation (which adds synthetic noise to
   clean images), its modules import no stage, no data stream and nothing of the camera model.
 - Layers point down: the camera model (isp, crf, kernels) imports nothing of the dataset, analysis or
-  command-line packages.
+  command-line packages; noisegen.camera (over dataset and analysis) nothing of the command line.
 - noisegen's modules import each other without cycles, and at the top of the module (function-local
   project imports only in the command-line modules, which keep `--help` fast, and one documented
   exception); nothing imports ``crf_data``.
@@ -28,10 +30,13 @@ import tomllib
 ROOT = Path(__file__).resolve().parents[1]
 UTILITIES = {"noisegen.atomic", "noisegen.version", "noisegen.dataclass_json", "noisegen.command",
              "noisegen.checks", "noisegen.files", "noisegen.runlock"}
-TRAINER_DOORS = {"noisegen.dataset.reader", "noisegen.isp.api"} | UTILITIES
+# The camera command (trainer.camera) orchestrates calibrate, generate and realism: it reaches them through
+# their one door, noisegen.camera.api, never the modules behind it.
+CAMERA_DOOR = "noisegen.camera.api"
+TRAINER_DOORS = {"noisegen.dataset.reader", "noisegen.isp.api", CAMERA_DOOR} | UTILITIES
 # The layers of noisegen, bottom first: a package imports only its own layer and those below it.
 LAYERS = (("noisegen.kernels", "noisegen.crf", "noisegen.isp"), ("noisegen.dataset",), ("noisegen.analysis",),
-          ("noisegen.cli",))
+          ("noisegen.camera",), ("noisegen.cli",))
 # Function-local project imports allowed outside noisegen/cli, with the reason.
 LOCAL_IMPORT_EXCEPTIONS = {
     # 16-bit colour PNG sources need the numba unfilter kernel; the reader (which reads pairs and
@@ -86,6 +91,14 @@ def test_the_reader_imports_no_writer_pipeline_numba_or_torch():
     assert out.strip() == "[]"
 
 
+def test_the_camera_door_is_torch_free_and_the_only_camera_module_the_trainer_imports():
+    out = _fresh("import sys, noisegen.camera.api\nprint('torch' in sys.modules)")
+    assert out.strip() == "False"
+    used = {name for path in _modules("trainer").values() for name, _, _ in _imports(path)
+            if name.startswith("noisegen.camera") and name in _modules("noisegen")}
+    assert used == {CAMERA_DOOR}
+
+
 def test_import_noisegen_is_cheap_and_the_api_resolves_on_use():
     out = _fresh("import sys, noisegen\n"
                  "print('numba' in sys.modules, 'noisegen.isp.pipeline' in sys.modules)\n"
@@ -120,13 +133,15 @@ def test_the_door_rule_sees_a_module_behind_the_door(tmp_path):
     lines = ["from noisegen.isp.api import synthesize", "from noisegen.dataset.reader import read_pairs",
              "from noisegen.isp.profiles import get_profile", "import noisegen.isp.pipeline",
              "from noisegen.dataset.reader.pairs import read_pairs", "from noisegen import synthesize",
-             "from noisegen.atomic import atomic_write"]
+             "from noisegen.atomic import atomic_write", "from noisegen.camera.api import split_camera",
+             "from noisegen.camera.split import split_camera"]
     for i, line in enumerate(lines):
         (tmp_path / f"m{i}.py").write_text(line + "\n")
         files[f"m{i}"] = tmp_path / f"m{i}.py"
     wrong = _trainer_door_violations(files, mods)
     assert sorted(w.split(" imports ")[1] for w in wrong) == [
-        "noisegen", "noisegen.dataset.reader.pairs", "noisegen.isp.pipeline", "noisegen.isp.profiles"]
+        "noisegen", "noisegen.camera.split", "noisegen.dataset.reader.pairs", "noisegen.isp.pipeline",
+        "noisegen.isp.profiles"]
 
 
 def test_the_engine_imports_no_stage_and_no_camera_model():

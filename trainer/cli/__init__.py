@@ -8,12 +8,14 @@
     noisegen-train dbsn --data NOISY --out RUN                 D-BSN on noisy photos alone (trainer.stages.dbsn)
     noisegen-train pseudo-pairs RUN NOISY... --out DIR         (noisy, D-BSN output) pairs and σ maps
     noisegen-train distill --data SYN --pseudo PAIRS --out RUN  AINDNet on synthetic + pseudo-pairs
+    noisegen-train camera FOLDER --out RUN [--scale S]          a camera's photos → denoiser + report (trainer.camera)
 
 Modules:
-    train  sn, tf: the training engine's options
-    da     da: the SN options plus Noise-DA's
-    infer  eval, denoise
-    dbsn   dbsn, pseudo-pairs, distill: learning from noisy photos alone
+    train   sn, tf: the training engine's options
+    da      da: the SN options plus Noise-DA's
+    infer   eval, denoise
+    dbsn    dbsn, pseudo-pairs, distill: learning from noisy photos alone
+    camera  camera: the whole loop from a camera's photos
 
 Multi-GPU / multi-node: ``torchrun --nproc_per_node N -m trainer sn ...`` (or ``tf``, ``da``).
 Bad values and missing files give one line on stderr and exit status 2 (noisegen's run_command).
@@ -26,13 +28,14 @@ import sys
 
 from noisegen.command import CommandParser, run_command
 from noisegen.version import __version__
+from trainer.cli.camera import add_camera_command
 from trainer.cli.da import add_da_command
 from trainer.cli.dbsn import add_dbsn_command, add_distill_command, add_pseudo_pairs_command
 from trainer.cli.infer import add_denoise_command, add_eval_command
 from trainer.cli.train import add_sn_command, add_tf_command, config_from_args
 
 __all__ = ["build_parser", "main", "add_sn_command", "add_tf_command", "add_eval_command", "add_denoise_command",
-           "config_from_args"]
+           "add_camera_command", "config_from_args"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="noisegen-train",
         description="Train the AINDNet denoiser on noisegen shards: `sn` (synthetic-noise stage), `tf` (transfer to "
         "real pairs), `da` (SN adapted to a camera's noisy photos, Noise-DA); `eval` (PSNR/SSIM on real pairs) and "
-        "`denoise` (PNGs) with a run folder or checkpoint. "
+        "`denoise` (PNGs) with a run folder or checkpoint; `dbsn`, `pseudo-pairs`, `distill`: learning from noisy "
+        "photos alone (D-BSN); `camera`: all of it from a folder of one camera's photos, with a held-out report. "
         "Run a command with --help for its options; under torchrun every process runs the same command.",
     )
     parser.add_argument("--version", action="version", version=f"noisegen-train {__version__}")
@@ -53,11 +57,17 @@ def build_parser() -> argparse.ArgumentParser:
     add_dbsn_command(sub)
     add_pseudo_pairs_command(sub)
     add_distill_command(sub)
+    add_camera_command(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    return run_command("noisegen-train", build_parser().parse_args(argv))
+    args = build_parser().parse_args(argv)
+    hint = "interrupted"
+    if args.command == "camera":
+        args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in the run's report
+        hint += "; continue with the same command (everything finished is kept)"
+    return run_command("noisegen-train", args, interrupted=hint)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,14 @@
+"""`noisegen-train camera`: from one camera's photos to a denoiser and an honest held-out report, as one
+resumable command (calibrate → generate → SN → TF → evaluate), on the training engine.
+
+Modules:
+    config   CameraConfig and the scale presets (quick, cpu, gpu)
+    context  the run folder, split and profiles a row works with; resumable generate/train/evaluate steps
+    rows     the report's rows (a)–(f), what each trains, and which one is the denoiser
+    outputs  before/after crops, and the noise level of noisy-only photos against the denoiser
+    report   report.md and report.png from the report's dict
+    run      run_camera: the steps in order, resumable
+
+It reaches noisegen through noisegen.camera.api (and the dataset reader); tests/test_import_rules.py
+checks it.
+"""

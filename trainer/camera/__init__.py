@@ -4,7 +4,7 @@ resumable command (calibrate → generate → SN → TF → evaluate), on the tr
 Modules:
     config   CameraConfig and the scale presets (quick, cpu, gpu)
     context  the run folder, split and profiles a row works with; resumable generate/train/evaluate steps
-    rows     the report's rows (a)–(f), what each trains, and which one is the denoiser
+    rows     the report's rows (a), (b), (b1), (b2), (c)–(f), what each trains, and which one is the denoiser
     outputs  before/after crops, and the noise level of noisy-only photos against the denoiser
     report   report.md and report.png from the report's dict
     run      run_camera: the steps in order, resumable

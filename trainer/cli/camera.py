@@ -41,9 +41,10 @@ Resumable: run the same command again after an interruption. Writes in RUN:
   report.md, report.json, report.png   the held-out table, realism, noise levels, before/after crops
   denoiser.pt                          the checkpoint for `noisegen-train denoise` (the last stage that ran)
   split.json, profiles/, data/, runs/, evals/, crops/, camera.json (settings), timings.json
-Rows: (a) noisy input, (b) SN on `cbdnet` data, (d) SN on the calibrated profiles (clean = render),
-(e) from scratch on the real calibration pairs, (f) TF with K real pairs from (d); without pairs,
-(b) and the noise level of the noisy photos.
+Rows: (a) noisy input, (b) SN on `cbdnet` data, (b1)/(b2) SN on AWGN / sRGB var = a·x + b fitted on the
+calibration pairs (the controls a camera model must beat), (d) SN on the calibrated profiles (clean =
+render), (e) from scratch on the real calibration pairs, (f) TF with K real pairs from (d); without
+pairs, (b) and the noise level of the noisy photos.
 Scales:
 {_scales()}""",
         epilog="""\

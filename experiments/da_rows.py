@@ -2,7 +2,7 @@
 (`noisegen-train camera`, trainer.camera) run with the DA rows of trainer.camera.rows_da, in one table.
 
     python experiments/da_rows.py [--sets PolyU100,CC15] [--seeds 0,1] [--scale cpu] [--out experiments/out/da_rows]
-    python experiments/da_rows.py --quick --sets PolyU100 --seeds 0          # toy scale (CI, seconds)
+    python experiments/da_rows.py --quick --sets PolyU100 --seeds 0          # toy scale, under a minute
 
 Rows, per test set and training seed (trainer.camera.rows_da; one network, one number of steps, the same
 held-out images for every row, as experiments/camera_loop.py):
@@ -130,7 +130,7 @@ def main() -> int:
                     help="rows to run, comma-separated (default all: %(default)s)")
     ap.add_argument("--seeds", default="0,1", help="training seeds, comma-separated (default 0,1)")
     ap.add_argument("--scale", choices=tuple(SCALES), default="cpu", help="the camera command's preset (default cpu)")
-    ap.add_argument("--quick", action="store_true", help="= --scale quick (toy scale, seconds)")
+    ap.add_argument("--quick", action="store_true", help="= --scale quick (toy scale, about a minute)")
     ap.add_argument("--steps", type=int, default=None, help="steps of every trained row (default: the scale's)")
     ap.add_argument("--test-crop", type=int, default=None, help="score the held-out pairs on centre crops of this "
                     "side, 0 = whole images (default: the scale's)")

@@ -138,22 +138,28 @@ class RunContext:
         """The baseline ``kind`` fitted per group on its calibration pairs (RUN/profiles/baselines/)."""
         return baseline_profiles(self.split.groups, kind, self.out / "profiles" / "baselines", echo=self.say)
 
-    def _done(self, run: Path, steps: int) -> bool:
+    def done(self, run: Path, steps: int) -> bool:
+        """Whether the training run folder ``run`` has a last.pt that has reached ``steps``."""
         return (run / "last.pt").exists() and load_checkpoint(run / "last.pt")["step"] >= steps
 
-    def train_sn(self, name: str, datasets: Sequence[Path], *, shared: bool = False) -> Path:
-        """SN stage on ``datasets`` into runs/<name>; resumed from its last.pt."""
+    def train_fields(self, run: Path, datasets: Sequence[Path], seed: int | None = None) -> dict:
+        """TrainConfig's fields of an SN row at the run's scale on ``datasets`` into ``run``; ``seed``: the
+        training seed (initial weights, batch order; None: CameraConfig.seed). Stages built on SN's
+        configuration (the `da` stage's DAConfig) take the same fields, so their rows train at the same scale."""
+        s = self.scale
+        return dict(data=tuple(map(str, datasets)), out=str(run), model=s.model, steps=s.steps, batch=s.batch,
+                    patch=s.patch, lr=s.lr, device=self.config.device, workers=self.config.workers,
+                    threads=self.config.threads, seed=self.config.seed if seed is None else seed,
+                    log_every=max(1, min(50, s.steps // 4)), ckpt_every=s.ckpt_every, progress=self.config.progress)
+
+    def train_sn(self, name: str, datasets: Sequence[Path], *, shared: bool = False, seed: int | None = None) -> Path:
+        """SN stage on ``datasets`` into runs/<name>; resumed from its last.pt. ``seed``: as train_fields."""
         run = (self.shared if shared else self.out) / "runs" / name
         s = self.scale
-        if not self._done(run, s.steps):
+        if not self.done(run, s.steps):
             t = time.perf_counter()
             self.say(f"row {name}: SN, {s.steps} steps of batch {s.batch} at {s.patch}²")
-            cfg = TrainConfig(data=tuple(map(str, datasets)), out=str(run), model=s.model, steps=s.steps,
-                              batch=s.batch, patch=s.patch, lr=s.lr, device=self.config.device,
-                              workers=self.config.workers, threads=self.config.threads, seed=self.config.seed,
-                              log_every=max(1, min(50, s.steps // 4)), ckpt_every=s.ckpt_every,
-                              progress=self.config.progress)
-            r = train(cfg, resume=True, echo=lambda m: None)
+            r = train(TrainConfig(**self.train_fields(run, datasets, seed)), resume=True, echo=lambda m: None)
             self.say(f"row {name}: {r.step} steps in {time.perf_counter() - t:.0f} s, final loss {r.loss:.4f}")
         return run / "last.pt"
 
@@ -161,7 +167,7 @@ class RunContext:
         """The TF stage in ``mode`` (tf, r, ...) from ``init`` on the real pairs ``data`` into runs/<name>."""
         run = self.out / "runs" / name
         s = self.scale
-        if not self._done(run, steps):
+        if not self.done(run, steps):
             t = time.perf_counter()
             self.say(f"row {name}: {mode}, {steps} steps on the real pairs of {data.name}")
             transfer(TFConfig(init=str(init), data=str(data), out=str(run), mode=mode, steps=steps, batch=s.batch,

@@ -31,8 +31,8 @@ from pathlib import Path
 
 from trainer.camera.context import RunContext
 
-__all__ = ["Row", "ROW_A", "ROW_B", "ROW_B1", "ROW_B2", "ROW_C", "ROW_D", "ROW_E", "ROW_F", "ROWS", "DENOISER_ORDER",
-           "NEEDS"]
+__all__ = ["Row", "cbdnet_data", "ROW_A", "ROW_B", "ROW_B1", "ROW_B2", "ROW_C", "ROW_D", "ROW_E", "ROW_F", "ROWS",
+           "DENOISER_ORDER", "NEEDS"]
 
 NEEDS = ("pairs", "photos", "any")
 
@@ -52,9 +52,14 @@ class Row:
             self.needs == "photos" and ctx.has_photos)
 
 
+def cbdnet_data(ctx: RunContext) -> Path:
+    """Row (b)'s data: `generate` of the `cbdnet` profile, clean = source, in the shared folder (data seed:
+    CameraConfig.seed). Other rows on the same data (trainer.camera.rows_da) call this too."""
+    return ctx.dataset("cbdnet", "cbdnet", "source", seed=ctx.config.seed, shared=True)
+
+
 def _b(ctx: RunContext) -> Path:
-    data = ctx.dataset("cbdnet", "cbdnet", "source", seed=ctx.config.seed, shared=True)
-    return ctx.train_sn("b-cbdnet", [data], shared=True)
+    return ctx.train_sn("b-cbdnet", [cbdnet_data(ctx)], shared=True)
 
 
 def _baseline(kind: str, name: str) -> Callable[[RunContext], Path]:

@@ -231,7 +231,7 @@ def _finish(config: GenerateConfig, scan: SourceScan, plan: ShardPlan, records: 
     out = Path(config.out)
     records = sorted(records, key=lambda r: r.shard)
     used: set[str] = set()
-    write_index(_rows_by_shard(out, records, used), out / INDEX_NAME)
+    write_index(lambda: _rows_by_shard(out, records, used), out / INDEX_NAME)
     decode_skips = {s["source"]: s for r in records for s in r.skipped}
     skipped = [s.to_dict() for s in scan.skipped] + [decode_skips[k] for k in sorted(decode_skips)]
     converted = {k: v for r in records for k, v in r.conversions.items()}

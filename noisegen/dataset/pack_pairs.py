@@ -229,7 +229,7 @@ def _write_split(out: Path, split: str, pairs: list[Pair], config: PackPairsConf
     side = config.patch if not whole else max([max(p.height, p.width) for p in pairs] or [config.patch])
     sps = config.samples_per_shard or samples_per_shard_for(side, max(len(samples), 1), config.shard_size)
     shards, rows = _pack(out, samples, sps)
-    write_index([rows], out / INDEX_NAME)
+    write_index(lambda: [rows], out / INDEX_NAME)
     cfg = {**{k: v for k, v in asdict(config).items() if k not in ("out",)},
            "profile": {"name": "real-pairs"}, "crop": "whole" if whole else "grid",
            "patches_per_image": config.patches_per_image, "png_encoder": PNG_ENCODER}

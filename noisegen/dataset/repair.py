@@ -138,7 +138,7 @@ def repair_summary(out: Path, manifest: dict, echo: Callable[[str], None]) -> bo
                 used.update(r["source"] for r in rows)
                 yield rows
 
-        write_index(batches(), out / INDEX_NAME)
+        write_index(batches, out / INDEX_NAME)
     else:
         used = set().union(*(index.sources(n) for n in names))
     counts = _counts(manifest, shards, used)

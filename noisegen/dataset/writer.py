@@ -18,8 +18,9 @@ import os
 import platform
 import tarfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import PIL
@@ -126,16 +127,34 @@ def versions() -> dict[str, str]:
             "pyarrow": pyarrow.__version__}
 
 
-def write_index(batches: Iterable[list[dict]], path: str | os.PathLike[str]) -> None:
+def index_extra_columns(batches: Iterable[list[dict]]) -> dict[str, Any]:
+    """The keys of the rows beyond index_types(), in the order first seen over all batches, each with
+    its pyarrow type, inferred from its first non-None value (null when every value is None)."""
+    import pyarrow as pa
+
+    types, example = index_types(), {}
+    for rows in batches:
+        for row in rows:
+            for k, v in row.items():
+                if k not in types and example.get(k) is None:
+                    example[k] = v
+    return {k: pa.array([v]).type for k, v in example.items()}
+
+
+def write_index(batches: Callable[[], Iterable[list[dict]]], path: str | os.PathLike[str]) -> None:
     """Write index rows as Parquet, one row group per batch (per shard), atomically.
 
-    Batches are streamed, so memory holds one shard's rows at a time. Columns: index_types() in
-    that order, then any other keys of the first non-empty batch (type inferred).
+    ``batches()`` gives the batches afresh; it is called twice: a first pass finds the columns beyond
+    index_types() that any row has (the optional parameters of noisegen.isp.params.OPTIONAL_OFF are
+    present only in the samples that use them, which need not be the first), the second writes. Memory
+    holds one shard's rows at a time. Columns: index_types() in that order, then the others in the
+    order first seen (type inferred; None where a row lacks the key).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     types = index_types()
+    types.update(index_extra_columns(batches()))
     p = Path(path)
     tmp = temp_path(p)
     # pyarrow opens paths itself and cannot open one that is not UTF-8: hand it a file object Python opened.
@@ -143,12 +162,11 @@ def write_index(batches: Iterable[list[dict]], path: str | os.PathLike[str]) -> 
         with open(tmp, "wb") as f:
             writer = None
             try:
-                for rows in batches:
+                for rows in batches():
                     if not rows:
                         continue
                     if writer is None:
-                        extra = [k for k in rows[0] if k not in types]
-                        columns = {c: pa.array([r.get(c) for r in rows], type=types.get(c)) for c in [*types, *extra]}
+                        columns = {c: pa.array([r.get(c) for r in rows], type=t) for c, t in types.items()}
                         schema = pa.table(columns).schema
                         pandas = pandas_metadata([(fl.name, fl.type) for fl in schema])
                         schema = schema.with_metadata({b"pandas": pandas})

@@ -5,6 +5,7 @@ Modules:
     config   CameraConfig and the scale presets (quick, cpu, gpu)
     context  the run folder, split and profiles a row works with; resumable generate/train/evaluate steps
     rows     the report's rows (a)–(f), what each trains, and which one is the denoiser
+    rows_dbsn  rows (g)–(i) from the noisy images alone: D-BSN, SN on its noisy-only profile, distillation
     outputs  before/after crops, and the noise level of noisy-only photos against the denoiser
     report   report.md and report.png from the report's dict
     run      run_camera: the steps in order, resumable

@@ -137,8 +137,8 @@ def _denoiser(ctx: RunContext) -> dict | None:
         return None
     why = {"f": "the TF stage with real pairs, the paper's full pipeline",
            "d": "SN on the calibrated profiles (no TF row ran)",
-           "i": "distilled from the D-BSN's pseudo-pairs and the noisy-only profile's data: without pairs, the "
-                "model learnt from this camera's noise",
+           "i": "distilled from the D-BSN's pseudo-pairs and the noisy-only profile's data, learnt from this "
+                "camera's noisy images (no TF or calibrated-profile row ran)",
            "h": "SN on the noisy-only profile (no distilled row ran)", "g": "the D-BSN alone",
            "b": "SN on `cbdnet` data: without pairs there is no calibrated profile yet"}.get(row, "its last stage")
     s = ctx.scale

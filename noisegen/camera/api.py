@@ -16,10 +16,13 @@ from noisegen.camera.steps import (
     baseline_profiles,
     clean_photo_files,
     files_digest,
+    fit_noisy_profiles,
     fit_profiles,
     fit_step,
     make_dataset,
     noise_levels,
+    noisy_fit_step,
+    pseudo_pairs_of,
     quick_fit,
     realism_scores,
     slug,
@@ -28,5 +31,5 @@ from noisegen.camera.steps import (
 __all__ = ["GroupSplit", "MIN_IMAGES", "CameraFolder", "Photo", "exif_camera_iso", "scan_camera_folder", "THRESHOLD",
            "check_content", "overlap", "thumbnail", "CameraSplit", "shot", "split_camera", "split_from_dict",
            "BASELINE_FITS", "baseline_profiles", "QUICK_FIT", "clean_photo_files", "files_digest", "fit_profiles",
-           "fit_step", "make_dataset",
-           "noise_levels", "quick_fit", "realism_scores", "slug"]
+           "fit_noisy_profiles", "fit_step", "make_dataset", "noise_levels", "noisy_fit_step", "pseudo_pairs_of",
+           "quick_fit", "realism_scores", "slug"]

@@ -7,6 +7,9 @@ resumed run reuses what is complete (profiles: a JSON file per group; datasets: 
 - profiles: a fit step per camera-ISO group on its calibration pairs (noisegen.analysis.realism.models:
   ``calibrate`` and the other FIT_STEPS, or ``module:function``), plus ``quick`` (``quick_fit``: one curve,
   no mosaic, no JPEG, one iteration on few pixels; seconds, for toy runs and CI).
+- noisy-only profiles: the same fit steps on the pseudo-pairs of a group's calibration images (a D-BSN's
+  output and σ maps, `noisegen-train pseudo-pairs`), with ``noisy_only`` (`noisegen calibrate --noisy-only`,
+  noisegen.analysis.calibrate.noisy_only): no clean image of the camera is needed.
 - datasets: `noisegen generate` (noisegen.dataset.generate) on the clean photos: the folders given, else
   the embedded photos (noisegen.dataset.samples).
 - realism: per group, the AWGN and sRGB a·x+b baselines fitted on the calibration pairs and the group's
@@ -19,6 +22,7 @@ resumed run reuses what is complete (profiles: a JSON file per group; datasets: 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -30,6 +34,7 @@ import numpy as np
 from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
 from noisegen.analysis.nlf import NoiseStats, accumulate, image_stats, nlf_from_stats
 from noisegen.analysis.realism.models import (
+    FIT_STEPS,
     NoiseModel,
     baseline_profile,
     fit_awgn,
@@ -42,24 +47,26 @@ from noisegen.analysis.realism.report import summarise_group
 from noisegen.analysis.realism.split import GroupSplit
 from noisegen.atomic import atomic_write_bytes
 from noisegen.dataset.generate import GenerateConfig, generate
-from noisegen.dataset.images import centre_crop
+from noisegen.dataset.images import centre_crop, open_image, oriented_size
 from noisegen.dataset.pairs import Pair, load_pair
 from noisegen.dataset.samples import sample_photo_paths
 from noisegen.dataset.sources import file_sha256, scan_sources
 from noisegen.isp.profiles import CameraProfile, load_profile, resolve_profile, save_profile
 
 __all__ = ["QUICK_FIT", "quick_fit", "fit_step", "slug", "clean_photo_files", "files_digest", "fit_profiles",
-           "BASELINE_FITS", "baseline_profiles",
+           "noisy_fit_step", "pseudo_pairs_of", "fit_noisy_profiles", "BASELINE_FITS", "baseline_profiles",
            "make_dataset", "realism_scores", "noise_levels"]
 
 QUICK_FIT = "quick"
 
 
-def quick_fit(pairs: Sequence[Pair], camera: str | None, iso: int | None, seed: int) -> CameraProfile:
-    """A seconds-long calibration for toy runs: one curve, no mosaic, no JPEG, 1 iteration, few pixels."""
+def quick_fit(pairs: Sequence[Pair], camera: str | None, iso: int | None, seed: int,
+              noisy_only: bool = False) -> CameraProfile:
+    """A seconds-long calibration for toy runs: one curve, no mosaic, no JPEG, 1 iteration, few pixels.
+    ``noisy_only``: the pairs are pseudo-pairs with σ maps (CalibrateConfig.noisy_only)."""
     cfg = CalibrateConfig(pairs=("-",), camera=camera, iso=(iso,) if iso is not None else (), crf_curves=("sRGB",),
                           demosaic=("none",), jpeg=(None,), crop=64, max_pixels=40_000, search_pixels=20_000,
-                          iterations=1, top_k=1, min_count=50, seed=seed)
+                          iterations=1, top_k=1, min_count=50, seed=seed, noisy_only=noisy_only)
     return calibrate(cfg, pairs=pairs).profile
 
 
@@ -121,6 +128,75 @@ def fit_profiles(groups: Sequence[GroupSplit], fit: str, folder: Path, seed: int
             atomic_write_bytes(folder / f"{slug(g.name)}.fit.json", (json.dumps(info, indent=1) + "\n").encode())
             save_profile(prof, path)
             echo(f"profile {i + 1}/{len(groups)}: {g.name}: done in {info['seconds']:.0f} s")
+        out.append((slug(g.name), path))
+    return out
+
+
+def noisy_fit_step(name: str) -> Callable[[Sequence[Pair], str | None, int | None, int], CameraProfile]:
+    """The fit step ``name`` on pseudo-pairs: ``quick`` or a FIT_STEPS name with CalibrateConfig.noisy_only.
+
+    Raises:
+        ValueError: a ``module:function`` step (it has no noisy-only form) or an unknown name.
+    """
+    if name == QUICK_FIT:
+        return functools.partial(quick_fit, noisy_only=True)
+    if name in FIT_STEPS:  # calibrate_fit with CalibrateConfig options
+        return functools.partial(FIT_STEPS[name], noisy_only=True)
+    raise ValueError(f"noisy-only fit: expected {QUICK_FIT} or one of {', '.join(FIT_STEPS)} (a module:function "
+                     f"step has no noisy-only form), got {name!r}")
+
+
+def pseudo_pairs_of(group: GroupSplit, pseudo: Path) -> list[Pair]:
+    """The pseudo-pairs of ``group``'s calibration images (pairs' noisy sides or noisy photos) in the
+    `noisegen-train pseudo-pairs` folder ``pseudo`` (noisy/, gt/, sigma/), matched by file stem, with the
+    group's camera and ISO and each image's scene. Images without a written pseudo-pair and σ map are left out."""
+    noisy = {f.stem: f for f in sorted((pseudo / "noisy").iterdir()) if f.is_file()}
+    out = []
+    for item in group.calib:
+        stem = Path(item.noisy).stem
+        gt = pseudo / "gt" / f"{stem}.png"
+        if stem not in noisy or not gt.exists() or not (pseudo / "sigma" / f"{stem}.npy").exists():
+            continue
+        with open_image(gt, max_pixels=None) as im:
+            w, h = oriented_size(im)
+        out.append(Pair(id=f"{pseudo.name}/{stem}", noisy=str(noisy[stem]), clean=str(gt), root=pseudo.name, height=h,
+                        width=w, camera=group.camera, iso=group.iso, scene=item.scene or stem))
+    return out
+
+
+def fit_noisy_profiles(groups: Sequence[GroupSplit], pseudo: Path, fit: str, folder: Path, seed: int,
+                       echo: Callable[[str], None] = lambda s: None) -> list[tuple[str, Path]]:
+    """(group slug, profile JSON) per group, fitted with ``fit`` (noisy_fit_step) on the pseudo-pairs of its
+    calibration images (pseudo_pairs_of), as `noisegen calibrate --noisy-only` fits them: the NLF target from the
+    σ maps, the correlations from noisy − pseudo-clean (noisegen.analysis.calibrate.noisy_only).
+
+    Each profile's ``<slug>.fit.json`` records ``noisy_only``, the pseudo-pairs and their content digest; a
+    profile written for the same pseudo-pairs (same files, same bytes) is reused, else refitted.
+
+    Raises:
+        ValueError: a group without pseudo-pairs, or a fit step without a noisy-only form.
+    """
+    fn, out = noisy_fit_step(fit), []
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, g in enumerate(groups):
+        pairs = pseudo_pairs_of(g, pseudo)
+        if not pairs:
+            raise ValueError(f"{g.name}: no pseudo-pair of its calibration images in {pseudo}")
+        path, info_path = folder / f"{slug(g.name)}.json", folder / f"{slug(g.name)}.fit.json"
+        digest = files_digest([str(f) for p in pairs
+                               for f in (p.noisy, p.clean, pseudo / "sigma" / f"{Path(p.noisy).stem}.npy")])
+        if path.exists() and info_path.exists() and json.loads(info_path.read_text()).get("digest") == digest:
+            out.append((slug(g.name), path))
+            continue
+        t = time.perf_counter()
+        echo(f"noisy-only profile {i + 1}/{len(groups)}: {g.name}: {fit} on {len(pairs)} pseudo-pairs")
+        prof = fn(pairs, g.camera, g.iso, seed)
+        info = {"group": g.name, "camera": g.camera, "iso": g.iso, "fit": fit, "noisy_only": True, "seed": seed,
+                "pseudo_pairs": str(pseudo), "fitted_on": [p.id for p in pairs], "digest": digest,
+                "seconds": round(time.perf_counter() - t, 1)}
+        save_profile(prof, path)
+        atomic_write_bytes(info_path, (json.dumps(info, indent=1) + "\n").encode())
+        echo(f"noisy-only profile {i + 1}/{len(groups)}: {g.name}: done in {info['seconds']:.0f} s")
         out.append((slug(g.name), path))
     return out
 

@@ -101,7 +101,9 @@ class CameraConfig:
     the embedded photos). camera: keep this camera's images (substring); images whose EXIF and name carry
     no camera are taken to be its. iso: the ISO of images whose EXIF and name carry none. group_regex: naming
     rule (noisegen.dataset.pairs). fit: profile fit step (None: the scale's). steps, test_crop (0: whole
-    images), k: replace the scale's. seed: split, data and weights.
+    images), k: replace the scale's. seed: split, data and weights. dbsn: add the D-BSN rows (g), (h), (i)
+    (trainer.camera.rows_dbsn: learnt from the noisy images alone; recorded in camera.json only when on, so
+    that runs made before the option continue).
     Execution: device ("auto", "cpu", "cuda"), threads (torch threads; None: the engine's default), workers
     (loader and generate processes; None: 1), progress (bars and step lines).
     """
@@ -119,6 +121,7 @@ class CameraConfig:
     test_crop: int | None = None
     k: int | None = None
     seed: int = 0
+    dbsn: bool = False
     device: str = "auto"
     threads: int | None = None
     workers: int | None = None
@@ -134,6 +137,8 @@ class CameraConfig:
         if self.device not in DEVICES:
             raise ValueError(f"device: expected one of {', '.join(DEVICES)}, got {self.device!r}")
         check_int("CameraConfig", "seed", self.seed, 0)
+        if not isinstance(self.dbsn, bool):
+            raise ValueError(f"dbsn: expected True or False, got {self.dbsn!r}")
         for name, lo in (("steps", 1), ("k", 1), ("threads", 1), ("workers", 0), ("iso", 1), ("test_crop", 0)):
             check_int("CameraConfig", name, getattr(self, name), lo, optional=True)
         if self.test_crop is not None and 0 < self.test_crop < 16:
@@ -156,4 +161,6 @@ class CameraConfig:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in EXECUTION_FIELDS}
         d["folder"] = os.path.abspath(self.folder)
         d["test"], d["clean"] = [os.path.abspath(p) for p in self.test], [os.path.abspath(p) for p in self.clean]
+        if not self.dbsn:
+            del d["dbsn"]  # runs made before the option had no such field
         return {**d, "scale": dataclasses.asdict(scale)}

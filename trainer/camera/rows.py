@@ -19,8 +19,10 @@ One network (the scale's), one number of steps and the same held-out images for 
 A row is a ``Row``: its key, its label, what it needs ("pairs": the folder's real pairs; "photos": noisy-only
 photos; "any") and ``train(ctx) -> checkpoint`` built from RunContext's resumable steps; rows run in order, so a
 row may start from an earlier row's checkpoint (``ctx.checkpoints``). New rows (other stages, other data) are
-added by passing a longer tuple to run_camera. The run's denoiser (RUN/denoiser.pt) is the first row of
-``DENOISER_ORDER`` that ran: TF when there are pairs (the paper's full pipeline), else the SN model.
+added by passing a longer tuple to run_camera; the D-BSN rows (g), (h), (i) are trainer.camera.rows_dbsn's
+``ROWS_DBSN`` (CameraConfig.dbsn). The run's denoiser (RUN/denoiser.pt) is the first row of ``DENOISER_ORDER``
+that ran: TF when there are pairs (the paper's full pipeline), else SN on the calibrated profiles; without
+pairs the distilled row (i) when the D-BSN rows ran, else the SN model on `cbdnet` data.
 """
 
 from __future__ import annotations
@@ -94,4 +96,4 @@ ROW_D = Row("d", "SN, calibrated profile, clean = render", "pairs", _d)
 ROW_E = Row("e", "trained on the real calibration pairs (mode r)", "pairs", _e)
 ROW_F = Row("f", "TF, K real pairs, from (d)", "pairs", _f)
 ROWS: tuple[Row, ...] = (ROW_A, ROW_B, ROW_B1, ROW_B2, ROW_D, ROW_E, ROW_F)
-DENOISER_ORDER = ("f", "d", "b")
+DENOISER_ORDER = ("f", "d", "i", "h", "g", "b")

@@ -42,6 +42,7 @@ from trainer.camera.context import RunContext, k_pairs, link_pairs, sha256_file
 from trainer.camera.outputs import pair_crops, photo_levels
 from trainer.camera.report import render_figure, render_markdown
 from trainer.camera.rows import DENOISER_ORDER, ROWS, Row
+from trainer.camera.rows_dbsn import ROWS_DBSN
 from trainer.engine.checkpoint import versions
 
 __all__ = ["CameraResult", "run_camera", "SPLIT_RULE"]
@@ -136,10 +137,22 @@ def _denoiser(ctx: RunContext) -> dict | None:
         return None
     why = {"f": "the TF stage with real pairs, the paper's full pipeline",
            "d": "SN on the calibrated profiles (no TF row ran)",
+           "i": "distilled from the D-BSN's pseudo-pairs and the noisy-only profile's data, learnt from this "
+                "camera's noisy images (no TF or calibrated-profile row ran)",
+           "h": "SN on the noisy-only profile (no distilled row ran)", "g": "the D-BSN alone",
            "b": "SN on `cbdnet` data: without pairs there is no calibrated profile yet"}.get(row, "its last stage")
     s = ctx.scale
     tile = "" if s.eval_tile is None else f" --tile {s.eval_tile}" + (" --tile-stats" if s.eval_tile_stats else "")
     return {"row": row, "why": why, "use": f"noisegen-train denoise RUN/denoiser.pt PHOTOS... --out DIR{tile}"}
+
+
+def _levels_note(row: str) -> str:
+    """What the noise levels of noisy-only photos are measured against (the denoiser's output)."""
+    if row == "b":
+        return ("the noise levels are measured against row (b)'s output, SN on `cbdnet` data: noise it leaves in "
+                "lowers them, image detail it smooths away raises them (on PolyU100 it scored below the noisy input)")
+    return (f"the noise levels are measured against row ({row})'s output: noise it leaves in lowers them, image "
+            "detail it smooths away raises them")
 
 
 def _report(ctx: RunContext, results: list[dict], realism: list[dict], levels: list[dict], crops: list[dict],
@@ -257,7 +270,8 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
     """Run (or resume) the camera command (module docstring); returns the run's report.
 
     Args:
-        rows: the report's rows, in order (trainer.camera.rows.ROWS; a longer tuple adds rows).
+        rows: the report's rows, in order (trainer.camera.rows.ROWS; a longer tuple adds rows). With
+            CameraConfig.dbsn, trainer.camera.rows_dbsn.ROWS_DBSN follow (those not already in ``rows``).
         shared: folder for camera-independent data and runs (row (b)); default the run folder.
         command: the command line recorded in camera.json and the report (the first invocation's is kept).
     Raises:
@@ -279,12 +293,13 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
         clock.lap("realism")
         clock.say("step 4/7 realism: AKLD of the profiles " + ", ".join(
             f"{g['models']['profile']['akld']:.3f}" for g in realism))
-    notes = [] if ctx.has_pairs else [
-        "no real pairs: rows (a) and (d)-(f) and the PSNR table need noisy/clean pairs",
-        "the noise levels are measured against row (b)'s output, SN on `cbdnet` data: noise it leaves in lowers "
-        "them, image detail it smooths away raises them (on PolyU100 it scored below the noisy input)"]
+    notes = [] if ctx.has_pairs else ["no real pairs: rows (a) and (d)-(f) and the PSNR table need noisy/clean pairs"]
+    if config.dbsn:
+        rows = (*rows, *(r for r in ROWS_DBSN if r.key not in {x.key for x in rows}))
     active, evals, results = _train_rows(ctx, rows, realism, notes, clock)
     denoiser = _denoiser(ctx)
+    if not ctx.has_pairs and denoiser:
+        notes.append(_levels_note(denoiser["row"]))
     levels, photo_crops = photo_levels(ctx, denoiser["row"]) if ctx.has_photos and denoiser else ([], [])
     clock.say(f"step 6/7 photos: noise level of {len(ctx.split.test_photos)} held-out noisy-only photos")
     psnr = {k: {im["id"].rsplit("/", 1)[-1]: im["psnr"] for im in ev["images"]} for k, ev in evals.items()}

@@ -44,7 +44,9 @@ Resumable: run the same command again after an interruption. Writes in RUN:
 Rows: (a) noisy input, (b) SN on `cbdnet` data, (b1)/(b2) SN on AWGN / sRGB var = a·x + b fitted on the
 calibration pairs (the controls a camera model must beat), (d) SN on the calibrated profiles (clean =
 render), (e) from scratch on the real calibration pairs, (f) TF with K real pairs from (d); without
-pairs, (b) and the noise level of the noisy photos.
+pairs, (b) and the noise level of the noisy photos. With --dbsn, from the noisy images alone: (g) a
+D-BSN, (h) SN on the profile fitted to its pseudo-pairs (calibrate --noisy-only), (i) AINDNet
+distilled from both; without pairs (i) is the denoiser.
 Scales:
 {_scales()}""",
         epilog="""\
@@ -54,6 +56,7 @@ examples:
       --clean ../shared/data/Kodak24
   noisegen-train camera ../shared/data/CC60 --test ../shared/data/CC15 --out runs/cc --scale cpu
   noisegen-train camera ../shared/data/DND_patches --camera DND --out runs/dnd --scale quick
+  noisegen-train camera ../shared/data/DND_patches --camera DND --out runs/dnd-dbsn --scale cpu --dbsn
   noisegen-train denoise runs/cam/denoiser.pt photo.jpg --out denoised --tile 64 --tile-stats""",
     )
     p.add_argument("folder", metavar="FOLDER", help="the camera's photos: pairs, noisy-only photos, or both "
@@ -85,6 +88,11 @@ examples:
                    "(default: the scale's)")
     g.add_argument("--seed", type=int_at_least(0), default=_D["seed"], help="seed of the split, the data and the "
                    "weights (default 0)")
+    g.add_argument("--dbsn", action="store_true",
+                   help="add rows (g)-(i), learnt from the noisy calibration images alone (never a clean image): a "
+                   "D-BSN (PD 5/2 with R3; tiny at quick and cpu scale), SN on the profile fitted to its "
+                   "pseudo-pairs, and their distillation, the denoiser when FOLDER has no pairs; slow on a CPU "
+                   "(default off)"),
     g = p.add_argument_group("execution (does not change the report)")
     g.add_argument("--device", choices=DEVICES, default=_D["device"], help="auto: CUDA when available (default auto)")
     g.add_argument("--threads", type=int_at_least(1), metavar="N", help=THREADS_HELP)
@@ -101,6 +109,7 @@ def _cmd_camera(args: argparse.Namespace) -> int:
     config = CameraConfig(folder=args.folder, out=args.out, scale=args.scale, test=tuple(args.test),
                           clean=tuple(args.clean), camera=args.camera, iso=args.iso, group_regex=args.group_regex,
                           fit=args.fit, steps=args.steps, test_crop=args.test_crop, k=args.tf_pairs, seed=args.seed,
+                          dbsn=args.dbsn,
                           device=args.device, threads=args.threads, workers=args.workers,
                           progress=not args.no_progress)
     command = "noisegen-train " + " ".join(shlex.quote(a) for a in getattr(args, "argv", sys.argv[1:]))

@@ -261,6 +261,8 @@ def predict_tiled(model: AINDNet, x: Tensor, *, tile: int, overlap: int, global_
     xs, sx = tile_starts(w, tile, overlap, m)
     own_y, own_x = _owned(ys, h, tile, m), _owned(xs, w, tile, m)
     stats = _WholeImageStatistics(model) if global_norm else None
+    if stats is not None and stats.complete:  # no AIN (a D-BSN): nothing to normalise, and no ``stats`` argument
+        stats = None
 
     def tiles():
         """(row, column, y0, y1, x0, x1) of every tile, with the statistics told which part it owns."""
@@ -283,7 +285,7 @@ def predict_tiled(model: AINDNet, x: Tensor, *, tile: int, overlap: int, global_
     sig = torch.zeros_like(out)
     wsum = torch.zeros((1, 1, h, w), dtype=torch.float32, device=x.device)
     for a, b, y0, y1, x0, x1 in tiles():
-        d, s = model(x[..., y0:y1, x0:x1], stats=stats)
+        d, s = model(x[..., y0:y1, x0:x1]) if stats is None else model(x[..., y0:y1, x0:x1], stats=stats)
         wy = ramp_weights(y0, y1, tile - sy, a == 0, a == len(ys) - 1).to(x.device)
         wx = ramp_weights(x0, x1, tile - sx, b == 0, b == len(xs) - 1).to(x.device)
         wgt = (wy[:, None] * wx[None, :])[None, None]

@@ -81,7 +81,8 @@ class DistillStage(SNStage):
 
     def __init__(self, cfg: DistillConfig, ctx: StageContext):
         self.n_pseudo = pseudo_count(cfg.batch, cfg.pseudo_share)
-        super().__init__(dataclasses.replace(cfg, batch=max(1, cfg.batch - self.n_pseudo)), ctx)
+        # the SN stage's own batch: the synthetic part (its copy has no pseudo share, so a part of 1 is valid)
+        super().__init__(dataclasses.replace(cfg, batch=max(1, cfg.batch - self.n_pseudo), pseudo_share=0.0), ctx)
         self.full = cfg
         self.only_pseudo = self.n_pseudo == cfg.batch
         self.pseudo = self._load(cfg, ctx.say)

@@ -44,6 +44,13 @@ def test_pseudo_count_keeps_both_sets_in_a_mixed_batch():
         DistillConfig(data=("d",), pseudo="p", out="o", batch=1)
 
 
+def test_a_batch_of_two_takes_one_crop_of_each_set(data, tmp_path):
+    r = distill(_cfg(data, tmp_path / "two", steps=1, batch=2, pseudo_share=0.5), echo=_quiet)
+    assert r.step == 1
+    rec = [json.loads(x) for x in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()][0]
+    assert rec["pseudo_per_batch"] == 1
+
+
 def test_a_resumed_distillation_reaches_the_weights_of_an_uninterrupted_one(data, tmp_path):
     whole = distill(_cfg(data, tmp_path / "whole"), echo=_quiet)
     distill(_cfg(data, tmp_path / "parts"), stop_after=2, echo=_quiet)

@@ -37,6 +37,7 @@ from noisegen.camera.api import (
     split_camera,
     split_from_dict,
 )
+from noisegen.runlock import FolderLock, LockHeld
 from trainer.camera.config import CameraConfig, Scale
 from trainer.camera.context import RunContext, k_pairs, link_pairs, sha256_file
 from trainer.camera.outputs import pair_crops, photo_levels
@@ -44,6 +45,8 @@ from trainer.camera.report import render_figure, render_markdown
 from trainer.camera.rows import DENOISER_ORDER, ROWS, Row
 from trainer.camera.rows_dbsn import ROWS_DBSN
 from trainer.engine.checkpoint import versions
+
+CAMERA_LOCK = ".camera.lock"  # in RUN: held while a camera command runs there
 
 __all__ = ["CameraResult", "run_camera", "SPLIT_RULE"]
 
@@ -276,8 +279,26 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
         command: the command line recorded in camera.json and the report (the first invocation's is kept).
     Raises:
         ValueError / FileNotFoundError: one line naming the input and what to do (no usable images, one
-            scene only, no camera/ISO, no clean photos, another run's folder).
+            scene only, no camera/ISO, no clean photos, another run's folder, a folder in use by a live run).
     """
+    out = Path(config.out)
+    new = not out.exists()
+    try:  # one camera command per run folder (its steps lock their own folders too; this one spans them)
+        lock = FolderLock(out / CAMERA_LOCK)
+    except LockHeld as exc:
+        raise ValueError(f"{config.out} is in use by a live `noisegen-train camera` run (pid {exc.pid}, still "
+                         "running): wait for it to end, or give another --out") from None
+    try:
+        return _run_camera(config, rows, shared, command, echo)
+    finally:
+        lock.close()
+        if new and [p.name for p in out.iterdir()] == [CAMERA_LOCK]:  # refused before anything was made
+            (out / CAMERA_LOCK).unlink()
+            out.rmdir()
+
+
+def _run_camera(config: CameraConfig, rows: Sequence[Row], shared: Path | None, command: str,
+                echo: Callable[[str], None]) -> CameraResult:
     clock = _Clock(echo)
     scale = config.resolved_scale(torch.cuda.is_available())
     ctx = _inputs(config, scale, command, clock)

@@ -169,3 +169,24 @@ def test_help_explains_every_option_and_its_default(capsys):
     assert all(s in text for s in ("quick", "cpu", "gpu", "denoiser.pt", "report.md"))
     with pytest.raises(SystemExit):
         sub.parse_args(["FOLDER", "--out", "x", "--no-such-option"])
+
+
+def test_a_run_folder_in_use_by_a_live_camera_run_is_refused(camera_folder, tmp_path, capsys):
+    from noisegen.runlock import FolderLock
+    from trainer.camera.run import CAMERA_LOCK
+
+    out = tmp_path / "busy"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from noisegen.runlock import FolderLock; "
+                               "FolderLock(sys.argv[1]); print('held', flush=True); time.sleep(60)",
+                               str(out / CAMERA_LOCK)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        assert cli_main(["camera", str(camera_folder), "--out", str(out), *QUICK]) == 2
+        err = capsys.readouterr().err
+        assert f"in use by a live `noisegen-train camera` run (pid {holder.pid}, still running)" in err
+        assert not (out / "camera.json").exists()  # nothing of the run was started
+    finally:
+        holder.kill()
+        holder.wait()
+    FolderLock(out / CAMERA_LOCK).close()  # the holder's end released it: a new run may take it

@@ -41,7 +41,7 @@ from trainer.stages.sn_config import TrainConfig
 from trainer.stages.tf import transfer
 from trainer.stages.tf_config import TFConfig
 
-__all__ = ["RunContext", "sha256_file", "k_pairs", "link_pairs"]
+__all__ = ["RunContext", "sha256_file", "k_pairs", "link_pairs", "link_or_crop"]
 
 
 def sha256_file(path: Path) -> str:
@@ -57,15 +57,21 @@ def link_pairs(pairs: Sequence, folder: Path, crop: int | None = None) -> Path:
     source): symlinks, or with ``crop`` lossless PNG centre crops. Existing entries are kept."""
     for p in pairs:
         for role, src in (("noisy", Path(p.noisy)), ("gt", Path(p.clean))):
-            dst = folder / role / (src.name if crop is None else src.stem + ".png")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if dst.exists() or dst.is_symlink():
-                continue
-            if crop is None:
-                dst.symlink_to(src.resolve())
-            else:
-                write_png(dst, centre_crop(read_rgb8(src)[0], crop))
+            link_or_crop(src, folder / role, crop)
     return folder
+
+
+def link_or_crop(src: Path, folder: Path, crop: int | None = None) -> Path:
+    """``src`` in ``folder``: a symlink with its name, or with ``crop`` its lossless PNG centre crop named
+    <stem>.png; an existing entry is kept. Returns the entry's path."""
+    dst = folder / (src.name if crop is None else src.stem + ".png")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if not (dst.exists() or dst.is_symlink()):
+        if crop is None:
+            dst.symlink_to(src.resolve())
+        else:
+            write_png(dst, centre_crop(read_rgb8(src)[0], crop))
+    return dst
 
 
 def k_pairs(split: CameraSplit, k: int) -> list:

@@ -37,8 +37,7 @@ from pathlib import Path
 
 from noisegen.atomic import atomic_write_bytes
 from noisegen.camera.api import GroupSplit, fit_noisy_profiles
-from noisegen.dataset.reader import centre_crop, read_rgb8, write_png
-from trainer.camera.context import RunContext, sha256_file
+from trainer.camera.context import RunContext, link_or_crop, sha256_file
 from trainer.camera.rows import Row
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.infer.pseudo_pairs import CLEAN_DIR, SIGMA_DIR, PseudoPairsConfig, write_pseudo_pairs
@@ -72,14 +71,7 @@ def link_noisy(items: Sequence, folder: Path, crop: int | None = None) -> Path:
     kept."""
     folder.mkdir(parents=True, exist_ok=True)
     for item in items:
-        src = Path(item.noisy)
-        dst = folder / (src.name if crop is None else src.stem + ".png")
-        if dst.exists() or dst.is_symlink():
-            continue
-        if crop is None:
-            dst.symlink_to(src.resolve())
-        else:
-            write_png(dst, centre_crop(read_rgb8(src)[0], crop))
+        link_or_crop(Path(item.noisy), folder, crop)
     return folder
 
 

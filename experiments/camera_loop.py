@@ -33,6 +33,7 @@ import torch
 
 from trainer.camera.config import SCALES, CameraConfig
 from trainer.camera.rows import ROW_A, ROW_B, ROW_B1, ROW_B2, ROW_C, ROW_D, ROW_E, ROW_F, Row
+from trainer.camera.rows_dbsn import ROWS_DBSN
 from trainer.camera.run import run_camera
 from trainer.engine.checkpoint import save_checkpoint
 from trainer.models.aindnet import AINDNet
@@ -43,6 +44,7 @@ DATA = Path(os.environ.get("NOISEGEN_SHARED_DATA") or Path(__file__).resolve().p
 CALIB_FROM = {"CC15": "CC60"}  # test sets calibrated on another folder of the same cameras
 SN_SOURCES = ("CBSD68", "Kodak24")
 ROWS = (ROW_A, ROW_B, ROW_B1, ROW_B2, ROW_C, ROW_D, ROW_E, ROW_F)
+OPTIONAL = ROWS_DBSN  # (g), (h), (i): on request (--rows), D-BSN trains for long on a CPU
 
 
 def _e0(ctx) -> Path:
@@ -63,8 +65,9 @@ ROW_E0 = Row("e0", "as (e), last conv with PyTorch's default init (`out_init=\"d
 def render_table(results: dict, counts: dict, notes: dict, command: str, wall: float) -> str:
     """The Markdown table: one column per test set, the rows, the targets of issue 11.3, notes."""
     names = list(results)
-    keys = [k for k in ("a", "b", "b1", "b2", "c", "d", "e", "f", "e0") if any(k in results[n] for n in names)]
-    labels = {r.key: r.label for r in (*ROWS, ROW_E0)}
+    order = [r.key for r in (*ROWS, *OPTIONAL, ROW_E0)]
+    keys = [k for k in order if any(k in results[n] for n in names)]
+    labels = {r.key: r.label for r in (*ROWS, *OPTIONAL, ROW_E0)}
     lines = [f"`{command}`", "", f"wall time {wall / 60:.1f} min", "",
              "| row | model | " + " | ".join(f"{n} ({counts[n]} held-out pairs)" for n in names) + " |",
              "|---|---|" + "---:|" * len(names)]
@@ -107,7 +110,8 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--seed", type=int, default=0, help="split, data and weights seed (default 0)")
     ap.add_argument("--rows", default=",".join(r.key for r in ROWS), metavar="KEYS",
-                    help="rows to run, comma-separated (default all: %(default)s); (f) needs (d)")
+                    help="rows to run, comma-separated (default: %(default)s; also g, h, i: the D-BSN rows of "
+                    "`camera --dbsn`); (f) needs (d)")
     ap.add_argument("--init-check", default="", metavar="SETS",
                     help="also train row (e0), (e) with the default init of the last conv, on these sets")
     args = ap.parse_args()
@@ -117,8 +121,8 @@ def main() -> int:
         print(f"camera_loop: missing {', '.join(str(DATA / n) for n in missing)} (../shared/data)", file=sys.stderr)
         return 2
     keys = [k for k in args.rows.split(",") if k]
-    if unknown := sorted(set(keys) - {r.key for r in ROWS}):
-        ap.error(f"--rows: unknown {unknown}; choose from {', '.join(r.key for r in ROWS)}")
+    if unknown := sorted(set(keys) - {r.key for r in (*ROWS, *OPTIONAL)}):
+        ap.error(f"--rows: unknown {unknown}; choose from {', '.join(r.key for r in (*ROWS, *OPTIONAL))}")
     if "f" in keys and "d" not in keys:
         ap.error("--rows: (f) starts from (d); add d")
     scale = "quick" if args.quick else args.scale
@@ -132,7 +136,7 @@ def main() -> int:
                               clean=tuple(str(DATA / n) for n in SN_SOURCES), fit=args.fit, steps=args.steps,
                               test_crop=args.test_crop, seed=args.seed, device="cpu", threads=args.threads,
                               workers=0 if args.quick else args.workers, progress=False)
-        rows = tuple(r for r in ROWS if r.key in keys) + ((ROW_E0,) if name in args.init_check.split(",") else ())
+        rows = tuple(r for r in (*ROWS, *OPTIONAL) if r.key in keys) + ((ROW_E0,) if name in args.init_check.split(",") else ())
         r = run_camera(config, rows=rows, shared=out / "shared", command=command, echo=print).report
         reports[name] = r
         results[name] = {x["key"]: x["psnr"] for x in r["rows"]}

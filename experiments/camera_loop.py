@@ -136,7 +136,8 @@ def main() -> int:
                               clean=tuple(str(DATA / n) for n in SN_SOURCES), fit=args.fit, steps=args.steps,
                               test_crop=args.test_crop, seed=args.seed, device="cpu", threads=args.threads,
                               workers=0 if args.quick else args.workers, progress=False)
-        rows = tuple(r for r in (*ROWS, *OPTIONAL) if r.key in keys) + ((ROW_E0,) if name in args.init_check.split(",") else ())
+        rows = tuple(r for r in (*ROWS, *OPTIONAL) if r.key in keys)
+        rows += (ROW_E0,) if name in args.init_check.split(",") else ()
         r = run_camera(config, rows=rows, shared=out / "shared", command=command, echo=print).report
         reports[name] = r
         results[name] = {x["key"]: x["psnr"] for x in r["rows"]}

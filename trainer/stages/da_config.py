@@ -16,9 +16,8 @@ Defaults, and where they come from:
   step (benchmarks/bench_da.py measures it), since the restoration network then runs on 1.5× the
   samples and the diffusion network on the rest of the budget.
 - ``diffusion_widths`` (12, 24, 48): far smaller than the released 64-channel, 4-level U-Net with
-  attention, for the same budget (measured with the `small` AINDNet at batch 8 of 64² on one CPU
-  thread: (16, 32, 64) made the step 1.9-2.0× the SN step, (12, 24, 48) 1.8×; benchmarks/RESULTS.md);
-  the diffusion network is discarded after training.
+  attention, for the same budget (the step against the SN step: benchmarks/bench_da.py, figures in
+  benchmarks/RESULTS.md §Noise-DA step cost); the diffusion network is discarded after training.
 This module needs no torch.
 """
 

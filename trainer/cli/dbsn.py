@@ -123,6 +123,9 @@ def _cmd_pseudo_pairs(args: argparse.Namespace) -> int:
                                overwrite=args.overwrite, tile=args.tile, overlap=args.overlap, device=args.device,
                                threads=args.threads, progress=not args.no_progress)
     result = write_pseudo_pairs(config)
+    if not result.pairs and result.skipped and not result.kept:  # nothing usable: an error, not "0 pairs written"
+        raise ValueError(f"no pseudo-pair written: every input was skipped ({len(result.skipped)}; first: "
+                         f"{result.skipped[0]})")
     print(f"{len(result.pairs)} pseudo-pairs written to {result.out} in {result.seconds:.1f} s")
     for m in result.skipped:
         print(f"  skipped {m}")

@@ -47,13 +47,14 @@ class TFData:
     skipped: list[str] = field(default_factory=list)
 
 
-def load_pairs(data: str, k: int | None) -> TFData:
-    """(noisy, clean) samples of the first K pairs of ``data`` (all when K is None); unreadable pairs skipped."""
+def load_pairs(data: str, k: int | None, option: str = "--data", count_option: str = "--num-pairs") -> TFData:
+    """(noisy, clean) samples of the first K pairs of ``data`` (all when K is None); unreadable pairs skipped.
+    ``option`` / ``count_option``: the command's options that gave ``data`` and K, named in messages."""
     by_id: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
     try:
         source = read_pairs(data)
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"--data {exc}") from None
+        raise FileNotFoundError(f"{option} {exc}") from None
     skipped = list(source.skipped)
     for item in source.items():
         if item.error is None:
@@ -63,28 +64,31 @@ def load_pairs(data: str, k: int | None) -> TFData:
     ids = list(by_id)  # insertion order = the source's order
     if k is not None:
         if k > len(ids):
-            raise ValueError(f"--num-pairs {k}: {data} holds only {len(ids)} usable pairs")
+            raise ValueError(f"{count_option} {k}: {data} holds only {len(ids)} usable pairs")
         ids = ids[:k]
     return TFData([s for i in ids for s in by_id[i]], [i for i in ids for _ in by_id[i]], "pairs", skipped)
 
 
-def load_noisy(data: str, k: int | None) -> TFData:
-    """Mode n2n's training images as 1-tuples (module docstring: which images, in which order).
+def load_noisy(data: str, k: int | None, option: str = "--data", count_option: str = "--num-pairs") -> TFData:
+    """Mode n2n's training images as 1-tuples (module docstring: which images, in which order); ``option`` /
+    ``count_option`` as load_pairs'.
 
     Raises:
         FileNotFoundError: ``data`` is not a folder. ValueError: fewer than K readable images.
     """
     p = Path(data)
     if not p.is_dir():
-        raise FileNotFoundError(f"--data {data}: not a folder (mode n2n reads a folder of noisy images, a folder of "
-                                "pairs or a `noisegen pack-pairs` dataset)")
+        raise FileNotFoundError(f"{option} {data}: not a folder (give a folder of noisy images, a folder of pairs "
+                                "or a `noisegen pack-pairs` dataset)")
     if holds_pairs(p):
-        pairs = load_pairs(data, k)
+        pairs = load_pairs(data, k, option, count_option)
         return replace(pairs, samples=[(noisy,) for noisy, _ in pairs.samples])
     samples: list[tuple[np.ndarray, ...]] = []
     names: list[str] = []
-    skipped: list[str] = []
-    for f in list_images(p, recursive=False):
+    special: list[Path] = []
+    files = list_images(p, recursive=False, special=special)
+    skipped = [f"{f.name}: not a regular file (a FIFO, socket or device): not opened" for f in special]
+    for f in files:
         if k is not None and len(samples) == k:
             break
         try:
@@ -93,7 +97,7 @@ def load_noisy(data: str, k: int | None) -> TFData:
         except ImageReadError as exc:
             skipped.append(str(exc))
     if k is not None and len(samples) < k:
-        raise ValueError(f"--num-pairs {k}: {data} holds only {len(samples)} readable images")
+        raise ValueError(f"{count_option} {k}: {data} holds only {len(samples)} readable images")
     return TFData(samples, names, "images", skipped)
 
 

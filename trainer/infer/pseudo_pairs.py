@@ -80,11 +80,13 @@ class PseudoPairsConfig:
 
 @dataclass
 class PseudoPairsResult:
-    """pairs: names written (one pair each); skipped: "input: reason"; seconds: wall time; out: the folder."""
+    """pairs: names written (one pair each); skipped: "input: reason"; kept: how many of the skipped inputs had
+    their outputs already (kept without --overwrite); seconds: wall time; out: the folder."""
 
     out: str
     pairs: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    kept: int = 0
     seconds: float = 0.0
 
 
@@ -140,6 +142,7 @@ def write_pseudo_pairs(config: PseudoPairsConfig) -> PseudoPairsResult:
             gt, sig = out / CLEAN_DIR / f"{stem}.png", out / SIGMA_DIR / f"{stem}.npy"
             if gt.exists() and sig.exists() and not config.overwrite:
                 result.skipped.append(f"{f}: {gt} exists (pass --overwrite to replace it)")
+                result.kept += 1
                 continue
             try:
                 noisy = read_rgb8(f)[0]

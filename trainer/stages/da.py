@@ -51,7 +51,7 @@ def stream_seed(*key: int) -> int:
     return int(np.random.SeedSequence(list(key)).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
-def load_references(folder: str, k: int | None) -> TFData:
+def load_references(folder: str, k: int | None, option: str = "--ref") -> TFData:
     """Clean reference images as 1-tuples: the clean side of a pairs folder or pack-pairs dataset, else
     the images directly in ``folder`` (sorted by name; the first K when K is given), as load_noisy reads them.
 
@@ -59,12 +59,15 @@ def load_references(folder: str, k: int | None) -> TFData:
         FileNotFoundError: ``folder`` is not a folder.
     """
     if holds_pairs(folder):
-        pairs = load_pairs(folder, k)
+        pairs = load_pairs(folder, k, option)
         return TFData([(clean,) for _, clean in pairs.samples], pairs.names, "pairs", pairs.skipped)
-    return load_noisy(folder, k)
+    return load_noisy(folder, k, option)
 
 
 def _images(what: str, data: TFData, patch: int, say: Callable[[str], None]) -> TFData:
+    if not data.samples:
+        first = f"; first: {data.skipped[0]}" if data.skipped else ""
+        raise ValueError(f"{what}: no readable image ({len(data.skipped)} skipped{first})")
     data = keep_croppable(data, patch)
     for msg in data.skipped:
         say(f"{what}: skipped {msg}")
@@ -89,7 +92,8 @@ class DAStage(SNStage):
     def __init__(self, cfg: DAConfig, ctx: StageContext):
         super().__init__(cfg, ctx)  # the model first: the global RNG draws the SN stage's initial weights
         self.title = self.title.replace("SN stage", "DA stage (Noise-DA)")
-        self.real = _images(f"--real {cfg.real}", load_noisy(cfg.real, cfg.real_images), cfg.patch, ctx.say)
+        real = load_noisy(cfg.real, cfg.real_images, "--real", "--real-images")
+        self.real = _images(f"--real {cfg.real}", real, cfg.patch, ctx.say)
         self.ref = (None if cfg.ref is None else
                     _images(f"--ref {cfg.ref}", load_references(cfg.ref, None), cfg.patch, ctx.say))
         self.real_digest = content_digest(self.real) + ("" if self.ref is None else content_digest(self.ref))

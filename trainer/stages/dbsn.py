@@ -45,7 +45,7 @@ def load_training_images(cfg: DBSNTrainConfig, say: Callable[[str], None]) -> TF
     Raises:
         FileNotFoundError: no readable image. ValueError: none as large as the crop.
     """
-    data = load_noisy(cfg.data, cfg.images)
+    data = load_noisy(cfg.data, cfg.images, "--data", "--images")
     if not data.samples:
         raise FileNotFoundError(f"--data {cfg.data}: no readable noisy images")
     data = keep_croppable(data, cfg.patch)

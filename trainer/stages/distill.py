@@ -95,7 +95,7 @@ class DistillStage(SNStage):
 
     @staticmethod
     def _load(cfg: DistillConfig, say: Callable[[str], None]) -> TFData:
-        data = keep_croppable(load_pairs(cfg.pseudo, cfg.pseudo_pairs), cfg.patch)
+        data = keep_croppable(load_pairs(cfg.pseudo, cfg.pseudo_pairs, "--pseudo", "--pseudo-pairs"), cfg.patch)
         for msg in data.skipped:
             say(f"skipped {msg}")
         if not data.samples:

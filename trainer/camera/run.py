@@ -292,9 +292,10 @@ def run_camera(config: CameraConfig, *, rows: Sequence[Row] = ROWS, shared: Path
         return _run_camera(config, rows, shared, command, echo)
     finally:
         lock.close()
-        if new and [p.name for p in out.iterdir()] == [CAMERA_LOCK]:  # refused before anything was made
-            (out / CAMERA_LOCK).unlink()
-            out.rmdir()
+        if not (out / "camera.json").exists():  # refused before the run began: leave the folder as it was
+            (out / CAMERA_LOCK).unlink(missing_ok=True)
+            if new and not any(out.iterdir()):
+                out.rmdir()
 
 
 def _run_camera(config: CameraConfig, rows: Sequence[Row], shared: Path | None, command: str,

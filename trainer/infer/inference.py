@@ -48,6 +48,7 @@ from trainer.models.aindnet import AINDNet
 from trainer.models.config import ModelConfig
 from trainer.models.dbsn import dbsn_from_state
 from trainer.models.dbsn_config import is_dbsn_config
+from trainer.models.from_state import checked_model
 
 __all__ = ["AUTO_TILE", "AUTO_TILE_PIXELS", "auto_tile", "check_tiling", "default_overlap",
            "load_model", "model_from_checkpoint",
@@ -117,21 +118,8 @@ def model_from_checkpoint(state: dict, where: str) -> AINDNet:
         config = ModelConfig.from_dict(state["model_config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{where}: damaged model configuration ({str(exc)[:200]})") from None
-    weights = state.get("model")
-    if not isinstance(weights, dict):
-        raise ValueError(f"{where}: the checkpoint holds no model weights")
-    stored = {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, Tensor)}
     modules = len(config.widths) + sum(config.encoder_blocks) + sum(config.decoder_blocks)
-    if modules > len(stored):  # every level and block holds tensors: more of them than tensors is a lie
-        raise ValueError(f"{where}: the model configuration asks for {modules} levels and blocks, but the "
-                         f"checkpoint stores only {len(stored)} tensors; the file is damaged")
-    with torch.device("meta"):
-        shapes = {k: tuple(v.shape) for k, v in AINDNet(config).state_dict().items()}
-    if shapes != stored:
-        diff = sorted(set(shapes) ^ set(stored)) or [k for k in shapes if shapes[k] != stored[k]]
-        raise ValueError(f"{where}: weights do not match its model configuration (e.g. {diff[:3]}); the file is "
-                         "damaged or was not written by noisegen-train")
-    return AINDNet(config)
+    return checked_model(state, where, lambda: AINDNet(config), modules, "model")
 
 
 def tile_starts(size: int, tile: int, overlap: int, multiple: int) -> tuple[list[int], int]:

@@ -4,6 +4,7 @@ Modules:
     config       ModelConfig: the architecture (paper, small, tiny); no torch import
     ain          adaptive instance normalisation (AIN) and where its statistics come from
     aindnet      AINDNet (Kim et al., CVPR 2020): noise level estimator, AIN-ResBlocks, the U-Net
+    from_state   a network from a checkpoint's configuration, checked against its stored weights first
     flops        multiply-accumulates of a forward pass, FLOPs of a training step, MFU
     diffusion    DDPM schedule, forward noising and the small conditional U-Net of Noise-DA
     dbsn_config  DBSNConfig: the D-BSN, how it is applied (PD, R³, MAP); no torch import

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from trainer.models.dbsn_config import DBSNConfig
+from trainer.models.from_state import checked_model
 from trainer.models.gaussian3 import diag_std, factor_from_raw, map_combine
 from trainer.models.pd import pad_to, pd_down, pd_up, r3_masks
 
@@ -222,16 +223,4 @@ def dbsn_from_state(state: dict, where: str) -> DBSN:
         config = DBSNConfig.from_dict(state["model_config"])
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{where}: damaged D-BSN configuration ({str(exc)[:200]})") from None
-    weights = state.get("model")
-    if not isinstance(weights, dict):
-        raise ValueError(f"{where}: the checkpoint holds no model weights")
-    stored = {k: tuple(v.shape) for k, v in weights.items() if isinstance(v, Tensor)}
-    if config.blocks * len(config.kernels) > len(stored):  # every block holds tensors
-        raise ValueError(f"{where}: the D-BSN configuration asks for more blocks than the checkpoint stores tensors")
-    with torch.device("meta"):
-        shapes = {k: tuple(v.shape) for k, v in DBSN(config).state_dict().items()}
-    if shapes != stored:
-        diff = sorted(set(shapes) ^ set(stored)) or [k for k in shapes if shapes[k] != stored[k]]
-        raise ValueError(f"{where}: weights do not match its D-BSN configuration (e.g. {diff[:3]}); the file is "
-                         "damaged or was not written by noisegen-train")
-    return DBSN(config)
+    return checked_model(state, where, lambda: DBSN(config), config.blocks * len(config.kernels), "D-BSN")

@@ -72,6 +72,7 @@ class IndexRows:
     def __init__(self, out: Path, names: list[str]) -> None:
         self.out = out
         self.table, self.positions, self.problem = None, {}, None
+        self._decoded: dict[str, list[dict]] = {}  # rows of rebuilt shards, decoded once
         if not (out / INDEX_NAME).exists():
             self.problem = "missing"
         else:
@@ -91,8 +92,11 @@ class IndexRows:
         self.stray = sorted(set(self.positions) - set(names))
 
     def rows(self, name: str) -> list[dict]:
+        """The shard's index rows; a rebuilt shard is decoded once (write_index reads the rows twice)."""
         if name in self.rebuilt:
-            return rows_from_shard(self.out / name)
+            if name not in self._decoded:
+                self._decoded[name] = rows_from_shard(self.out / name)
+            return self._decoded[name]
         return self.table.take(self.positions.get(name, [])).to_pylist()
 
     def sources(self, name: str) -> set[str]:

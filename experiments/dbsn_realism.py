@@ -10,7 +10,8 @@ experiments/dbsn_heldout.py on the noisy images of S's calibration halves only, 
 seed as realism's), writes pseudo-pairs for the group's calibration noisy images (`noisegen-train
 pseudo-pairs`; cached in RUN/pseudo-pairs/, the noisy file copied, its pseudo-clean image and σ map beside
 it), and runs `noisegen calibrate --noisy-only` on exactly those pseudo-pairs with calibrate's defaults
-(the ``calibrate`` fit step's). The clean images of the calibration pairs are never read.
+(the ``calibrate`` fit step's): the NLF target from noisy − pseudo-clean; ``fit_noisy_only_sigma`` takes it
+from the σ maps (``--noisy-target sigma``). The clean images of the calibration pairs are never read.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from noisegen.dataset.pairs import Pair, scan_pairs
 from noisegen.isp.profiles import CameraProfile
 from trainer.infer.pseudo_pairs import PseudoPairsConfig, write_pseudo_pairs
 
-__all__ = ["ENV", "dbsn_run_for", "pseudo_pairs_for", "fit_noisy_only"]
+__all__ = ["ENV", "dbsn_run_for", "pseudo_pairs_for", "fit_noisy_only", "fit_noisy_only_sigma"]
 
 ENV = "NOISEGEN_DBSN_RUNS"
 
@@ -52,8 +53,14 @@ def pseudo_pairs_for(pairs: Sequence[Pair], run: Path, threads: int = 1) -> list
     return found
 
 
-def fit_noisy_only(pairs: Sequence[Pair], camera: str | None, iso: int | None, seed: int) -> CameraProfile:
+def fit_noisy_only(pairs: Sequence[Pair], camera: str | None, iso: int | None, seed: int,
+                   noisy_target: str = "residual") -> CameraProfile:
     """A FitFn (noisegen.analysis.realism.models): calibrate --noisy-only on the pseudo-pairs of ``pairs``."""
     run = dbsn_run_for(pairs[0])
     pseudo = pseudo_pairs_for(pairs, run)
-    return calibrate_fit(pseudo, camera, iso, seed, noisy_only=True)
+    return calibrate_fit(pseudo, camera, iso, seed, noisy_only=True, noisy_target=noisy_target)
+
+
+def fit_noisy_only_sigma(pairs: Sequence[Pair], camera: str | None, iso: int | None, seed: int) -> CameraProfile:
+    """``fit_noisy_only`` with the NLF target from the D-BSN's σ maps (calibrate --noisy-target sigma)."""
+    return fit_noisy_only(pairs, camera, iso, seed, noisy_target="sigma")

@@ -8,7 +8,7 @@ resumed run reuses what is complete (profiles: a JSON file per group; datasets: 
   ``calibrate`` and the other FIT_STEPS, or ``module:function``), plus ``quick`` (``quick_fit``: one curve,
   no mosaic, no JPEG, one iteration on few pixels; seconds, for toy runs and CI).
 - noisy-only profiles: the same fit steps on the pseudo-pairs of a group's calibration images (a D-BSN's
-  output and σ maps, `noisegen-train pseudo-pairs`), with ``noisy_only`` (`noisegen calibrate --noisy-only`,
+  output, `noisegen-train pseudo-pairs`), with ``noisy_only`` (`noisegen calibrate --noisy-only`,
   noisegen.analysis.calibrate.noisy_only): no clean image of the camera is needed.
 - datasets: `noisegen generate` (noisegen.dataset.generate) on the clean photos: the folders given, else
   the embedded photos (noisegen.dataset.samples).
@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
+from noisegen.analysis.calibrate.noisy_only import DEFAULT_NOISY_TARGET
 from noisegen.analysis.nlf import NoiseStats, accumulate, image_stats, nlf_from_stats
 from noisegen.analysis.realism.models import (
     FIT_STEPS,
@@ -61,12 +62,13 @@ QUICK_FIT = "quick"
 
 
 def quick_fit(pairs: Sequence[Pair], camera: str | None, iso: int | None, seed: int,
-              noisy_only: bool = False) -> CameraProfile:
+              noisy_only: bool = False, noisy_target: str = DEFAULT_NOISY_TARGET) -> CameraProfile:
     """A seconds-long calibration for toy runs: one curve, no mosaic, no JPEG, 1 iteration, few pixels.
-    ``noisy_only``: the pairs are pseudo-pairs with σ maps (CalibrateConfig.noisy_only)."""
+    ``noisy_only``, ``noisy_target``: the pairs are pseudo-pairs (CalibrateConfig.noisy_only, .noisy_target)."""
     cfg = CalibrateConfig(pairs=("-",), camera=camera, iso=(iso,) if iso is not None else (), crf_curves=("sRGB",),
                           demosaic=("none",), jpeg=(None,), crop=64, max_pixels=40_000, search_pixels=20_000,
-                          iterations=1, top_k=1, min_count=50, seed=seed, noisy_only=noisy_only)
+                          iterations=1, top_k=1, min_count=50, seed=seed, noisy_only=noisy_only,
+                          noisy_target=noisy_target)
     return calibrate(cfg, pairs=pairs).profile
 
 
@@ -139,9 +141,9 @@ def noisy_fit_step(name: str) -> Callable[[Sequence[Pair], str | None, int | Non
         ValueError: a ``module:function`` step (it has no noisy-only form) or an unknown name.
     """
     if name == QUICK_FIT:
-        return functools.partial(quick_fit, noisy_only=True)
+        return functools.partial(quick_fit, noisy_only=True, noisy_target=DEFAULT_NOISY_TARGET)
     if name in FIT_STEPS:  # calibrate_fit with CalibrateConfig options
-        return functools.partial(FIT_STEPS[name], noisy_only=True)
+        return functools.partial(FIT_STEPS[name], noisy_only=True, noisy_target=DEFAULT_NOISY_TARGET)
     raise ValueError(f"noisy-only fit: expected {QUICK_FIT} or one of {', '.join(FIT_STEPS)} (a module:function "
                      f"step has no noisy-only form), got {name!r}")
 
@@ -167,11 +169,12 @@ def pseudo_pairs_of(group: GroupSplit, pseudo: Path) -> list[Pair]:
 def fit_noisy_profiles(groups: Sequence[GroupSplit], pseudo: Path, fit: str, folder: Path, seed: int,
                        echo: Callable[[str], None] = lambda s: None) -> list[tuple[str, Path]]:
     """(group slug, profile JSON) per group, fitted with ``fit`` (noisy_fit_step) on the pseudo-pairs of its
-    calibration images (pseudo_pairs_of), as `noisegen calibrate --noisy-only` fits them: the NLF target from the
-    σ maps, the correlations from noisy − pseudo-clean (noisegen.analysis.calibrate.noisy_only).
+    calibration images (pseudo_pairs_of), as `noisegen calibrate --noisy-only` fits them (the NLF target from
+    noisy − pseudo-clean, DEFAULT_NOISY_TARGET; noisegen.analysis.calibrate.noisy_only).
 
-    Each profile's ``<slug>.fit.json`` records ``noisy_only``, the pseudo-pairs and their content digest; a
-    profile written for the same pseudo-pairs (same files, same bytes) is reused, else refitted.
+    Each profile's ``<slug>.fit.json`` records ``noisy_only``, the NLF target, the pseudo-pairs and their content
+    digest; a profile written for the same pseudo-pairs (same files, same bytes) and target is reused, else
+    refitted.
 
     Raises:
         ValueError: a group without pseudo-pairs, or a fit step without a noisy-only form.
@@ -185,13 +188,15 @@ def fit_noisy_profiles(groups: Sequence[GroupSplit], pseudo: Path, fit: str, fol
         path, info_path = folder / f"{slug(g.name)}.json", folder / f"{slug(g.name)}.fit.json"
         digest = files_digest([str(f) for p in pairs
                                for f in (p.noisy, p.clean, pseudo / "sigma" / f"{Path(p.noisy).stem}.npy")])
-        if path.exists() and info_path.exists() and json.loads(info_path.read_text()).get("digest") == digest:
+        known = json.loads(info_path.read_text()) if info_path.exists() else {}
+        if path.exists() and (known.get("digest"), known.get("noisy_target")) == (digest, DEFAULT_NOISY_TARGET):
             out.append((slug(g.name), path))
             continue
         t = time.perf_counter()
         echo(f"noisy-only profile {i + 1}/{len(groups)}: {g.name}: {fit} on {len(pairs)} pseudo-pairs")
         prof = fn(pairs, g.camera, g.iso, seed)
-        info = {"group": g.name, "camera": g.camera, "iso": g.iso, "fit": fit, "noisy_only": True, "seed": seed,
+        info = {"group": g.name, "camera": g.camera, "iso": g.iso, "fit": fit, "noisy_only": True,
+                "noisy_target": DEFAULT_NOISY_TARGET, "seed": seed,
                 "pseudo_pairs": str(pseudo), "fitted_on": [p.id for p in pairs], "digest": digest,
                 "seconds": round(time.perf_counter() - t, 1)}
         save_profile(prof, path)

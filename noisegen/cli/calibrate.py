@@ -49,6 +49,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     from noisegen.analysis.calibrate.report import plot_calibration
     from noisegen.isp.profiles import save_profile
 
+    if args.noisy_target is not None and not args.noisy_only:
+        raise ValueError("--noisy-target says where the noise level of pseudo-pairs comes from: it goes with "
+                         "--noisy-only")
     kw = {}
     if args.crf_curves is not None:
         kw["crf_curves"] = () if args.crf_curves == ("all",) else args.crf_curves
@@ -66,6 +69,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                              top_k=args.top_k, channels=args.channels, reference=args.reference, spread=args.spread,
                              seed=args.seed, name=args.name, subsampling=args.subsampling,
                              jpeg_from_files=args.jpeg_from_files, noisy_only=args.noisy_only, fast=args.fast,
+                             noisy_target=args.noisy_target or "residual",
                              family=args.family, **kw)
     cal = calibrate(config, echo=lambda s: print(s, file=sys.stderr))
     print(cal.text())
@@ -86,6 +90,7 @@ def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
     """Register `calibrate`."""
     from noisegen.analysis.calibrate.candidates import FAMILIES
     from noisegen.analysis.calibrate.fit import DEFAULT_JPEG, DEMOSAIC_OPTIONS
+    from noisegen.analysis.calibrate.noisy_only import NOISY_TARGETS
 
     c = subparsers.add_parser(
         "calibrate", help="fit a camera profile (σ ranges, CRF, demosaicing, JPEG) to real pairs of one camera",
@@ -101,8 +106,12 @@ def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
                    help="folder of real pairs; repeat for several")
     c.add_argument("--noisy-only", action="store_true",
                    help="the pairs are pseudo-pairs of noisy photos alone, written by `noisegen-train pseudo-pairs` "
-                   "(gt/ = a D-BSN's output, sigma/ = its noise-level maps): the NLF target comes from the sigma "
-                   "maps, the correlations from noisy - pseudo-clean; everything else as with real pairs")
+                   "(gt/ = a D-BSN's output, sigma/ = its noise-level maps); everything is fitted as with real pairs "
+                   "except where --noisy-target says")
+    c.add_argument("--noisy-target", choices=NOISY_TARGETS,
+                   help="with --noisy-only, where the noise level target comes from: residual = noisy - pseudo-clean "
+                   "(default; measured closer to the real noise level than the maps, docs/results.md); sigma = the "
+                   "D-BSN's noise-level maps in sigma/ (the correlations still from the residual)")
     c.add_argument("--camera", metavar="NAME", help="camera to fit (exact name or a unique part of it); required when "
                    "the pairs hold several cameras")
     c.add_argument("--iso", type=positive_int, action="append", metavar="ISO",

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from noisegen.atomic import atomic_write_bytes
-from noisegen.camera.api import GroupSplit, fit_noisy_profiles
+from noisegen.camera.api import GroupSplit, files_digest, fit_noisy_profiles
 from trainer.camera.context import RunContext, link_or_crop, sha256_file
 from trainer.camera.rows import Row
 from trainer.engine.checkpoint import load_checkpoint
@@ -144,7 +144,18 @@ def noisy_profiles(ctx: RunContext) -> list[tuple[str, Path]]:
 
 
 def _datasets(ctx: RunContext) -> list[Path]:
-    return ctx.group_datasets("render", noisy_profiles(ctx), tag="noisy-only")
+    """The datasets of the noisy-only profiles (data/noisy-only/<group>). What was made from other profiles (refitted
+    on another (g)'s pseudo-pairs, or with another NLF target) is removed first, with rows (h) and (i) trained on it:
+    data/noisy-only/profiles.sha256 records the profiles it was made from."""
+    profiles = noisy_profiles(ctx)
+    data, sha = ctx.out / "data" / "noisy-only", files_digest([str(path) for _, path in profiles])
+    stamp = data / "profiles.sha256"
+    if not stamp.exists() or stamp.read_text() != sha:
+        for old in (data, ctx.out / "runs" / "h-noisy-only", ctx.out / "runs" / "i-distill"):
+            shutil.rmtree(old, ignore_errors=True)
+        data.mkdir(parents=True)
+        atomic_write_bytes(stamp, sha.encode())
+    return ctx.group_datasets("render", profiles, tag="noisy-only")
 
 
 def _h(ctx: RunContext) -> Path:

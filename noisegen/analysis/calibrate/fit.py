@@ -67,7 +67,12 @@ import numpy as np
 
 from noisegen.analysis.calibrate.camera_search import search_camera
 from noisegen.analysis.calibrate.candidates import FAMILIES
-from noisegen.analysis.calibrate.noisy_only import load_sigma, sigma_target_stats
+from noisegen.analysis.calibrate.noisy_only import (
+    DEFAULT_NOISY_TARGET,
+    NOISY_TARGETS,
+    load_sigma,
+    sigma_target_stats,
+)
 from noisegen.analysis.calibrate.report import Calibration, Candidate, GroupFit, build_profile
 from noisegen.analysis.calibrate.search import CalibrationGroup, Search
 from noisegen.analysis.calibrate.select import select_family
@@ -119,9 +124,10 @@ class CalibrateConfig:
     common setting) instead of searching ``jpeg`` and ``subsampling``. texture_weight: weight of the
     noise-std-per-clean-texture term in the loss (noisegen.analysis.texture; 0: not used), the statistic
     that tells noise reduction apart. noisy_only: the pairs are pseudo-pairs (pseudo-clean = a self-supervised
-    denoiser's output) with σ maps in a sigma/ folder beside noisy/ (`noisegen-train pseudo-pairs`): the NLF
-    target comes from the σ maps, the rest from the residuals (noisegen.analysis.calibrate.noisy_only);
-    model selection scores the families against these targets too.
+    denoiser's output, `noisegen-train pseudo-pairs`). noisy_target: where their NLF target comes from:
+    "residual" (noisy − pseudo-clean, as for real pairs; the default, measured closer to the real NLF) or
+    "sigma" (the denoiser's σ maps in a sigma/ folder beside noisy/, the rest from the residuals;
+    noisegen.analysis.calibrate.noisy_only); model selection scores the families against these targets too.
     fast: today's single camera model (the search above), without model selection. family: None (the default)
     fits every family of noisegen.analysis.calibrate.candidates (camera, camera+nr, srgb, awgn, each also with
     the correlation term) and keeps the one with the lowest nested held-out AKLD on these pairs
@@ -156,6 +162,7 @@ class CalibrateConfig:
     jpeg_from_files: bool = False
     texture_weight: float = 0.0
     noisy_only: bool = False
+    noisy_target: str = DEFAULT_NOISY_TARGET
     fast: bool = False
     family: str | None = None
 
@@ -186,6 +193,8 @@ class CalibrateConfig:
         if not self.nr or not self.subsampling or any(v not in JPEG_SUBSAMPLINGS for v in self.subsampling):
             raise ValueError(f"nr and subsampling: expected non-empty lists (subsampling among "
                              f"{sorted(JPEG_SUBSAMPLINGS)}), got {self.nr}, {self.subsampling}")
+        if self.noisy_target not in NOISY_TARGETS:
+            raise ValueError(f"noisy_target: expected one of {', '.join(NOISY_TARGETS)}, got {self.noisy_target!r}")
         if self.family is not None and self.family not in FAMILIES:
             raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {self.family!r}")
         if self.family is not None and self.fast:
@@ -235,7 +244,7 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
         for pi, p in enumerate(members):
             try:
                 images[pi] = load_pair(p, noisy_required=True)
-                if config.noisy_only:
+                if config.noisy_only and config.noisy_target == "sigma":
                     sigmas[pi] = load_sigma(p, images[pi][0].shape)
             except (ValueError, OSError) as exc:
                 images.pop(pi, None)

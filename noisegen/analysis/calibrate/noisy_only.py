@@ -9,10 +9,15 @@ from noisy photos alone; `noisegen-train dbsn` and `noisegen-train pseudo-pairs`
     PAIRS/sigma/NAME.npy   the estimated noise std per pixel and channel, float32 H×W×3, [0, 1] units
 
 Calibration then runs unchanged on (pseudo-clean, noisy) crops (noisegen.analysis.calibrate.fit: the same
-search, the same simulation on the clean side, the same report) except for one target: the NLF. A residual
-noisy − pseudo-clean is a biased noise sample: the pseudo-clean image keeps part of the noise (its
-variance is too low) or misses detail (too high). So the NLF target of each clean code is taken from the
-σ maps: the pooled within-code variance of a code k is set to the mean σ² of its pixels,
+search, the same simulation on the clean side, the same report). The NLF target has two sources
+(CalibrateConfig.noisy_target, NOISY_TARGETS):
+
+- ``residual`` (the default): noisy − pseudo-clean, as for real pairs. A biased noise sample: the pseudo-clean
+  image keeps part of the noise (its variance is too low) or misses detail (too high). Measured against the
+  real residuals (experiments/dbsn_sigma_check.py, docs/results.md), a PD-trained D-BSN's MAP output gives
+  1.0-1.4× the real noise std, its σ maps 3-4× (the noise model absorbs what the small network cannot predict).
+- ``sigma``: the σ maps, for a noise model that can be trusted: the pooled within-code variance of a code k is
+  set to the mean σ² of its pixels,
 
     within_k = Σ_{p: clean(p) = k} σ(p)² · (n_k − 1)/n_k      (so that Σ within_k / Σ (n_k − 1) = mean σ²),
 
@@ -32,8 +37,10 @@ import numpy as np
 from noisegen.analysis.nlf import LEVELS, NoiseStats, image_stats
 from noisegen.dataset.pairs import Pair
 
-__all__ = ["SIGMA_DIR", "sigma_path", "load_sigma", "sigma_target_stats"]
+__all__ = ["NOISY_TARGETS", "DEFAULT_NOISY_TARGET", "SIGMA_DIR", "sigma_path", "load_sigma", "sigma_target_stats"]
 
+NOISY_TARGETS = ("residual", "sigma")  # where the NLF target of pseudo-pairs comes from (CalibrateConfig)
+DEFAULT_NOISY_TARGET = "residual"
 SIGMA_DIR = "sigma"  # beside noisy/ and gt/; trainer.infer.pseudo_pairs writes it
 _NOISY_DIR = "noisy"
 

@@ -63,12 +63,31 @@ def pseudo(tmp_path_factory) -> Path:
 
 
 def test_noisy_only_calibration_recovers_sigma_s_and_sigma_c_within_10_percent(pseudo):
-    g = calibrate(CalibrateConfig(pairs=(str(pseudo),), noisy_only=True, **SEARCH)).groups[0]
+    g = calibrate(CalibrateConfig(pairs=(str(pseudo),), noisy_only=True, noisy_target="sigma", **SEARCH)).groups[0]
     assert g.sigma_s == pytest.approx(SIGMA_S, rel=0.10)
     assert g.sigma_c == pytest.approx(SIGMA_C, rel=0.10)
-    # the same pseudo-pairs without their σ maps: the residual holds half the noise, and so does the fit
-    plain = calibrate(CalibrateConfig(pairs=(str(pseudo),), **SEARCH)).groups[0]
+    # the same pseudo-pairs with the residual as the target: it holds half the noise, and so does the fit
+    plain = calibrate(CalibrateConfig(pairs=(str(pseudo),), noisy_only=True, **SEARCH)).groups[0]
     assert plain.sigma_s < 0.75 * SIGMA_S
+
+
+def test_the_residual_target_recovers_the_camera_from_a_good_pseudo_clean_image_without_sigma_maps(tmp_path):
+    """The default target: noisy − pseudo-clean. With a pseudo-clean image equal to the clean one (a perfect
+    denoiser) the fit is that of real pairs, and no σ map is read (none is written here)."""
+    for d in ("noisy", "gt"):
+        (tmp_path / d).mkdir()
+    for k, clean in enumerate(_crops(24)):
+        noisy = ng.synthesize(clean, CAMERA, seed=[7, k]).noisy
+        name = f"Cam_4_100_1600_scene{k % 5}_{k}_real"
+        Image.fromarray(noisy).save(tmp_path / "noisy" / f"{name}.png")
+        Image.fromarray(clean).save(tmp_path / "gt" / f"{name}.png")
+    g = calibrate(CalibrateConfig(pairs=(str(tmp_path),), noisy_only=True, **SEARCH)).groups[0]
+    assert g.sigma_s == pytest.approx(SIGMA_S, rel=0.10)
+    assert g.sigma_c == pytest.approx(SIGMA_C, rel=0.10)
+    with pytest.raises(ValueError, match="no usable|could be read"):  # the σ-map target needs the maps
+        calibrate(CalibrateConfig(pairs=(str(tmp_path),), noisy_only=True, noisy_target="sigma", **SEARCH))
+    with pytest.raises(ValueError, match="noisy_target"):
+        CalibrateConfig(pairs=(str(tmp_path),), noisy_only=True, noisy_target="maps")
 
 
 def test_the_sigma_target_is_the_rms_sigma_of_each_clean_code():
@@ -99,7 +118,7 @@ def test_sigma_maps_are_found_beside_noisy_and_checked(pseudo, tmp_path):
         (bad / d).mkdir(parents=True)
         Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(bad / d / "Cam_4_100_1600_s_1_real.png")
     with pytest.raises(ValueError, match="no usable|could be read"):  # no σ map: skipped, and nothing is left
-        calibrate(CalibrateConfig(pairs=(str(bad),), noisy_only=True, **SEARCH))
+        calibrate(CalibrateConfig(pairs=(str(bad),), noisy_only=True, noisy_target="sigma", **SEARCH))
 
 
 def test_the_cli_flag_writes_a_profile_and_the_report_says_noisy_only(pseudo, tmp_path, capsys):
@@ -108,6 +127,8 @@ def test_the_cli_flag_writes_a_profile_and_the_report_says_noisy_only(pseudo, tm
                  "--demosaic", "none", "--jpeg", "none", "--channels", "shared", "--search-pixels", "60000",
                  "--max-pixels", "120000"]) == 0
     report = json.loads(out.with_name("prof.report.json").read_text())
-    assert report["config"]["noisy_only"] is True
+    assert report["config"]["noisy_only"] is True and report["config"]["noisy_target"] == "residual"
+    assert main(["calibrate", "--pairs", str(pseudo), "--noisy-target", "sigma", "--out", str(out)]) == 2
+    assert "goes with --noisy-only" in capsys.readouterr().err
     assert ng.load_profile(out).name.startswith("calibrated-")
     assert "noisy_only" in {f.name for f in dataclasses.fields(CalibrateConfig)}

@@ -67,6 +67,7 @@ def test_the_pairs_route_reports_rows_g_h_i_beside_a_to_f(dbsn_run):
     # (h): a profile fitted with noisy_only on (g)'s pseudo-pairs of the same images
     fit = json.loads((dbsn_run / "profiles" / "noisy-only" / "cama-iso-3200.fit.json").read_text())
     assert fit["noisy_only"] is True and [f.split("/")[-1] + ".png" for f in fit["fitted_on"]] == sorted(noisy)
+    assert fit["noisy_target"] == "residual"  # the NLF target of calibrate --noisy-only's default
     assert (dbsn_run / "data" / "noisy-only" / "cama-iso-3200" / "dataset.json").is_file()
     md = (dbsn_run / "report.md").read_text()
     assert "| (i) |" in md and "| (g) |" in md
@@ -81,6 +82,34 @@ def test_a_second_invocation_reruns_nothing(camera_folder, dbsn_run, capsys):
     assert not [line for line in said.splitlines() if any(t in line for t in TRAINED)], said
     assert {p: p.stat().st_mtime_ns for p in (dbsn_run / "runs").glob("*/last.pt")} == before
     assert (dbsn_run / "report.json").read_bytes() == report
+
+
+def test_a_noisy_only_profile_fitted_with_another_target_is_refitted(dbsn_run, camera_folder, tmp_path, capsys,
+                                                                      monkeypatch):
+    """A run made when the noisy-only NLF target was the σ maps, resumed: its profile is fitted anew, and what was
+    made from the old profile (the dataset, rows (h) and (i)) is made again, not reused."""
+    import noisegen.camera.steps as steps
+
+    run = shutil.copytree(dbsn_run, tmp_path / "run", symlinks=True)
+    info = run / "profiles" / "noisy-only" / "cama-iso-3200.fit.json"
+    monkeypatch.setattr(steps, "DEFAULT_NOISY_TARGET", "sigma")
+    assert cli_main(["camera", str(camera_folder), "--out", str(run), "--dbsn", *QUICK]) == 0
+    assert json.loads(info.read_text())["noisy_target"] == "sigma"
+    profile, rows = run / "profiles" / "noisy-only" / "cama-iso-3200.json", ("h-noisy-only", "i-distill")
+
+    def same_as_first_run() -> list[bool]:
+        w = [(_weights(run / "runs" / r / "last.pt"), _weights(dbsn_run / "runs" / r / "last.pt")) for r in rows]
+        return [profile.read_bytes() == (dbsn_run / profile.relative_to(run)).read_bytes(),
+                *(a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a) for a, b in w)]
+
+    assert same_as_first_run() == [False, False, False]  # another profile, and rows trained on its data
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert cli_main(["camera", str(camera_folder), "--out", str(run), "--dbsn", *QUICK]) == 0
+    said = capsys.readouterr().out
+    assert "noisy-only profile 1/1" in said and "row h-noisy-only: SN" in said and "row i-distill:" in said, said
+    assert json.loads(info.read_text())["noisy_target"] == "residual"
+    assert same_as_first_run() == [True, True, True]
 
 
 def test_row_g_reads_no_clean_image(camera_folder, dbsn_run, tmp_path):
@@ -129,8 +158,8 @@ def test_the_noisy_only_route_with_dbsn_gives_a_noisy_only_profile_and_the_disti
 def test_rows_and_fit_steps():
     assert [r.key for r in ROWS_DBSN] == ["g", "h", "i"] and all(r.needs == "any" for r in ROWS_DBSN)
     assert all(dbsn_sizes(s, "small")[1] % 5 == 0 for s in ("quick", "cpu", "gpu", "other"))
-    assert noisy_fit_step("quick").keywords == {"noisy_only": True}
-    assert noisy_fit_step("calibrate").keywords == {"noisy_only": True}
+    assert noisy_fit_step("quick").keywords == {"noisy_only": True, "noisy_target": "residual"}
+    assert noisy_fit_step("calibrate").keywords == {"noisy_only": True, "noisy_target": "residual"}
     with pytest.raises(ValueError, match="no noisy-only form"):
         noisy_fit_step("mymodule:fit")
     # runs made before the option continue: dbsn is recorded only when on

@@ -104,10 +104,11 @@ def test_eval_denoise_and_pseudo_pairs_read_a_dbsn_checkpoint(pairs, tmp_path, c
     assert manifest["checkpoint"]["model_config"]["network"] == "dbsn" and len(manifest["pairs"]) == 3
     assert cli_main(["pseudo-pairs", str(run), str(pairs / "noisy"), "--out", str(out), *common]) == 1  # exist
     assert "exists" in capsys.readouterr().out
-    # the folder is what calibrate --noisy-only reads (the contract between the two packages)
-    cal = calibrate(CalibrateConfig(pairs=(str(out),), noisy_only=True, crf_curves=("linear",), demosaic=("none",),
-                                    jpeg=(None,), min_count=10, iterations=1))
-    assert len(cal.groups) == 1 and cal.groups[0].pairs and cal.profile is not None
+    # the folder is what calibrate --noisy-only reads (the contract between the two packages), with either target
+    for target in ("residual", "sigma"):
+        cal = calibrate(CalibrateConfig(pairs=(str(out),), noisy_only=True, noisy_target=target, crf_curves=("linear",),
+                                        demosaic=("none",), jpeg=(None,), min_count=10, iterations=1))
+        assert len(cal.groups) == 1 and cal.groups[0].pairs and cal.profile is not None
 
 
 def test_pseudo_pairs_refuses_an_aindnet_checkpoint(pairs, tmp_path, capsys):

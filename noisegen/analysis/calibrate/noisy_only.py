@@ -15,7 +15,8 @@ search, the same simulation on the clean side, the same report). The NLF target 
 - ``residual`` (the default): noisy − pseudo-clean, as for real pairs. A biased noise sample: the pseudo-clean
   image keeps part of the noise (its variance is too low) or misses detail (too high). Measured against the
   real residuals (experiments/dbsn_sigma_check.py, docs/results.md), a PD-trained D-BSN's MAP output gives
-  1.0-1.4× the real noise std, its σ maps 3-4× (the noise model absorbs what the small network cannot predict).
+  0.91-1.29× the real noise std, its σ maps 3.1-3.3× (the noise model absorbs what the small network cannot
+  predict).
 - ``sigma``: the σ maps, for a noise model that can be trusted: the pooled within-code variance of a code k is
   set to the mean σ² of its pixels,
 

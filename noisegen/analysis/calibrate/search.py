@@ -122,7 +122,8 @@ def compare(real: NoiseStats, sim: NoiseStats, config, real_tex: TextureStats | 
     w = 1.0 / (1.0 / rf.count[ok] + 1.0 / sf.count[ok]) if ok.any() else np.ones(1)
     w = w / w.mean()
     strict = nlf_from_stats(real, max_clip=config.max_clip, **kw).valid & ok
-    rel = np.abs(sf.std / rf.std - 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):  # empty bins (std 0 or NaN) are outside ``strict``
+        rel = np.abs(sf.std / rf.std - 1.0)
     ra, sa = autocorrelation(real), autocorrelation(sim)
     rc, sc = cross_correlation(real), cross_correlation(sim)
     ac_err = np.nan_to_num(sa - ra, nan=1.0)

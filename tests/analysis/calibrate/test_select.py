@@ -190,3 +190,25 @@ def test_cli_fast_and_family(tmp_path):
         main(["calibrate", "--pairs", str(pairs), "--out", str(tmp_path / "x.json"), "--family", "nope"])
     with pytest.raises(ValueError, match="exclude"):
         CalibrateConfig(pairs=("x",), fast=True, family="srgb")
+
+
+@pytest.mark.parametrize("family", ["srgb", "awgn"])
+def test_simple_family_is_the_realism_baseline_fitted_on_the_same_images(tmp_path, family):
+    """The simple families are fitted on the whole calibration images, as the realism baselines are, not on the
+    max_pixels of crops, and keep their per-channel σ_s and σ_c (var = a·x + b per channel): a profile that won
+    selection as srgb or awgn draws exactly the baseline's parameters."""
+    from noisegen.analysis.nlf import image_stats, merge
+    from noisegen.analysis.realism.baselines import fit_awgn, fit_srgb_linear
+    from noisegen.dataset.pairs import load_pair, scan_pairs
+
+    root = _write(tmp_path, HIDDEN["srgb"][0], 8, 96)
+    cfg = CalibrateConfig(pairs=(str(root),), **dict(FAST, crop=32, max_pixels=20_000, family=family))
+    pairs = scan_pairs([str(root)]).pairs
+    assert cfg.max_pixels < sum(a.shape[0] * a.shape[1] for a, _ in map(load_pair, pairs))   # crops ≠ images
+    cal = calibrate(cfg)
+    whole = merge(image_stats(*load_pair(p)) for p in pairs)
+    base = (fit_awgn(whole) if family == "awgn" else fit_srgb_linear(whole)).params
+    drawn = ng.sample_params(cal.profile, np.random.default_rng(3))
+    np.testing.assert_allclose(drawn.sigma_s, base.sigma_s, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(drawn.sigma_c, base.sigma_c, rtol=1e-9, atol=1e-12)
+    assert drawn.crf == "linear" and drawn.pattern is None and drawn.jpeg_quality is None

@@ -115,8 +115,9 @@ class _Fam:
         self.name = name
 
 
-def _choose(akld: dict, logs: dict) -> str:
-    scores = {"families": {k: {"akld": v, "log_score": logs.get(k, 1.0)} for k, v in akld.items()}}
+def _choose(akld: dict, logs: dict, how: str = "3 folds by scene") -> str:
+    scores = {"families": {k: {"akld": v, "log_score": logs.get(k, 1.0)} for k, v in akld.items()},
+              "folds": [{"group": "g", "how": how, "sizes": [4, 4]}]}
     return choose(scores, [_Fam(k) for k in akld])[0].name
 
 
@@ -135,6 +136,12 @@ def test_choice_rules():
     # never worse than the better baseline
     assert _choose({**base, "camera": 0.65}, {}) == "awgn"
     assert _choose({"awgn": 0.5, "srgb": 0.4, "srgb+corr": 0.45}, {"srgb": 2.0, "srgb+corr": 1.0}) == "srgb"
+    # one calibration scene (folds within it): the camera families alone, without the baselines' floor ...
+    halves = "2 folds by image halves (one scene)"
+    assert _choose({**base, "camera": 0.65, "camera+nr": 0.66}, {}, halves) == "camera"
+    assert _choose({"awgn": 0.4, "srgb": 0.35, "camera": 0.45, "camera+nr": 0.40}, {}, halves) == "camera+nr"
+    # ... unless no camera family was scored (the low-signal fallback)
+    assert _choose({"awgn": 0.4, "srgb": 0.35, "srgb+corr": 0.45}, {}, halves) == "srgb"
 
 
 def _half(value: int):

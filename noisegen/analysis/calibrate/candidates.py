@@ -50,8 +50,8 @@ from noisegen.isp.params import SampleParams
 from noisegen.isp.profiles import CameraProfile
 
 __all__ = ["FAMILIES", "SELECT_NR", "SELECT_SHARPEN", "SHARPEN_TRY", "CORR_ITERATIONS", "CORR_SIGMA_ROUNDS",
-           "FamilyFit", "camera_family", "nr_family", "srgb_family", "with_correlation", "family_profile",
-           "summary_parts"]
+           "FamilyFit", "baseline_stats", "camera_family", "nr_family", "srgb_family", "with_correlation",
+           "family_profile", "summary_parts"]
 
 FAMILIES = ("camera", "camera+corr", "camera+nr", "camera+nr+corr", "srgb", "srgb+corr", "awgn", "awgn+corr")
 # noise reduction (flat gain, knee) tried by camera+nr: the settings calibrate-camera chose on PolyU100 and CC60
@@ -161,12 +161,32 @@ def _baseline_sigma(kind: str, st: NoiseStats, max_clip: float) -> tuple[list[fl
     return list(model.params.sigma_s), list(model.params.sigma_c)
 
 
+def baseline_stats(search: Search, gi: int, crops: list[int] | None = None) -> NoiseStats:
+    """The statistics the simple families are fitted on. crops=None: the whole calibration images of the group, the
+    data the realism baselines are fitted on (noisegen.analysis.realism.protocol), not the ``max_pixels`` of crops.
+    Else (a fold's training crops): the whole images of the pairs whose every chosen crop is in ``crops`` (as scene
+    folds leave them), and the other crops of ``crops`` alone (pairs split between training and validation, as
+    image-half folds split them). Groups without whole-image statistics (calibrate --noisy-only) use their crops."""
+    g = search.groups[gi]
+    if g.whole is not None and crops is None:
+        return merge(g.whole)
+    crops = list(range(len(g.clean))) if crops is None else crops
+    if g.whole is None or g.boxes is None:
+        return _crop_stats(search, gi, crops)
+    chosen = set(crops)
+    outside = {g.boxes[i][0] for i in range(len(g.clean)) if i not in chosen}
+    pairs = sorted({g.boxes[i][0] for i in crops} - outside)
+    rest = [i for i in crops if g.boxes[i][0] in outside]
+    return merge([*(g.whole[p] for p in pairs), *(search.crop_stats(gi, i) for i in rest)])
+
+
 def srgb_family(search: Search, kind: str, n_pairs: int, max_clip: float = 0.01) -> FamilyFit:
-    """``srgb`` (var = a·x + b per channel) or ``awgn``: the realism baselines fitted on each group's crops, as a
-    profile with no spread (every sample has exactly the fitted σ). Raises ValueError when they cannot be fitted."""
+    """``srgb`` (var = a·x + b per channel) or ``awgn``: the realism baselines fitted on each group's calibration
+    images (``baseline_stats``: the same data as the baselines), as a profile with no spread and independent
+    channels (every sample has exactly the fitted per-channel σ). Raises ValueError when they cannot be fitted."""
     t0 = time.perf_counter()
-    groups, cfg = search.groups, search.config
-    sigma = [_baseline_sigma(kind, g.target, max_clip) for g in groups]
+    groups, cfg = search.groups, dataclasses.replace(search.config, channels="independent")
+    sigma = [_baseline_sigma(kind, baseline_stats(search, gi), max_clip) for gi in range(len(groups))]
     cand = Candidate("linear", "none", None, kind, 0.0, {}, sigma)
     parts = [_compare_params(search, gi, _central(search, cand, gi)) for gi in range(len(groups))]
     cand.parts, cand.loss = summary_parts(parts), float(sum(total_loss(p) for p in parts))
@@ -174,7 +194,7 @@ def srgb_family(search: Search, kind: str, n_pairs: int, max_clip: float = 0.01)
     prof = family_profile(cfg, search.camera, kind, cand, sigma, isos, n_pairs, 0.0)
 
     def refit(gi: int, crops: list[int]) -> CameraProfile:
-        s = _baseline_sigma(kind, _crop_stats(search, gi, crops), max_clip)
+        s = _baseline_sigma(kind, baseline_stats(search, gi, crops), max_clip)
         return family_profile(cfg, search.camera, kind, cand, [s], [isos[gi]], n_pairs, 0.0)
 
     return FamilyFit(kind, prof, sigma, cand, parts, refit, time.perf_counter() - t0)

@@ -282,10 +282,12 @@ def _prepare(pairs: list[Pair], config: CalibrateConfig, skipped: list[dict]) ->
         iso = members[0].iso
         name = " · ".join(x for x in ((members[0].root if several_roots else ""),
                                       f"ISO {iso}" if iso is not None else "all") if x)
+        whole = None if sig is not None else [image_stats(*images[pi]) if pi in images else NoiseStats()
+                                              for pi in range(len(members))]
         groups.append(CalibrationGroup(name, iso, [p.id for p in members], clean, noisy, target, search, sigmas=sig,
                                        stats=stats, boxes=chosen, scenes=[p.scene or p.id for p in members],
                                        widths=[images[pi][0].shape[1] if pi in images else 0
-                                               for pi in range(len(members))]))
+                                               for pi in range(len(members))], whole=whole))
     return groups
 
 

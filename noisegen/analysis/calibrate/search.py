@@ -50,6 +50,7 @@ class CalibrationGroup:
     boxes: list[tuple[int, int, int, int, int]] | None = None   # per crop: (pair index, y, x, h, w)
     scenes: list[str] | None = None            # per pair: its scene
     widths: list[int] | None = None            # per pair: the image width
+    whole: list[NoiseStats] | None = None      # per pair: statistics of the whole image (the realism baselines' data)
 
     def texture(self, i: int) -> np.ndarray:
         if self.textures is None:

@@ -115,8 +115,9 @@ class _Fam:
         self.name = name
 
 
-def _choose(akld: dict, logs: dict) -> str:
-    scores = {"families": {k: {"akld": v, "log_score": logs.get(k, 1.0)} for k, v in akld.items()}}
+def _choose(akld: dict, logs: dict, how: str = "3 folds by scene") -> str:
+    scores = {"families": {k: {"akld": v, "log_score": logs.get(k, 1.0)} for k, v in akld.items()},
+              "folds": [{"group": "g", "how": how, "sizes": [4, 4]}]}
     return choose(scores, [_Fam(k) for k in akld])[0].name
 
 
@@ -135,6 +136,12 @@ def test_choice_rules():
     # never worse than the better baseline
     assert _choose({**base, "camera": 0.65}, {}) == "awgn"
     assert _choose({"awgn": 0.5, "srgb": 0.4, "srgb+corr": 0.45}, {"srgb": 2.0, "srgb+corr": 1.0}) == "srgb"
+    # one calibration scene (folds within it): the camera families alone, without the baselines' floor ...
+    halves = "2 folds by image halves (one scene)"
+    assert _choose({**base, "camera": 0.65, "camera+nr": 0.66}, {}, halves) == "camera"
+    assert _choose({"awgn": 0.4, "srgb": 0.35, "camera": 0.45, "camera+nr": 0.40}, {}, halves) == "camera+nr"
+    # ... unless no camera family was scored (the low-signal fallback)
+    assert _choose({"awgn": 0.4, "srgb": 0.35, "srgb+corr": 0.45}, {}, halves) == "srgb"
 
 
 def _half(value: int):
@@ -190,3 +197,25 @@ def test_cli_fast_and_family(tmp_path):
         main(["calibrate", "--pairs", str(pairs), "--out", str(tmp_path / "x.json"), "--family", "nope"])
     with pytest.raises(ValueError, match="exclude"):
         CalibrateConfig(pairs=("x",), fast=True, family="srgb")
+
+
+@pytest.mark.parametrize("family", ["srgb", "awgn"])
+def test_simple_family_is_the_realism_baseline_fitted_on_the_same_images(tmp_path, family):
+    """The simple families are fitted on the whole calibration images, as the realism baselines are, not on the
+    max_pixels of crops, and keep their per-channel σ_s and σ_c (var = a·x + b per channel): a profile that won
+    selection as srgb or awgn draws exactly the baseline's parameters."""
+    from noisegen.analysis.nlf import image_stats, merge
+    from noisegen.analysis.realism.baselines import fit_awgn, fit_srgb_linear
+    from noisegen.dataset.pairs import load_pair, scan_pairs
+
+    root = _write(tmp_path, HIDDEN["srgb"][0], 8, 96)
+    cfg = CalibrateConfig(pairs=(str(root),), **dict(FAST, crop=32, max_pixels=20_000, family=family))
+    pairs = scan_pairs([str(root)]).pairs
+    assert cfg.max_pixels < sum(a.shape[0] * a.shape[1] for a, _ in map(load_pair, pairs))   # crops ≠ images
+    cal = calibrate(cfg)
+    whole = merge(image_stats(*load_pair(p)) for p in pairs)
+    base = (fit_awgn(whole) if family == "awgn" else fit_srgb_linear(whole)).params
+    drawn = ng.sample_params(cal.profile, np.random.default_rng(3))
+    np.testing.assert_allclose(drawn.sigma_s, base.sigma_s, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(drawn.sigma_c, base.sigma_c, rtol=1e-9, atol=1e-12)
+    assert drawn.crf == "linear" and drawn.pattern is None and drawn.jpeg_quality is None

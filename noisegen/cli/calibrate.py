@@ -69,7 +69,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                              top_k=args.top_k, channels=args.channels, reference=args.reference, spread=args.spread,
                              seed=args.seed, name=args.name, subsampling=args.subsampling,
                              jpeg_from_files=args.jpeg_from_files, noisy_only=args.noisy_only, fast=args.fast,
-                             noisy_target=args.noisy_target or "residual",
+                             noisy_target=args.noisy_target or "auto",
                              family=args.family, **kw)
     cal = calibrate(config, echo=lambda s: print(s, file=sys.stderr))
     print(cal.text())
@@ -109,9 +109,10 @@ def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
                    "(gt/ = a D-BSN's output, sigma/ = its noise-level maps); everything is fitted as with real pairs "
                    "except where --noisy-target says")
     c.add_argument("--noisy-target", choices=NOISY_TARGETS,
-                   help="with --noisy-only, where the noise level target comes from: residual = noisy - pseudo-clean "
-                   "(default; measured closer to the real noise level than the maps, docs/results.md); sigma = the "
-                   "D-BSN's noise-level maps in sigma/ (the correlations still from the residual)")
+                   help="with --noisy-only, where the noise level target comes from: residual = noisy - pseudo-clean; "
+                   "sigma = the D-BSN's noise-level maps in sigma/ (the correlations still from the residual); auto "
+                   "(default) = residual for a D-BSN trained with --pd (its maps read ~3x high), sigma without (its "
+                   "output keeps correlated noise), as measured in docs/results.md")
     c.add_argument("--camera", metavar="NAME", help="camera to fit (exact name or a unique part of it); required when "
                    "the pairs hold several cameras")
     c.add_argument("--iso", type=positive_int, action="append", metavar="ISO",

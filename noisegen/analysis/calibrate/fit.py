@@ -71,6 +71,7 @@ from noisegen.analysis.calibrate.noisy_only import (
     DEFAULT_NOISY_TARGET,
     NOISY_TARGETS,
     load_sigma,
+    resolve_target,
     sigma_target_stats,
 )
 from noisegen.analysis.calibrate.report import Calibration, Candidate, GroupFit, build_profile
@@ -125,9 +126,10 @@ class CalibrateConfig:
     noise-std-per-clean-texture term in the loss (noisegen.analysis.texture; 0: not used), the statistic
     that tells noise reduction apart. noisy_only: the pairs are pseudo-pairs (pseudo-clean = a self-supervised
     denoiser's output, `noisegen-train pseudo-pairs`). noisy_target: where their NLF target comes from:
-    "residual" (noisy − pseudo-clean, as for real pairs; the default, measured closer to the real NLF) or
-    "sigma" (the denoiser's σ maps in a sigma/ folder beside noisy/, the rest from the residuals;
-    noisegen.analysis.calibrate.noisy_only); model selection scores the families against these targets too.
+    "residual" (noisy − pseudo-clean, as for real pairs), "sigma" (the denoiser's σ maps in a sigma/ folder
+    beside noisy/, the rest from the residuals) or "auto" (the default: residual for a D-BSN trained with PD,
+    sigma without; noisegen.analysis.calibrate.noisy_only.resolve_target; the Calibration's config holds the
+    target used); model selection scores the families against these targets too.
     fast: today's single camera model (the search above), without model selection. family: None (the default)
     fits every family of noisegen.analysis.calibrate.candidates (camera, camera+nr, srgb, awgn, each also with
     the correlation term) and keeps the one with the lowest nested held-out AKLD on these pairs
@@ -340,6 +342,10 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
     else:
         skipped = []
     camera, pairs = select_pairs(tuple(pairs), config.camera, config.iso)
+    if config.noisy_only:
+        target, why = resolve_target(config.noisy_target, pairs)
+        echo(why)
+        config = dataclasses.replace(config, noisy_target=target)
     groups = _prepare(pairs, config, skipped)
     if not groups:
         first = f"; first: {skipped[0]['reason']}" if skipped else ""

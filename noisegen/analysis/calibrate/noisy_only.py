@@ -12,11 +12,15 @@ Calibration then runs unchanged on (pseudo-clean, noisy) crops (noisegen.analysi
 search, the same simulation on the clean side, the same report). The NLF target has two sources
 (CalibrateConfig.noisy_target, NOISY_TARGETS):
 
-- ``residual`` (the default): noisy − pseudo-clean, as for real pairs. A biased noise sample: the pseudo-clean
+- ``auto`` (the default): ``residual`` when the D-BSN that wrote the pseudo-pairs was trained with pixel-shuffle
+  down-sampling (PD > 1 in PAIRS/pseudo_pairs.json), ``sigma`` when it was trained without, ``residual`` when
+  the folder does not say (``resolve_target``): the better of the two in the measurements below.
+- ``residual``: noisy − pseudo-clean, as for real pairs. A biased noise sample: the pseudo-clean
   image keeps part of the noise (its variance is too low) or misses detail (too high). Measured against the
   real residuals (experiments/dbsn_sigma_check.py, docs/results.md), a PD-trained D-BSN's MAP output gives
   0.91-1.29× the real noise std, its σ maps 3.1-3.3× (the noise model absorbs what the small network cannot
-  predict).
+  predict); without PD the blind spot sees noise correlated with the centre pixel, so the output keeps noise
+  (residual 0.36-0.69×) and the σ maps are closer (0.64-0.79×).
 - ``sigma``: the σ maps, for a noise model that can be trusted: the pooled within-code variance of a code k is
   set to the mean σ² of its pixels,
 
@@ -30,7 +34,9 @@ fitted to the 8-bit noisy image, rounding included), as the real residual's NLF 
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +44,12 @@ import numpy as np
 from noisegen.analysis.nlf import LEVELS, NoiseStats, image_stats
 from noisegen.dataset.pairs import Pair
 
-__all__ = ["NOISY_TARGETS", "DEFAULT_NOISY_TARGET", "SIGMA_DIR", "sigma_path", "load_sigma", "sigma_target_stats"]
+__all__ = ["NOISY_TARGETS", "DEFAULT_NOISY_TARGET", "MANIFEST", "resolve_target", "SIGMA_DIR", "sigma_path",
+           "load_sigma", "sigma_target_stats"]
 
-NOISY_TARGETS = ("residual", "sigma")  # where the NLF target of pseudo-pairs comes from (CalibrateConfig)
-DEFAULT_NOISY_TARGET = "residual"
+NOISY_TARGETS = ("auto", "residual", "sigma")  # where the NLF target of pseudo-pairs comes from (CalibrateConfig)
+DEFAULT_NOISY_TARGET = "auto"
+MANIFEST = "pseudo_pairs.json"  # beside noisy/; trainer.infer.pseudo_pairs writes it (its MANIFEST)
 SIGMA_DIR = "sigma"  # beside noisy/ and gt/; trainer.infer.pseudo_pairs writes it
 _NOISY_DIR = "noisy"
 
@@ -108,3 +116,33 @@ def sigma_target_stats(clean: np.ndarray, noisy: np.ndarray, sigma: np.ndarray) 
         mean_sq = np.where(n > 0, st.level_sum**2 / np.maximum(n, 1), 0.0)
     st.level_sum2 = within + mean_sq
     return st
+
+
+def _trained_pd(pair: Pair) -> int | None:
+    """The PD stride the pseudo-pairs' D-BSN was trained with (PAIRS/pseudo_pairs.json), None when unknown."""
+    try:
+        manifest = json.loads((sigma_path(pair).parent.parent / MANIFEST).read_text())
+        return int(manifest["checkpoint"]["model_config"]["pd_train"])
+    except (ValueError, OSError, KeyError, TypeError):
+        return None
+
+
+def resolve_target(target: str, pairs: Sequence[Pair]) -> tuple[str, str]:
+    """The NLF target of noisy-only calibration (``residual`` or ``sigma``) and a sentence that says why.
+
+    ``auto`` (module docstring): ``residual`` when every pair's D-BSN was trained with PD, ``sigma`` when every
+    one was trained without, else (no manifest, mixed folders) ``residual``. Another target is returned as given.
+    """
+    if target != "auto":
+        return target, f"NLF target: {target} (--noisy-target {target})"
+    pds = {_trained_pd(p) for p in pairs}
+    if None not in pds and min(pds) > 1:
+        pd = "/".join(map(str, sorted(pds)))
+        return "residual", (f"NLF target: noisy - pseudo-clean (the D-BSN was trained with PD {pd}: its noise maps "
+                            "read high, its output is close; --noisy-target sigma to use the maps)")
+    if pds == {1}:
+        return "sigma", ("NLF target: the D-BSN's noise-level maps (it was trained without PD: its output keeps part "
+                         "of the correlated noise; --noisy-target residual to use noisy - pseudo-clean)")
+    said = "were made by D-BSNs trained with and without PD" if None not in pds else \
+        f"do not say how their D-BSN was trained (no readable {MANIFEST})"
+    return "residual", f"NLF target: noisy - pseudo-clean (the pseudo-pairs {said}; --noisy-target to choose)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from PIL import Image
 import noisegen as ng
 from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
 from noisegen.analysis.calibrate.model_nlf import code_moments
-from noisegen.analysis.calibrate.noisy_only import load_sigma, sigma_path, sigma_target_stats
+from noisegen.analysis.calibrate.noisy_only import MANIFEST, load_sigma, resolve_target, sigma_path, sigma_target_stats
 from noisegen.analysis.nlf import image_stats, nlf_from_stats
 from noisegen.cli.main import main
 from noisegen.crf.io import load_bank
@@ -132,3 +133,30 @@ def test_the_cli_flag_writes_a_profile_and_the_report_says_noisy_only(pseudo, tm
     assert "goes with --noisy-only" in capsys.readouterr().err
     assert ng.load_profile(out).name.startswith("calibrated-")
     assert "noisy_only" in {f.name for f in dataclasses.fields(CalibrateConfig)}
+
+
+def _manifest(folder: Path, pd: int | None) -> None:
+    cfg = {} if pd is None else {"model_config": {"network": "dbsn", "pd_train": pd}}
+    (folder / MANIFEST).write_text(json.dumps({"checkpoint": cfg}))
+
+
+def test_auto_takes_the_residual_after_a_pd_trained_dbsn_and_the_sigma_maps_after_one_without(pseudo, tmp_path):
+    """The measured rule (docs/results.md): with PD the D-BSN's σ maps read ~3× high and its output is close; without
+    PD its output keeps correlated noise and the maps are closer. The manifest beside noisy/ says which it was."""
+    folders = {}
+    for name, pd in (("pd5", 5), ("nopd", 1), ("unknown", None)):
+        folders[name] = shutil.copytree(pseudo, tmp_path / name)
+        _manifest(folders[name], pd)
+    pairs = {k: scan_pairs([v]).pairs for k, v in folders.items()}
+    assert resolve_target("auto", pairs["pd5"])[0] == "residual"
+    assert resolve_target("auto", pairs["nopd"])[0] == "sigma"
+    assert resolve_target("auto", pairs["unknown"])[0] == "residual"
+    assert resolve_target("auto", scan_pairs([pseudo]).pairs)[0] == "residual"   # no manifest at all
+    target, why = resolve_target("auto", pairs["pd5"] + pairs["nopd"])
+    assert target == "residual" and "with and without PD" in why
+    assert resolve_target("sigma", pairs["pd5"])[0] == "sigma"                    # a given target is kept
+    # calibrate says and records the target it used: the σ maps here, so the camera comes back (they are exact)
+    said = []
+    cal = calibrate(CalibrateConfig(pairs=(str(folders["nopd"]),), noisy_only=True, **SEARCH), echo=said.append)
+    assert cal.config.noisy_target == "sigma" and any("noise-level maps" in m for m in said)
+    assert cal.groups[0].sigma_s == pytest.approx(SIGMA_S, rel=0.10)

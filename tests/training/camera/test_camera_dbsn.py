@@ -67,7 +67,7 @@ def test_the_pairs_route_reports_rows_g_h_i_beside_a_to_f(dbsn_run):
     # (h): a profile fitted with noisy_only on (g)'s pseudo-pairs of the same images
     fit = json.loads((dbsn_run / "profiles" / "noisy-only" / "cama-iso-3200.fit.json").read_text())
     assert fit["noisy_only"] is True and [f.split("/")[-1] + ".png" for f in fit["fitted_on"]] == sorted(noisy)
-    assert fit["noisy_target"] == "residual"  # the NLF target of calibrate --noisy-only's default
+    assert fit["noisy_target"] == "auto"  # calibrate --noisy-only's default: the residual for this PD-trained D-BSN
     assert (dbsn_run / "data" / "noisy-only" / "cama-iso-3200" / "dataset.json").is_file()
     md = (dbsn_run / "report.md").read_text()
     assert "| (i) |" in md and "| (g) |" in md
@@ -108,7 +108,7 @@ def test_a_noisy_only_profile_fitted_with_another_target_is_refitted(dbsn_run, c
     assert cli_main(["camera", str(camera_folder), "--out", str(run), "--dbsn", *QUICK]) == 0
     said = capsys.readouterr().out
     assert "noisy-only profile 1/1" in said and "row h-noisy-only: SN" in said and "row i-distill:" in said, said
-    assert json.loads(info.read_text())["noisy_target"] == "residual"
+    assert json.loads(info.read_text())["noisy_target"] == "auto"
     assert same_as_first_run() == [True, True, True]
 
 
@@ -158,8 +158,8 @@ def test_the_noisy_only_route_with_dbsn_gives_a_noisy_only_profile_and_the_disti
 def test_rows_and_fit_steps():
     assert [r.key for r in ROWS_DBSN] == ["g", "h", "i"] and all(r.needs == "any" for r in ROWS_DBSN)
     assert all(dbsn_sizes(s, "small")[1] % 5 == 0 for s in ("quick", "cpu", "gpu", "other"))
-    assert noisy_fit_step("quick").keywords == {"noisy_only": True, "noisy_target": "residual"}
-    assert noisy_fit_step("calibrate").keywords == {"noisy_only": True, "noisy_target": "residual"}
+    assert noisy_fit_step("quick").keywords == {"noisy_only": True, "noisy_target": "auto"}
+    assert noisy_fit_step("calibrate").keywords == {"noisy_only": True, "noisy_target": "auto"}
     with pytest.raises(ValueError, match="no noisy-only form"):
         noisy_fit_step("mymodule:fit")
     # runs made before the option continue: dbsn is recorded only when on

@@ -105,10 +105,12 @@ def test_eval_denoise_and_pseudo_pairs_read_a_dbsn_checkpoint(pairs, tmp_path, c
     assert cli_main(["pseudo-pairs", str(run), str(pairs / "noisy"), "--out", str(out), *common]) == 1  # exist
     assert "exists" in capsys.readouterr().out
     # the folder is what calibrate --noisy-only reads (the contract between the two packages), with either target
-    for target in ("residual", "sigma"):
+    # (auto: the manifest says this D-BSN was trained without PD, so the σ maps)
+    for target, used in (("residual", "residual"), ("sigma", "sigma"), ("auto", "sigma")):
         cal = calibrate(CalibrateConfig(pairs=(str(out),), noisy_only=True, noisy_target=target, crf_curves=("linear",),
                                         demosaic=("none",), jpeg=(None,), min_count=10, iterations=1))
         assert len(cal.groups) == 1 and cal.groups[0].pairs and cal.profile is not None
+        assert cal.config.noisy_target == used
 
 
 def test_pseudo_pairs_refuses_an_aindnet_checkpoint(pairs, tmp_path, capsys):

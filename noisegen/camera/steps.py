@@ -169,8 +169,9 @@ def pseudo_pairs_of(group: GroupSplit, pseudo: Path) -> list[Pair]:
 def fit_noisy_profiles(groups: Sequence[GroupSplit], pseudo: Path, fit: str, folder: Path, seed: int,
                        echo: Callable[[str], None] = lambda s: None) -> list[tuple[str, Path]]:
     """(group slug, profile JSON) per group, fitted with ``fit`` (noisy_fit_step) on the pseudo-pairs of its
-    calibration images (pseudo_pairs_of), as `noisegen calibrate --noisy-only` fits them (the NLF target from
-    noisy − pseudo-clean, DEFAULT_NOISY_TARGET; noisegen.analysis.calibrate.noisy_only).
+    calibration images (pseudo_pairs_of), as `noisegen calibrate --noisy-only` fits them (the NLF target by
+    DEFAULT_NOISY_TARGET, ``auto``: noisy − pseudo-clean after a PD-trained D-BSN, as the camera command's (g) is;
+    noisegen.analysis.calibrate.noisy_only.resolve_target).
 
     Each profile's ``<slug>.fit.json`` records ``noisy_only``, the NLF target, the pseudo-pairs and their content
     digest; a profile written for the same pseudo-pairs (same files, same bytes) and target is reused, else

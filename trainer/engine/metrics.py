@@ -71,7 +71,7 @@ def read_metrics(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def plot_curves(records: Iterable[dict[str, Any]], path: str | os.PathLike[str], *, title: str = "") -> None:
-    """Training loss (log scale) and validation PSNR against the step, as a PNG (matplotlib Agg).
+    """Training loss (log scale while it stays positive) and validation PSNR against the step, as a PNG (Agg).
 
     Loss records carry "loss"; validation records carry "val/<source>/psnr" (and "psnr_noisy",
     drawn dashed: the input's PSNR, the level to beat). Written atomically.
@@ -86,7 +86,8 @@ def plot_curves(records: Iterable[dict[str, Any]], path: str | os.PathLike[str],
     pts = [(r["step"], r["loss"]) for r in records if "loss" in r and r["loss"] is not None]
     if pts:
         ax_loss.plot(*zip(*pts), lw=1)
-        ax_loss.set_yscale("log")
+        if min(v for _, v in pts) > 0:  # a negative log-likelihood (D-BSN's) may go below zero: linear then
+            ax_loss.set_yscale("log")
     ax_loss.set(xlabel="step", ylabel="loss", title="training loss")
     ax_loss.grid(True, which="both", alpha=0.3)
     names = sorted({k[4:-5] for r in records for k in r if k.startswith("val/") and k.endswith("/psnr")})

@@ -155,3 +155,17 @@ def test_configs_share_the_engine_fields_and_defaults():
     with pytest.raises(ValueError, match="unknown fields"):
         TFConfig.from_dict({**tf.to_dict(), "crop": 64})
     assert TrainConfig.RESUMABLE - TFConfig.RESUMABLE == {"workers"}
+
+
+def test_curves_of_a_negative_loss_are_drawn_without_a_warning(tmp_path):
+    """D-BSN's loss is a negative log-likelihood, below zero once trained: a log axis cannot show it, so the loss
+    axis is linear then (and log for a positive loss, as before)."""
+    import warnings
+
+    from trainer.engine.metrics import plot_curves
+
+    for name, losses in (("neg", [-3.0, -8.5, -11.1]), ("pos", [0.2, 0.05, 0.01])):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            plot_curves([{"step": i, "loss": v} for i, v in enumerate(losses)], tmp_path / f"{name}.png")
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

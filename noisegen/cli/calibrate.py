@@ -46,6 +46,7 @@ def _nr_list(text: str) -> tuple:
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
+    from noisegen.analysis.calibrate.noisy_only import DEFAULT_NOISY_TARGET
     from noisegen.analysis.calibrate.report import plot_calibration
     from noisegen.isp.profiles import save_profile
 
@@ -69,7 +70,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                              top_k=args.top_k, channels=args.channels, reference=args.reference, spread=args.spread,
                              seed=args.seed, name=args.name, subsampling=args.subsampling,
                              jpeg_from_files=args.jpeg_from_files, noisy_only=args.noisy_only, fast=args.fast,
-                             noisy_target=args.noisy_target or "auto",
+                             noisy_target=args.noisy_target or DEFAULT_NOISY_TARGET,
                              family=args.family, **kw)
     cal = calibrate(config, echo=lambda s: print(s, file=sys.stderr))
     print(cal.text())

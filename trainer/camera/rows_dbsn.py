@@ -112,6 +112,17 @@ def _g(ctx: RunContext) -> Path:
     return run / "last.pt"
 
 
+def made_from(folder: Path, stamp: str, sha: str, *dependents: Path) -> None:
+    """Keep ``folder`` when its file ``stamp`` records ``sha`` (what its contents were made from); else empty it,
+    remove ``dependents`` (what was made from its contents) and record ``sha``."""
+    if (folder / stamp).is_file() and (folder / stamp).read_text() == sha:
+        return
+    for old in (folder, *dependents):
+        shutil.rmtree(old, ignore_errors=True)
+    folder.mkdir(parents=True)
+    atomic_write_bytes(folder / stamp, sha.encode())
+
+
 def pseudo_pairs(ctx: RunContext) -> Path:
     """RUN/pseudo/<calib[-crop<C>]>: the pseudo-pairs (noisy/, gt/, sigma/) of the noisy images by row (g)'s
     D-BSN (trained here when (g) has not run); complete ones are reused, a folder of another checkpoint is
@@ -119,12 +130,7 @@ def pseudo_pairs(ctx: RunContext) -> Path:
     ckpt = ctx.checkpoints.get("g") or _g(ctx)
     images = noisy_images(ctx)
     out = ctx.out / "pseudo" / images.name
-    sha = sha256_file(Path(ckpt))
-    stamp = out / "checkpoint.sha256"
-    if not stamp.exists() or stamp.read_text() != sha:
-        shutil.rmtree(out, ignore_errors=True)
-        out.mkdir(parents=True)
-        atomic_write_bytes(stamp, sha.encode())
+    made_from(out, "checkpoint.sha256", sha256_file(Path(ckpt)))
     files = sorted(f for f in images.iterdir() if f.is_file())
     if not all((out / CLEAN_DIR / f"{f.stem}.png").exists() and (out / SIGMA_DIR / f"{f.stem}.npy").exists()
                for f in files):
@@ -148,13 +154,8 @@ def _datasets(ctx: RunContext) -> list[Path]:
     on another (g)'s pseudo-pairs, or with another NLF target) is removed first, with rows (h) and (i) trained on it:
     data/noisy-only/profiles.sha256 records the profiles it was made from."""
     profiles = noisy_profiles(ctx)
-    data, sha = ctx.out / "data" / "noisy-only", files_digest([str(path) for _, path in profiles])
-    stamp = data / "profiles.sha256"
-    if not stamp.exists() or stamp.read_text() != sha:
-        for old in (data, ctx.out / "runs" / "h-noisy-only", ctx.out / "runs" / "i-distill"):
-            shutil.rmtree(old, ignore_errors=True)
-        data.mkdir(parents=True)
-        atomic_write_bytes(stamp, sha.encode())
+    made_from(ctx.out / "data" / "noisy-only", "profiles.sha256", files_digest([str(path) for _, path in profiles]),
+              ctx.out / "runs" / "h-noisy-only", ctx.out / "runs" / "i-distill")
     return ctx.group_datasets("render", profiles, tag="noisy-only")
 
 

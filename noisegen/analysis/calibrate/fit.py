@@ -83,14 +83,21 @@ from noisegen.isp.jpeg import JPEG_SUBSAMPLINGS, jpeg_settings
 from noisegen.isp.nr import check_nr
 from noisegen.isp.profiles import CBDNET_DEFAULT_CURVES
 
-__all__ = ["DEMOSAIC_OPTIONS", "LOW_SIGNAL", "USABLE_CLIP", "SIMPLE_FAMILIES", "low_signal", "DEFAULT_JPEG", "NR_GRID",
-           "CalibrateConfig", "jpeg_options", "Candidate", "GroupFit", "Calibration", "select_pairs", "calibrate",
-           "search_camera"]
+__all__ = ["DEMOSAIC_OPTIONS", "LOW_SIGNAL", "USABLE_CLIP", "SIMPLE_FAMILIES", "NOISY_ONLY_FAMILIES", "low_signal",
+           "DEFAULT_JPEG", "NR_GRID", "CalibrateConfig", "jpeg_options", "Candidate", "GroupFit", "Calibration",
+           "select_pairs", "calibrate", "search_camera"]
 
 DEMOSAIC_OPTIONS = ("none", "malvar", "bilinear")
 LOW_SIGNAL = 0.25     # least fraction of usable pixels per channel for the camera families (else the fallback)
 USABLE_CLIP = 0.05    # a clean code's pixels are usable when at most this fraction of their noisy values is clipped
 SIMPLE_FAMILIES = ("srgb", "srgb+corr", "awgn", "awgn+corr")
+# noisy-only calibration chooses among the families without the correlated-noise term: a blind-spot denoiser's
+# output keeps the low-frequency (chroma) part of the noise, so the correlations of noisy − pseudo-clean are the
+# denoiser's, not the camera's (measured in docs/realism.md#noisy-only-calibration-and-noise-correlations)
+NOISY_ONLY_FAMILIES = ("camera", "camera+nr", "srgb", "awgn")
+NOISY_ONLY_WHY = ("noisy-only: the families with the correlated-noise term are not fitted (the pseudo-clean images "
+                  "keep the low-frequency chroma noise, so the residuals' correlations are not the camera's); "
+                  "--family NAME+corr forces one")
 DEFAULT_JPEG: tuple[int | None, ...] = (None, 98, 95, 90, 85, 80, 75, 70, 60)
 # The in-camera noise reduction grid of `calibrate --nr` (noisegen.isp.nr): flat gains × knees (full-scale
 # texture std: 0.01 ≈ 2.5 levels of 8-bit std), and "off".
@@ -129,7 +136,8 @@ class CalibrateConfig:
     "residual" (noisy − pseudo-clean, as for real pairs), "sigma" (the denoiser's σ maps in a sigma/ folder
     beside noisy/, the rest from the residuals) or "auto" (the default: residual for a D-BSN trained with PD,
     sigma without; noisegen.analysis.calibrate.noisy_only.resolve_target; the Calibration's config holds the
-    target used); model selection scores the families against these targets too.
+    target used); model selection scores the families against these targets too, among NOISY_ONLY_FAMILIES
+    (no correlated-noise term: the pseudo-clean images keep the low-frequency noise) unless ``family`` forces one.
     fast: today's single camera model (the search above), without model selection. family: None (the default)
     fits every family of noisegen.analysis.calibrate.candidates (camera, camera+nr, srgb, awgn, each also with
     the correlation term) and keeps the one with the lowest nested held-out AKLD on these pairs
@@ -358,6 +366,9 @@ def calibrate(config: CalibrateConfig, echo: Callable[[str], None] = lambda s: N
     search = Search(groups, config if config.fast else dataclasses.replace(config, jpeg_from_files=True), camera)
     if warnings and not config.fast and config.family is None:
         search.families = SIMPLE_FAMILIES   # the fallback: no camera model on too little signal
+    if config.noisy_only and not config.fast and config.family is None:
+        search.families = tuple(f for f in (search.families or FAMILIES) if f in NOISY_ONLY_FAMILIES)
+        echo(NOISY_ONLY_WHY)
     jpegs = jpeg_options(search.config, pairs)
     if search.config.jpeg_from_files and len(jpegs) == 1 and jpegs[0][0] is not None:
         echo(f"JPEG read from the noisy files: q{jpegs[0][0]} {jpegs[0][1]}")

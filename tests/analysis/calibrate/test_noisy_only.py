@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import noisegen as ng
-from noisegen.analysis.calibrate.fit import CalibrateConfig, calibrate
+from noisegen.analysis.calibrate.fit import NOISY_ONLY_FAMILIES, CalibrateConfig, calibrate
 from noisegen.analysis.calibrate.model_nlf import code_moments
 from noisegen.analysis.calibrate.noisy_only import MANIFEST, load_sigma, resolve_target, sigma_path, sigma_target_stats
 from noisegen.analysis.nlf import image_stats, nlf_from_stats
@@ -129,6 +129,10 @@ def test_the_cli_flag_writes_a_profile_and_the_report_says_noisy_only(pseudo, tm
                  "--max-pixels", "120000"]) == 0
     report = json.loads(out.with_name("prof.report.json").read_text())
     assert report["config"]["noisy_only"] is True and report["config"]["noisy_target"] == "residual"
+    # model selection among the families without the correlation term (the pseudo-clean keeps low-frequency noise)
+    chosen_from = set(report["selection"]["families"])
+    assert chosen_from and chosen_from <= set(NOISY_ONLY_FAMILIES) and report["selection"]["winner"] in chosen_from
+    assert "correlated-noise term are not fitted" in capsys.readouterr().err
     assert main(["calibrate", "--pairs", str(pseudo), "--noisy-target", "sigma", "--out", str(out)]) == 2
     assert "goes with --noisy-only" in capsys.readouterr().err
     assert ng.load_profile(out).name.startswith("calibrated-")

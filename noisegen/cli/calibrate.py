@@ -108,7 +108,8 @@ def add_calibrate_command(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--noisy-only", action="store_true",
                    help="the pairs are pseudo-pairs of noisy photos alone, written by `noisegen-train pseudo-pairs` "
                    "(gt/ = a D-BSN's output, sigma/ = its noise-level maps); everything is fitted as with real pairs "
-                   "except where --noisy-target says")
+                   "except where --noisy-target says, and model selection leaves out the families with the "
+                   "correlated-noise term (the pseudo-clean images keep the low-frequency noise)")
     c.add_argument("--noisy-target", choices=NOISY_TARGETS,
                    help="with --noisy-only, where the noise level target comes from: residual = noisy - pseudo-clean; "
                    "sigma = the D-BSN's noise-level maps in sigma/ (the correlations still from the residual); auto "

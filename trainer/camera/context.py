@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from trainer.stages.sn_config import TrainConfig
 from trainer.stages.tf import transfer
 from trainer.stages.tf_config import TFConfig
 
-__all__ = ["RunContext", "sha256_file", "k_pairs", "link_pairs", "link_or_crop"]
+__all__ = ["RunContext", "sha256_file", "made_from", "k_pairs", "link_pairs", "link_or_crop"]
 
 
 def sha256_file(path: Path) -> str:
@@ -50,6 +51,17 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def made_from(folder: Path, stamp: str, sha: str, *dependents: Path) -> None:
+    """Keep ``folder`` when its file ``stamp`` records ``sha`` (what its contents were made from); else empty it,
+    remove ``dependents`` (what was made from its contents) and record ``sha``."""
+    if (folder / stamp).is_file() and (folder / stamp).read_text() == sha:
+        return
+    for old in (folder, *dependents):
+        shutil.rmtree(old, ignore_errors=True)
+    folder.mkdir(parents=True)
+    atomic_write_bytes(folder / stamp, sha.encode())
 
 
 def link_pairs(pairs: Sequence, folder: Path, crop: int | None = None) -> Path:

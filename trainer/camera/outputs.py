@@ -16,7 +16,6 @@ denoiser, and the std of (noisy − denoised) per channel and intensity bin is r
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import numpy as np
 from noisegen.atomic import atomic_write_bytes
 from noisegen.camera.api import noise_levels
 from noisegen.dataset.reader import centre_crop, read_rgb8, write_png
-from trainer.camera.context import RunContext, sha256_file
+from trainer.camera.context import RunContext, made_from, sha256_file
 from trainer.engine.distributed import resolve_device
 from trainer.engine.global_state import torch_threads
 from trainer.engine.images import image_to_tensor, tensor_to_u8
@@ -51,12 +50,8 @@ def predict_images(ckpt: Path, images: Sequence[np.ndarray], ctx: RunContext) ->
 
 def _folder(ctx: RunContext, row: str, ckpt: Path) -> Path:
     """RUN/crops/<row>, emptied when it holds crops of another checkpoint than ``ckpt``."""
-    folder, sha = ctx.out / "crops" / row, sha256_file(ckpt)
-    stamp = folder / "checkpoint.sha256"
-    if not stamp.exists() or stamp.read_text() != sha:
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        atomic_write_bytes(stamp, sha.encode())
+    folder = ctx.out / "crops" / row
+    made_from(folder, "checkpoint.sha256", sha256_file(ckpt))
     return folder
 
 

@@ -30,14 +30,12 @@ CameraConfig.dbsn (`noisegen-train camera --dbsn`); docs/training.md §The camer
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from noisegen.atomic import atomic_write_bytes
 from noisegen.camera.api import GroupSplit, files_digest, fit_noisy_profiles
-from trainer.camera.context import RunContext, link_or_crop, sha256_file
+from trainer.camera.context import RunContext, link_or_crop, made_from, sha256_file
 from trainer.camera.rows import Row
 from trainer.engine.checkpoint import load_checkpoint
 from trainer.infer.pseudo_pairs import CLEAN_DIR, SIGMA_DIR, PseudoPairsConfig, write_pseudo_pairs
@@ -110,17 +108,6 @@ def _g(ctx: RunContext) -> Path:
         r = train_dbsn(cfg, resume=True, echo=lambda m: None)
         ctx.say(f"row g-dbsn: {r.step} steps in {time.perf_counter() - t:.0f} s, final loss {r.loss:.4f}")
     return run / "last.pt"
-
-
-def made_from(folder: Path, stamp: str, sha: str, *dependents: Path) -> None:
-    """Keep ``folder`` when its file ``stamp`` records ``sha`` (what its contents were made from); else empty it,
-    remove ``dependents`` (what was made from its contents) and record ``sha``."""
-    if (folder / stamp).is_file() and (folder / stamp).read_text() == sha:
-        return
-    for old in (folder, *dependents):
-        shutil.rmtree(old, ignore_errors=True)
-    folder.mkdir(parents=True)
-    atomic_write_bytes(folder / stamp, sha.encode())
 
 
 def pseudo_pairs(ctx: RunContext) -> Path:
